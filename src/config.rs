@@ -1,0 +1,443 @@
+//! Typed settings: one TOML file (`config/turnstile.toml` documents every key and its
+//! default), overridable key by key from the environment as `TURNSTILE__SECTION__KEY`.
+//!
+//! Loading checks every value and names the offending key on error, so that
+//! `turnstile check-config` can tell an operator exactly what to fix.
+
+use ipnet::IpNet;
+use serde::{Deserialize, Deserializer};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+use crate::codes::Lang;
+use crate::radius::vendor::Vendor;
+
+/// Environment variables with this prefix (and `__` between levels) override the file.
+pub const ENV_PREFIX: &str = "TURNSTILE";
+
+/// Why the configuration cannot be used.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file is missing, unreadable or not TOML.
+    #[error("cannot read config file {path}: {reason}")]
+    File {
+        /// The file's path.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// One key has a bad value (or is not a key at all).
+    #[error("config key `{key}`: {reason}")]
+    Key {
+        /// Dotted path of the key, e.g. `radius.clients[0].secret`.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    fn key(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        ConfigError::Key {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Every setting of the daemon and the CLI.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Language and data directory.
+    pub general: General,
+    /// RADIUS listener and NAS clients.
+    pub radius: RadiusSettings,
+    /// Where users and NAS devices are kept.
+    pub store: StoreSettings,
+    /// Logs and metrics.
+    pub telemetry: TelemetrySettings,
+    /// Accounts created when the store is first created.
+    pub bootstrap: Bootstrap,
+}
+
+/// `[general]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct General {
+    /// Language of user-facing texts (`zh` or `en`).
+    pub language: Lang,
+    /// Directory of the database and the secret key.
+    pub data_dir: PathBuf,
+}
+
+impl Default for General {
+    fn default() -> Self {
+        General {
+            language: Lang::Zh,
+            data_dir: PathBuf::from("data"),
+        }
+    }
+}
+
+/// `[radius]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RadiusSettings {
+    /// Address the RADIUS sockets bind to.
+    pub listen: IpAddr,
+    /// Authentication port (0 picks a free one).
+    pub auth_port: u16,
+    /// Number of sockets sharing the port (SO_REUSEPORT); 0 means one per CPU.
+    pub sockets: usize,
+    /// Number of workers handling requests; 0 means one per CPU.
+    pub workers: usize,
+    /// Requests waiting for a worker; beyond this, requests are dropped and counted.
+    pub queue_capacity: usize,
+    /// Kernel receive buffer per socket, in bytes.
+    pub recv_buffer_bytes: usize,
+    /// How long a reply stays in the reply cache for retransmissions (RFC 5080).
+    pub reply_cache_secs: u64,
+    /// Most replies kept in the cache; beyond this, requests are not deduplicated.
+    pub reply_cache_max_entries: usize,
+    /// NAS clients known from this file (more can be added with `turnstile nas add`).
+    pub clients: Vec<ClientSettings>,
+}
+
+impl Default for RadiusSettings {
+    fn default() -> Self {
+        RadiusSettings {
+            listen: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            auth_port: 1812,
+            sockets: 0,
+            workers: 0,
+            queue_capacity: 16384,
+            recv_buffer_bytes: 4 << 20,
+            reply_cache_secs: 5,
+            reply_cache_max_entries: 1_000_000,
+            clients: Vec::new(),
+        }
+    }
+}
+
+/// One `[[radius.clients]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSettings {
+    /// A name for logs and metrics.
+    pub name: String,
+    /// Source address or CIDR range of the NAS.
+    #[serde(deserialize_with = "address_range")]
+    pub address: IpNet,
+    /// Shared secret.
+    pub secret: Secret,
+    /// Attribute dialect of the NAS.
+    #[serde(default)]
+    pub vendor: Vendor,
+    /// Drop Access-Requests without Message-Authenticator (BlastRADIUS defence).
+    #[serde(default = "yes")]
+    pub require_message_authenticator: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `[store]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// Storage backend; `sqlite` is the embedded default.
+    pub backend: StoreBackend,
+    /// SQLite database file; empty means `<data_dir>/turnstile.db`.
+    pub sqlite_path: PathBuf,
+    /// How often the daemon picks up changes made by the CLI or other nodes.
+    pub sync_interval_ms: u64,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            backend: StoreBackend::Sqlite,
+            sqlite_path: PathBuf::new(),
+            sync_interval_ms: 500,
+        }
+    }
+}
+
+/// Which store backs the daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// One SQLite file in the data directory.
+    Sqlite,
+}
+
+/// `[telemetry]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetrySettings {
+    /// Address of the Prometheus `/metrics` endpoint; empty turns it off.
+    pub metrics_listen: String,
+    /// Log filter, e.g. `info` or `turnstile=debug`.
+    pub log_level: String,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        TelemetrySettings {
+            metrics_listen: "127.0.0.1:9812".into(),
+            log_level: "info".into(),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// Format of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[bootstrap]`
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Bootstrap {
+    /// Users created when the store is created (never afterwards).
+    pub users: Vec<BootstrapUser>,
+}
+
+/// One `[[bootstrap.users]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapUser {
+    /// User name.
+    pub name: String,
+    /// Password.
+    pub password: Secret,
+}
+
+/// A secret string (shared secret, password) that is never printed.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("*redacted*")
+    }
+}
+
+/// Parses `192.0.2.1`, `2001:db8::1` or a CIDR range such as `10.0.0.0/8`.
+pub fn parse_address_range(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    if let Ok(net) = s.parse::<IpNet>() {
+        return Ok(net.trunc());
+    }
+    s.parse::<IpAddr>()
+        .map(IpNet::from)
+        .map_err(|_| format!("{s:?} is not an IP address or CIDR range"))
+}
+
+fn address_range<'de, D: Deserializer<'de>>(d: D) -> Result<IpNet, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_address_range(&s).map_err(serde::de::Error::custom)
+}
+
+impl Settings {
+    /// Reads the file, applies `TURNSTILE__…` overrides, and checks every value.
+    pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+        Self::load_with_env(path, None)
+    }
+
+    /// As [`Settings::load`], with the environment given explicitly (for tests).
+    pub fn load_with_env(
+        path: &Path,
+        env: Option<std::collections::HashMap<String, String>>,
+    ) -> Result<Settings, ConfigError> {
+        let file_error = |reason: String| ConfigError::File {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if !path.is_file() {
+            return Err(file_error("no such file".into()));
+        }
+        let raw = config::Config::builder()
+            .add_source(config::File::from(path).format(config::FileFormat::Toml))
+            .add_source(
+                config::Environment::with_prefix(ENV_PREFIX)
+                    .separator("__")
+                    .source(env),
+            )
+            .build()
+            .map_err(|e| file_error(e.to_string()))?;
+        let settings: Settings = serde_path_to_error::deserialize(raw).map_err(|e| {
+            let key = e.path().to_string();
+            let reason = e.into_inner().to_string();
+            ConfigError::key(if key == "." { "(top level)".into() } else { key }, reason)
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.general.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::key("general.data_dir", "must not be empty"));
+        }
+        let r = &self.radius;
+        if r.queue_capacity == 0 {
+            return Err(ConfigError::key("radius.queue_capacity", "must be at least 1"));
+        }
+        if r.reply_cache_secs == 0 || r.reply_cache_secs > 300 {
+            return Err(ConfigError::key(
+                "radius.reply_cache_secs",
+                "must be between 1 and 300 seconds",
+            ));
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, c) in r.clients.iter().enumerate() {
+            let key = |field: &str| format!("radius.clients[{i}].{field}");
+            if c.name.trim().is_empty() {
+                return Err(ConfigError::key(key("name"), "must not be empty"));
+            }
+            if !names.insert(c.name.as_str()) {
+                return Err(ConfigError::key(
+                    key("name"),
+                    format!("{:?} is used by another client", c.name),
+                ));
+            }
+            if c.secret.0.is_empty() {
+                return Err(ConfigError::key(key("secret"), "must not be empty"));
+            }
+        }
+        if self.store.sync_interval_ms == 0 || self.store.sync_interval_ms > 2000 {
+            return Err(ConfigError::key(
+                "store.sync_interval_ms",
+                "must be between 1 and 2000 (changes must reach the daemon within 2 s)",
+            ));
+        }
+        let m = &self.telemetry.metrics_listen;
+        if !m.is_empty() && m.parse::<SocketAddr>().is_err() {
+            return Err(ConfigError::key(
+                "telemetry.metrics_listen",
+                format!("{m:?} is not an address:port"),
+            ));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.telemetry.log_level).is_err() {
+            return Err(ConfigError::key(
+                "telemetry.log_level",
+                format!("{:?} is not a log filter", self.telemetry.log_level),
+            ));
+        }
+        for (i, u) in self.bootstrap.users.iter().enumerate() {
+            if u.name.is_empty() || u.password.0.is_empty() {
+                return Err(ConfigError::key(
+                    format!("bootstrap.users[{i}]"),
+                    "name and password must not be empty",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The SQLite database file.
+    pub fn sqlite_path(&self) -> PathBuf {
+        if self.store.sqlite_path.as_os_str().is_empty() {
+            self.general.data_dir.join("turnstile.db")
+        } else {
+            self.store.sqlite_path.clone()
+        }
+    }
+
+    /// Number of sockets, resolving 0 to the CPU count.
+    pub fn socket_count(&self) -> usize {
+        resolve_count(self.radius.sockets)
+    }
+
+    /// Number of workers, resolving 0 to the CPU count.
+    pub fn worker_count(&self) -> usize {
+        resolve_count(self.radius.workers)
+    }
+}
+
+fn resolve_count(n: usize) -> usize {
+    if n > 0 {
+        n
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(toml: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(&path, toml).unwrap();
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load_with_env(&path, Some(env))
+    }
+
+    #[test]
+    fn shipped_config_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/turnstile.toml");
+        let s = Settings::load_with_env(&path, Some(HashMap::new())).unwrap();
+        assert_eq!(s.radius.auth_port, 1812);
+        assert_eq!(s.radius.clients[0].secret.0, "testing123");
+    }
+
+    #[test]
+    fn environment_overrides_a_key() {
+        let s = load("", &[("TURNSTILE__RADIUS__AUTH_PORT", "11812")]).unwrap();
+        assert_eq!(s.radius.auth_port, 11812);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = load("[radius]\nauth_port = \"abc\"\n", &[]).unwrap_err();
+        assert!(e.to_string().contains("radius.auth_port"), "{e}");
+        let e = load("[radius]\nauth_prot = 1\n", &[]).unwrap_err();
+        assert!(e.to_string().contains("auth_prot"), "{e}");
+        let e = load(
+            "[[radius.clients]]\nname=\"a\"\naddress=\"10.0.0.300\"\nsecret=\"x\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("radius.clients[0].address"), "{e}");
+        let e = load(
+            "[[radius.clients]]\nname=\"a\"\naddress=\"10.0.0.0/8\"\nsecret=\"\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("radius.clients[0].secret"), "{e}");
+        let e = load("", &[("TURNSTILE__GENERAL__LANGUAGE", "fr")]).unwrap_err();
+        assert!(e.to_string().contains("general.language"), "{e}");
+    }
+
+    #[test]
+    fn address_ranges() {
+        assert_eq!(
+            parse_address_range("127.0.0.1").unwrap().to_string(),
+            "127.0.0.1/32"
+        );
+        assert_eq!(
+            parse_address_range("10.1.2.3/8").unwrap().to_string(),
+            "10.0.0.0/8"
+        );
+        assert!(parse_address_range("nas1").is_err());
+    }
+}

@@ -1,0 +1,133 @@
+//! `turnstile serve`: opens the store, loads the directory, binds the listeners and runs
+//! until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+use tokio::sync::watch;
+
+use crate::config::Settings;
+use crate::directory::{Directory, DirectoryError};
+use crate::radius::reply_cache::ReplyCache;
+use crate::radius::server::{AuthContext, AuthServer};
+use crate::store::{Backend, StoreError};
+use crate::telemetry::{self, RadiusMetrics};
+
+/// Why the daemon cannot start.
+#[derive(Debug, Error)]
+pub enum DaemonError {
+    /// The store cannot be opened.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The directory cannot be loaded.
+    #[error("loading users and NAS devices: {0}")]
+    Directory(#[from] DirectoryError),
+    /// A socket cannot be bound.
+    #[error("binding {what} on {addr}: {source}")]
+    Bind {
+        /// Which listener.
+        what: &'static str,
+        /// The address.
+        addr: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The metrics recorder cannot be installed.
+    #[error("metrics: {0}")]
+    Metrics(String),
+}
+
+/// Runs the daemon. Prints `turnstile ready auth=ADDR metrics=ADDR` on stdout once every
+/// listener is bound (tests and scripts wait for that line).
+pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
+    let started = Instant::now();
+    let prometheus = telemetry::install_metrics().map_err(|e| DaemonError::Metrics(e.to_string()))?;
+    let backend = Backend::open(&settings).await?;
+    let directory = Arc::new(Directory::load(backend, settings.radius.clients.clone()).await?);
+    tracing::info!(
+        users = directory.user_count(),
+        nas_clients = directory.clients().len(),
+        ms = started.elapsed().as_millis() as u64,
+        "directory loaded"
+    );
+
+    let auth_addr = SocketAddr::new(settings.radius.listen, settings.radius.auth_port);
+    let server = AuthServer::bind(
+        auth_addr,
+        settings.socket_count(),
+        settings.radius.recv_buffer_bytes,
+        settings.worker_count(),
+        settings.radius.queue_capacity,
+    )
+    .map_err(|source| DaemonError::Bind {
+        what: "RADIUS auth",
+        addr: auth_addr.to_string(),
+        source,
+    })?;
+    let auth_local = server.local_addr().map_err(|source| DaemonError::Bind {
+        what: "RADIUS auth",
+        addr: auth_addr.to_string(),
+        source,
+    })?;
+
+    let metrics_local = match settings.telemetry.metrics_listen.as_str() {
+        "" => None,
+        addr => {
+            let parsed: SocketAddr = addr.parse().map_err(|_| DaemonError::Bind {
+                what: "metrics",
+                addr: addr.to_string(),
+                source: std::io::ErrorKind::InvalidInput.into(),
+            })?;
+            Some(telemetry::serve_metrics(prometheus, parsed).await.map_err(|source| {
+                DaemonError::Bind {
+                    what: "metrics",
+                    addr: addr.to_string(),
+                    source,
+                }
+            })?)
+        }
+    };
+
+    let (stop, shutdown) = watch::channel(false);
+    let ctx = Arc::new(AuthContext {
+        directory: directory.clone(),
+        cache: ReplyCache::new(
+            Duration::from_secs(settings.radius.reply_cache_secs),
+            settings.radius.reply_cache_max_entries,
+        ),
+        lang: settings.general.language,
+        metrics: RadiusMetrics::default(),
+    });
+    let follower = tokio::spawn(
+        directory
+            .clone()
+            .follow(Duration::from_millis(settings.store.sync_interval_ms), shutdown.clone()),
+    );
+    let radius = tokio::spawn(server.run(ctx, shutdown));
+
+    let metrics_text = metrics_local.map_or_else(|| "off".to_string(), |a| a.to_string());
+    tracing::info!(auth = %auth_local, metrics = %metrics_text, "turnstile ready");
+    println!("turnstile ready auth={auth_local} metrics={metrics_text}");
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    let _ = stop.send(true);
+    let _ = tokio::join!(radius, follower);
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

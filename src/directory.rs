@@ -1,0 +1,251 @@
+//! The in-memory view of the store that the packet path reads: users by name and the
+//! NAS client table. It follows the store's change log, so changes made with the CLI
+//! (or by another node) arrive within one sync interval, with no database read per
+//! packet.
+
+use arc_swap::{ArcSwap, Guard};
+use dashmap::DashMap;
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use thiserror::Error;
+use tokio::sync::watch;
+
+use crate::config::{parse_address_range, ClientSettings};
+use crate::radius::clients::{ClientTable, NasClient};
+use crate::store::{nas_context, user_context, Backend, Entity, StoreError, UserRecord, ALL_KEYS};
+
+/// Keep this many change-log entries behind the newest when pruning.
+const CHANGE_LOG_KEEP: i64 = 100_000;
+
+/// Errors while loading or refreshing the directory.
+#[derive(Debug, Error)]
+pub enum DirectoryError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A password held in memory for PAP and CHAP checks. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(Box<[u8]>);
+
+impl Password {
+    /// The password's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl From<&[u8]> for Password {
+    fn from(bytes: &[u8]) -> Self {
+        Password(bytes.into())
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("*redacted*")
+    }
+}
+
+/// What authentication needs to know about a user.
+#[derive(Debug)]
+pub struct UserEntry {
+    /// Login name.
+    pub name: Box<str>,
+    /// Plain password (sealed on disk).
+    pub password: Password,
+    /// Disabled users are refused.
+    pub enabled: bool,
+}
+
+/// Users and NAS clients, in memory.
+pub struct Directory {
+    backend: Backend,
+    config_clients: Vec<ClientSettings>,
+    users: DashMap<Box<str>, Arc<UserEntry>>,
+    clients: ArcSwap<ClientTable>,
+    applied: AtomicI64,
+}
+
+impl Directory {
+    /// Loads every user and NAS device from the store.
+    pub async fn load(
+        backend: Backend,
+        config_clients: Vec<ClientSettings>,
+    ) -> Result<Directory, DirectoryError> {
+        let directory = Directory {
+            backend,
+            config_clients,
+            users: DashMap::new(),
+            clients: ArcSwap::default(),
+            applied: AtomicI64::new(0),
+        };
+        // Read the log position first: changes racing with the load are applied again.
+        let seq = directory.backend.store.last_change().await?;
+        directory.reload_users().await?;
+        directory.reload_clients().await?;
+        directory.applied.store(seq, Ordering::Release);
+        Ok(directory)
+    }
+
+    /// The user of this name, if any.
+    pub fn user(&self, name: &str) -> Option<Arc<UserEntry>> {
+        self.users.get(name).map(|e| e.value().clone())
+    }
+
+    /// Number of users in memory.
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+
+    /// The current NAS client table.
+    pub fn clients(&self) -> Guard<Arc<ClientTable>> {
+        self.clients.load()
+    }
+
+    fn entry(&self, record: UserRecord) -> Option<UserEntry> {
+        match self
+            .backend
+            .cipher
+            .open(&user_context(&record.name), &record.password_sealed)
+        {
+            Ok(password) => Some(UserEntry {
+                name: record.name.into(),
+                password: Password::from(&password[..]),
+                enabled: record.enabled,
+            }),
+            Err(e) => {
+                tracing::error!(user = %record.name, error = %e, "password cannot be unsealed; user left out");
+                None
+            }
+        }
+    }
+
+    async fn reload_users(&self) -> Result<(), DirectoryError> {
+        let records = self.backend.store.users().await?;
+        let mut present = HashSet::with_capacity(records.len());
+        for record in records {
+            if let Some(entry) = self.entry(record) {
+                present.insert(entry.name.clone());
+                self.users.insert(entry.name.clone(), Arc::new(entry));
+            }
+        }
+        self.users.retain(|name, _| present.contains(name));
+        Ok(())
+    }
+
+    async fn reload_user(&self, name: &str) -> Result<(), DirectoryError> {
+        match self.backend.store.user(name).await?.and_then(|r| self.entry(r)) {
+            Some(entry) => {
+                self.users.insert(entry.name.clone(), Arc::new(entry));
+            }
+            None => {
+                self.users.remove(name);
+            }
+        }
+        Ok(())
+    }
+
+    async fn reload_clients(&self) -> Result<(), DirectoryError> {
+        let mut clients: Vec<NasClient> = self
+            .config_clients
+            .iter()
+            .map(|c| {
+                NasClient::new(
+                    c.name.clone(),
+                    c.address,
+                    c.secret.0.as_bytes(),
+                    c.vendor,
+                    c.require_message_authenticator,
+                )
+            })
+            .collect();
+        for nas in self.backend.store.nas_devices().await? {
+            let secret = match self.backend.cipher.open(&nas_context(&nas.name), &nas.secret_sealed) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(nas = %nas.name, error = %e, "secret cannot be unsealed; NAS left out");
+                    continue;
+                }
+            };
+            let Ok(range) = parse_address_range(&nas.address) else {
+                tracing::error!(nas = %nas.name, address = %nas.address, "stored address is invalid; NAS left out");
+                continue;
+            };
+            clients.push(NasClient::new(
+                nas.name,
+                range,
+                &secret,
+                nas.vendor,
+                nas.require_message_authenticator,
+            ));
+        }
+        self.clients.store(Arc::new(ClientTable::new(clients)));
+        Ok(())
+    }
+
+    /// Applies the change-log entries written since the last call; returns how many.
+    pub async fn sync(&self) -> Result<usize, DirectoryError> {
+        let since = self.applied.load(Ordering::Acquire);
+        let changes = self.backend.store.changes_since(since).await?;
+        let Some(last) = changes.last().map(|c| c.seq) else {
+            return Ok(0);
+        };
+        let mut users = HashSet::new();
+        let mut all_users = false;
+        let mut nas = false;
+        for c in &changes {
+            match c.entity {
+                Entity::User if c.key == ALL_KEYS => all_users = true,
+                Entity::User => {
+                    users.insert(c.key.as_str());
+                }
+                Entity::Nas => nas = true,
+            }
+        }
+        if all_users {
+            self.reload_users().await?;
+        } else {
+            for name in users {
+                self.reload_user(name).await?;
+            }
+        }
+        if nas {
+            self.reload_clients().await?;
+        }
+        self.applied.store(last, Ordering::Release);
+        Ok(changes.len())
+    }
+
+    /// Keeps the directory in sync until `shutdown` turns true; prunes old log entries.
+    pub async fn follow(self: Arc<Self>, interval: Duration, mut shutdown: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut rounds: u64 = 0;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            match self.sync().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(changes = n, users = self.user_count(), "directory refreshed"),
+                Err(e) => tracing::warn!(error = %e, "directory refresh failed; will retry"),
+            }
+            rounds += 1;
+            if rounds % 600 == 0 {
+                let keep_from = self.applied.load(Ordering::Acquire) - CHANGE_LOG_KEEP;
+                if keep_from > 0 {
+                    if let Err(e) = self.backend.store.prune_changes(keep_from).await {
+                        tracing::warn!(error = %e, "change log pruning failed");
+                    }
+                }
+            }
+            metrics::gauge!("turnstile_directory_users").set(self.user_count() as f64);
+        }
+    }
+}

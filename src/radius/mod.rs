@@ -1,0 +1,10 @@
+//! RADIUS: the wire format, its cryptography, the NAS client table, the reply cache and
+//! the authentication listener.
+
+pub mod access;
+pub mod clients;
+pub mod crypto;
+pub mod packet;
+pub mod reply_cache;
+pub mod server;
+pub mod vendor;

@@ -1,0 +1,214 @@
+//! Persistent state behind one trait, [`Store`]: users, NAS devices and the change log.
+//!
+//! SQLite is the embedded default ([`sqlite::SqliteStore`]); the queries are written so
+//! that a PostgreSQL backend can share them. The packet path never reads the store: it
+//! reads [`crate::directory::Directory`], which follows the change log.
+
+pub mod cipher;
+pub mod import;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use std::sync::Arc;
+use thiserror::Error;
+
+use crate::config::Settings;
+use crate::radius::vendor::Vendor;
+use cipher::{Cipher, CipherError};
+
+/// Errors of the store.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The database failed or is unreachable.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Schema migration failed.
+    #[error("database migration: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// The key file failed.
+    #[error(transparent)]
+    Cipher(#[from] CipherError),
+    /// A user of that name exists already.
+    #[error("user {0:?} already exists")]
+    UserExists(String),
+    /// A NAS device of that name exists already.
+    #[error("NAS {0:?} already exists")]
+    NasExists(String),
+    /// A stored value cannot be read back.
+    #[error("corrupt row {row}: {reason}")]
+    Corrupt {
+        /// Which row.
+        row: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// A user as stored: the password stays sealed until the directory opens it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// Login name.
+    pub name: String,
+    /// Password sealed with the data directory's key for `user:NAME`.
+    pub password_sealed: Vec<u8>,
+    /// Disabled users are refused with E2606.
+    pub enabled: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// A NAS device registered with `turnstile nas add`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NasRecord {
+    /// Name for logs and metrics.
+    pub name: String,
+    /// IP address or CIDR range.
+    pub address: String,
+    /// Shared secret sealed for `nas:NAME`.
+    pub secret_sealed: Vec<u8>,
+    /// Attribute dialect.
+    pub vendor: Vendor,
+    /// Drop Access-Requests without Message-Authenticator.
+    pub require_message_authenticator: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// What kind of row a change-log entry is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    /// A user.
+    User,
+    /// A NAS device.
+    Nas,
+}
+
+impl Entity {
+    fn as_str(self) -> &'static str {
+        match self {
+            Entity::User => "user",
+            Entity::Nas => "nas",
+        }
+    }
+}
+
+/// The key of a change that touches every row of its entity (bulk import).
+pub const ALL_KEYS: &str = "*";
+
+/// One entry of the change log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Position in the log.
+    pub seq: i64,
+    /// What changed.
+    pub entity: Entity,
+    /// The row's name, or [`ALL_KEYS`].
+    pub key: String,
+}
+
+/// Persistent state. Every mutation appends to the change log in the same transaction.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// One user.
+    async fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError>;
+    /// Every user, by name.
+    async fn users(&self) -> Result<Vec<UserRecord>, StoreError>;
+    /// Creates a user; [`StoreError::UserExists`] if the name is taken.
+    async fn add_user(&self, user: &UserRecord) -> Result<(), StoreError>;
+    /// Creates many users in one transaction: all or none.
+    async fn import_users(&self, users: &[UserRecord]) -> Result<(), StoreError>;
+    /// Deletes a user; false if there was none.
+    async fn delete_user(&self, name: &str) -> Result<bool, StoreError>;
+    /// Replaces a user's sealed password; false if there is no such user.
+    async fn set_password(&self, name: &str, sealed: &[u8]) -> Result<bool, StoreError>;
+    /// Enables or disables a user; false if there is no such user.
+    async fn set_enabled(&self, name: &str, enabled: bool) -> Result<bool, StoreError>;
+    /// Every registered NAS device.
+    async fn nas_devices(&self) -> Result<Vec<NasRecord>, StoreError>;
+    /// Registers a NAS device; [`StoreError::NasExists`] if the name is taken.
+    async fn add_nas(&self, nas: &NasRecord) -> Result<(), StoreError>;
+    /// Removes a NAS device; false if there was none.
+    async fn delete_nas(&self, name: &str) -> Result<bool, StoreError>;
+    /// Change-log entries after `seq`, oldest first.
+    async fn changes_since(&self, seq: i64) -> Result<Vec<Change>, StoreError>;
+    /// The newest change-log position (0 when empty).
+    async fn last_change(&self) -> Result<i64, StoreError>;
+    /// Forgets change-log entries at or below `seq`.
+    async fn prune_changes(&self, seq: i64) -> Result<(), StoreError>;
+    /// True the first time `key` is claimed in this store, false ever after.
+    async fn claim_once(&self, key: &str) -> Result<bool, StoreError>;
+}
+
+/// The store and key a command works on, as the configuration names them.
+#[derive(Clone)]
+pub struct Backend {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The data directory's key.
+    pub cipher: Cipher,
+}
+
+impl Backend {
+    /// Opens (creating if needed) the configured store and key, and creates the
+    /// bootstrap users the first time the store is created.
+    pub async fn open(settings: &Settings) -> Result<Backend, StoreError> {
+        let cipher = Cipher::open_or_create(&settings.general.data_dir)?;
+        let store: Arc<dyn Store> = match settings.store.backend {
+            crate::config::StoreBackend::Sqlite => {
+                Arc::new(sqlite::SqliteStore::open(&settings.sqlite_path()).await?)
+            }
+        };
+        let backend = Backend { store, cipher };
+        if backend.store.claim_once("bootstrap").await? {
+            for u in &settings.bootstrap.users {
+                let record = backend.new_user(&u.name, u.password.0.as_bytes());
+                match backend.store.add_user(&record).await {
+                    Ok(()) | Err(StoreError::UserExists(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(backend)
+    }
+
+    /// A new, enabled user record with the password sealed.
+    pub fn new_user(&self, name: &str, password: &[u8]) -> UserRecord {
+        let now = unix_now();
+        UserRecord {
+            name: name.to_string(),
+            password_sealed: self.seal_password(name, password),
+            enabled: true,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Seals a user's password.
+    pub fn seal_password(&self, name: &str, password: &[u8]) -> Vec<u8> {
+        self.cipher.seal(&user_context(name), password)
+    }
+
+    /// Seals a NAS device's shared secret.
+    pub fn seal_secret(&self, name: &str, secret: &[u8]) -> Vec<u8> {
+        self.cipher.seal(&nas_context(name), secret)
+    }
+}
+
+/// Sealing context of a user's password.
+pub fn user_context(name: &str) -> String {
+    format!("user:{name}")
+}
+
+/// Sealing context of a NAS device's secret.
+pub fn nas_context(name: &str) -> String {
+    format!("nas:{name}")
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
