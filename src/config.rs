@@ -90,13 +90,9 @@ pub struct RadiusSettings {
     pub listen: IpAddr,
     /// Authentication port (0 picks a free one).
     pub auth_port: u16,
-    /// Number of sockets sharing the port (SO_REUSEPORT); 0 means one per CPU.
-    pub sockets: usize,
-    /// Number of workers handling requests; 0 means one per CPU.
+    /// Worker threads, each with its own socket on the port; 0 means one per CPU.
     pub workers: usize,
-    /// Requests waiting for a worker; beyond this, requests are dropped and counted.
-    pub queue_capacity: usize,
-    /// Kernel receive buffer per socket, in bytes.
+    /// Kernel receive buffer per worker socket, in bytes: the bounded request queue.
     pub recv_buffer_bytes: usize,
     /// How long a reply stays in the reply cache for retransmissions (RFC 5080).
     pub reply_cache_secs: u64,
@@ -111,9 +107,7 @@ impl Default for RadiusSettings {
         RadiusSettings {
             listen: IpAddr::V4(Ipv4Addr::LOCALHOST),
             auth_port: 1812,
-            sockets: 0,
             workers: 0,
-            queue_capacity: 16384,
             recv_buffer_bytes: 4 << 20,
             reply_cache_secs: 5,
             reply_cache_max_entries: 1_000_000,
@@ -293,8 +287,11 @@ impl Settings {
             return Err(ConfigError::key("general.data_dir", "must not be empty"));
         }
         let r = &self.radius;
-        if r.queue_capacity == 0 {
-            return Err(ConfigError::key("radius.queue_capacity", "must be at least 1"));
+        if r.recv_buffer_bytes < 65536 {
+            return Err(ConfigError::key(
+                "radius.recv_buffer_bytes",
+                "must be at least 65536",
+            ));
         }
         if r.reply_cache_secs == 0 || r.reply_cache_secs > 300 {
             return Err(ConfigError::key(
@@ -357,22 +354,12 @@ impl Settings {
         }
     }
 
-    /// Number of sockets, resolving 0 to the CPU count.
-    pub fn socket_count(&self) -> usize {
-        resolve_count(self.radius.sockets)
-    }
-
-    /// Number of workers, resolving 0 to the CPU count.
+    /// Number of RADIUS workers, resolving 0 to the CPU count.
     pub fn worker_count(&self) -> usize {
-        resolve_count(self.radius.workers)
-    }
-}
-
-fn resolve_count(n: usize) -> usize {
-    if n > 0 {
-        n
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        match self.radius.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
     }
 }
 

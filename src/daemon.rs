@@ -55,10 +55,8 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     let auth_addr = SocketAddr::new(settings.radius.listen, settings.radius.auth_port);
     let server = AuthServer::bind(
         auth_addr,
-        settings.socket_count(),
-        settings.radius.recv_buffer_bytes,
         settings.worker_count(),
-        settings.radius.queue_capacity,
+        settings.radius.recv_buffer_bytes,
     )
     .map_err(|source| DaemonError::Bind {
         what: "RADIUS auth",
@@ -104,7 +102,11 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
             .clone()
             .follow(Duration::from_millis(settings.store.sync_interval_ms), shutdown.clone()),
     );
-    let radius = tokio::spawn(server.run(ctx, shutdown));
+    let workers = server.start(ctx).map_err(|source| DaemonError::Bind {
+        what: "RADIUS auth workers",
+        addr: auth_addr.to_string(),
+        source,
+    })?;
 
     let metrics_text = metrics_local.map_or_else(|| "off".to_string(), |a| a.to_string());
     tracing::info!(auth = %auth_local, metrics = %metrics_text, "turnstile ready");
@@ -113,7 +115,8 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     wait_for_signal().await;
     tracing::info!("shutting down");
     let _ = stop.send(true);
-    let _ = tokio::join!(radius, follower);
+    workers.stop().await;
+    let _ = follower.await;
     Ok(())
 }
 

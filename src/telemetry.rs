@@ -29,12 +29,15 @@ pub type LogGuard = tracing_appender::non_blocking::WorkerGuard;
 pub fn init_logging(settings: &TelemetrySettings) -> LogGuard {
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .buffered_lines_limit(1 << 16)
-        .finish(std::io::stderr());
+        // Batches lines into few writes; the writer thread flushes whenever it has
+        // drained its queue, so an idle daemon's lines appear at once.
+        .finish(std::io::BufWriter::with_capacity(1 << 16, std::io::stderr()));
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
     match settings.log_format {
         LogFormat::Text => builder.init(),

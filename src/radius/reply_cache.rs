@@ -1,6 +1,7 @@
 //! The reply cache of RFC 5080 §2.2.2: a retransmitted request gets the reply already
 //! sent, and a request still being worked on is not started twice.
 
+use arc_swap::ArcSwap;
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use std::net::SocketAddr;
@@ -47,53 +48,100 @@ pub enum Lookup {
     Untracked,
 }
 
+/// One generation of entries: everything registered since the last rotation.
+#[derive(Debug, Default)]
+struct Generation {
+    slots: DashMap<RequestKey, Slot>,
+    len: AtomicUsize,
+}
+
+impl Generation {
+    fn remove(&self, key: &RequestKey) -> bool {
+        let removed = self.slots.remove(key).is_some();
+        if removed {
+            self.len.fetch_sub(1, Ordering::Relaxed);
+        }
+        removed
+    }
+}
+
+#[derive(Debug, Default)]
+struct Generations {
+    current: Arc<Generation>,
+    previous: Arc<Generation>,
+}
+
 /// Replies by request, kept for a fixed lifetime and bounded in number.
+///
+/// Entries live in two generations that rotate once per lifetime: expiry drops a whole
+/// generation instead of scanning entries under the locks the packet path takes.
 #[derive(Debug)]
 pub struct ReplyCache {
-    slots: DashMap<RequestKey, Slot>,
+    generations: ArcSwap<Generations>,
     lifetime: Duration,
     capacity: usize,
-    len: AtomicUsize,
 }
 
 impl ReplyCache {
     /// A cache keeping replies for `lifetime`, at most `capacity` of them.
     pub fn new(lifetime: Duration, capacity: usize) -> Self {
         ReplyCache {
-            slots: DashMap::new(),
+            generations: ArcSwap::default(),
             lifetime,
             capacity,
-            len: AtomicUsize::new(0),
+        }
+    }
+
+    fn fresh(&self, slot: &Slot, now: Instant) -> bool {
+        now.saturating_duration_since(slot.since()) < self.lifetime
+    }
+
+    fn found(slot: &Slot) -> Lookup {
+        match slot {
+            Slot::InProgress(_) => Lookup::InProgress,
+            Slot::Done(_, reply) => Lookup::Cached(reply.clone()),
         }
     }
 
     /// Registers a request, or finds it already registered.
     pub fn begin(&self, key: RequestKey, now: Instant) -> Lookup {
-        match self.slots.entry(key) {
+        let gens = self.generations.load();
+        if let Some(slot) = gens.previous.slots.get(&key) {
+            if self.fresh(&slot, now) {
+                return Self::found(&slot);
+            }
+        }
+        let lookup = match gens.current.slots.entry(key) {
             Entry::Occupied(mut e) => {
-                if now.duration_since(e.get().since()) >= self.lifetime {
-                    e.insert(Slot::InProgress(now));
-                    return Lookup::New;
+                if self.fresh(e.get(), now) {
+                    return Self::found(e.get());
                 }
-                match e.get() {
-                    Slot::InProgress(_) => Lookup::InProgress,
-                    Slot::Done(_, reply) => Lookup::Cached(reply.clone()),
-                }
+                e.insert(Slot::InProgress(now));
+                Lookup::New
             }
             Entry::Vacant(v) => {
-                if self.len.load(Ordering::Relaxed) >= self.capacity {
+                let len = gens.current.len.load(Ordering::Relaxed)
+                    + gens.previous.len.load(Ordering::Relaxed);
+                if len >= self.capacity {
                     return Lookup::Untracked;
                 }
                 v.insert(Slot::InProgress(now));
-                self.len.fetch_add(1, Ordering::Relaxed);
+                gens.current.len.fetch_add(1, Ordering::Relaxed);
                 Lookup::New
             }
-        }
+        };
+        lookup
     }
 
     /// Stores the reply of a request registered by `begin`.
     pub fn complete(&self, key: &RequestKey, reply: Arc<[u8]>, now: Instant) {
-        if let Some(mut slot) = self.slots.get_mut(key) {
+        let gens = self.generations.load();
+        let slot = gens
+            .current
+            .slots
+            .get_mut(key)
+            .or_else(|| gens.previous.slots.get_mut(key));
+        if let Some(mut slot) = slot {
             *slot = Slot::Done(now, reply);
         }
     }
@@ -101,30 +149,36 @@ impl ReplyCache {
     /// Forgets a request that was dropped unanswered, so a corrected retransmission is
     /// processed.
     pub fn abandon(&self, key: &RequestKey) {
-        if self.slots.remove(key).is_some() {
-            self.len.fetch_sub(1, Ordering::Relaxed);
+        let gens = self.generations.load();
+        if !gens.current.remove(key) {
+            gens.previous.remove(key);
         }
     }
 
-    /// Removes entries older than the lifetime; returns how many remain.
-    pub fn purge(&self, now: Instant) -> usize {
-        let mut removed = 0;
-        self.slots.retain(|_, slot| {
-            let keep = now.duration_since(slot.since()) < self.lifetime;
-            removed += usize::from(!keep);
-            keep
-        });
-        self.len.fetch_sub(removed, Ordering::Relaxed) - removed
+    /// Starts a new generation, letting the oldest go. Call once per lifetime; returns
+    /// the dropped generation so the caller can free it off the packet path.
+    pub fn rotate(&self) -> impl Send + 'static {
+        let next = Generations {
+            current: Arc::default(),
+            previous: self.generations.load().current.clone(),
+        };
+        self.generations.swap(Arc::new(next))
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.len.load(Ordering::Relaxed)
+        let gens = self.generations.load();
+        gens.current.len.load(Ordering::Relaxed) + gens.previous.len.load(Ordering::Relaxed)
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// How long entries are kept.
+    pub fn lifetime(&self) -> Duration {
+        self.lifetime
     }
 }
 
@@ -153,7 +207,22 @@ mod tests {
         // Expired: processed again.
         let later = t0 + Duration::from_secs(6);
         assert_eq!(c.begin(key(1, 1), later), Lookup::New);
-        assert_eq!(c.purge(later + Duration::from_secs(6)), 0);
+    }
+
+    #[test]
+    fn entries_survive_one_rotation_and_go_with_the_second() {
+        let c = ReplyCache::new(Duration::from_secs(5), 10);
+        let t0 = Instant::now();
+        assert_eq!(c.begin(key(1, 1), t0), Lookup::New);
+        drop(c.rotate());
+        // Still in progress in the previous generation: completed there.
+        assert_eq!(c.begin(key(1, 1), t0), Lookup::InProgress);
+        c.complete(&key(1, 1), Arc::from(&b"r"[..]), t0);
+        assert_eq!(c.begin(key(1, 1), t0), Lookup::Cached(Arc::from(&b"r"[..])));
+        assert_eq!(c.len(), 1);
+        drop(c.rotate());
+        assert_eq!(c.len(), 0);
+        assert_eq!(c.begin(key(1, 1), t0), Lookup::New);
     }
 
     #[test]

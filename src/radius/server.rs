@@ -1,27 +1,31 @@
-//! The RADIUS authentication listener: sockets, a bounded queue and a fixed pool of
-//! workers.
+//! The RADIUS authentication listener: a fixed pool of worker threads, each owning one
+//! socket on the shared port (SO_REUSEPORT).
 //!
-//! Readers (one per socket, all sharing the port through SO_REUSEPORT) do only what
-//! must happen before queuing: drop unknown sources, answer retransmissions from the
-//! [`ReplyCache`], and register new requests in it. Workers do the rest. When the queue
-//! is full a request is dropped and counted: memory stays bounded under any load.
+//! Authentication is pure CPU work on in-memory data, so each worker reads a datagram
+//! and answers it in place: no hand-off between threads, no allocation per queue slot.
+//! The bounded queue is each socket's kernel receive buffer (`recv_buffer_bytes`); when
+//! it is full the kernel drops the datagram, and that count is exported as
+//! `turnstile_radius_dropped_total{reason="socket_overflow"}`. Memory cannot grow with
+//! load.
 
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use tokio::net::UdpSocket;
-use tokio::sync::watch;
 
 use super::access::{self, Discard};
-use super::clients::NasClient;
 use super::packet::{HEADER_LEN, MAX_PACKET_LEN};
 use super::reply_cache::{Lookup, ReplyCache, RequestKey};
 use crate::codes::Lang;
 use crate::directory::Directory;
 use crate::telemetry::RadiusMetrics;
 use radius::core::code::Code;
+
+/// How often an idle worker looks at the stop flag.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// What the workers share.
 pub struct AuthContext {
@@ -35,56 +39,38 @@ pub struct AuthContext {
     pub metrics: RadiusMetrics,
 }
 
-struct Job {
-    socket: Arc<UdpSocket>,
-    source: SocketAddr,
-    datagram: Vec<u8>,
-    client: Arc<NasClient>,
-    key: Option<RequestKey>,
-    received: Instant,
-}
-
-/// Bound authentication sockets, ready to serve.
+/// Bound authentication sockets, one per worker.
 pub struct AuthServer {
-    sockets: Vec<Arc<UdpSocket>>,
-    workers: usize,
-    queue_capacity: usize,
+    sockets: Vec<UdpSocket>,
 }
 
-fn reuseport_socket(addr: SocketAddr, recv_buffer: usize) -> io::Result<std::net::UdpSocket> {
+/// Running workers; [`AuthWorkers::stop`] ends them.
+pub struct AuthWorkers {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    expiry: tokio::task::JoinHandle<()>,
+}
+
+fn reuseport_socket(addr: SocketAddr, recv_buffer: usize) -> io::Result<UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     socket.set_reuse_port(true)?;
-    socket.set_nonblocking(true)?;
     // The kernel may cap this at net.core.rmem_max; a smaller buffer still works.
     let _ = socket.set_recv_buffer_size(recv_buffer);
+    socket.set_read_timeout(Some(POLL_INTERVAL))?;
     socket.bind(&addr.into())?;
     Ok(socket.into())
 }
 
 impl AuthServer {
-    /// Binds `sockets` sockets to `addr` (port 0 picks one port for all of them).
-    pub fn bind(
-        addr: SocketAddr,
-        sockets: usize,
-        recv_buffer: usize,
-        workers: usize,
-        queue_capacity: usize,
-    ) -> io::Result<AuthServer> {
+    /// Binds one socket per worker to `addr` (port 0 picks one port for all of them).
+    pub fn bind(addr: SocketAddr, workers: usize, recv_buffer: usize) -> io::Result<AuthServer> {
         let first = reuseport_socket(addr, recv_buffer)?;
         let addr = first.local_addr()?;
-        let mut all = vec![first];
-        for _ in 1..sockets.max(1) {
-            all.push(reuseport_socket(addr, recv_buffer)?);
+        let mut sockets = vec![first];
+        for _ in 1..workers.max(1) {
+            sockets.push(reuseport_socket(addr, recv_buffer)?);
         }
-        let sockets = all
-            .into_iter()
-            .map(|s| UdpSocket::from_std(s).map(Arc::new))
-            .collect::<io::Result<_>>()?;
-        Ok(AuthServer {
-            sockets,
-            workers: workers.max(1),
-            queue_capacity,
-        })
+        Ok(AuthServer { sockets })
     }
 
     /// The address the sockets are bound to.
@@ -92,149 +78,200 @@ impl AuthServer {
         self.sockets[0].local_addr()
     }
 
-    /// Serves until `shutdown` turns true.
-    pub async fn run(self, ctx: Arc<AuthContext>, shutdown: watch::Receiver<bool>) {
-        let (tx, rx) = async_channel::bounded::<Job>(self.queue_capacity);
-        let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..self.workers {
-            tasks.spawn(work(ctx.clone(), rx.clone()));
-        }
-        for socket in &self.sockets {
-            tasks.spawn(read(socket.clone(), ctx.clone(), tx.clone(), shutdown.clone()));
-        }
-        tasks.spawn(purge_cache(ctx.clone(), tx.clone(), shutdown.clone()));
-        drop((tx, rx));
-        while tasks.join_next().await.is_some() {}
+    /// Starts the workers, and on the current tokio runtime the reply-cache expiry.
+    pub fn start(self, ctx: Arc<AuthContext>) -> io::Result<AuthWorkers> {
+        let port = self.local_addr()?.port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = self
+            .sockets
+            .into_iter()
+            .enumerate()
+            .map(|(i, socket)| {
+                let (ctx, stop) = (ctx.clone(), stop.clone());
+                std::thread::Builder::new()
+                    .name(format!("radius-auth-{i}"))
+                    .spawn(move || work(&socket, &ctx, &stop))
+            })
+            .collect::<io::Result<_>>()?;
+        let expiry = tokio::spawn(expire_cache(ctx, port, stop.clone()));
+        Ok(AuthWorkers {
+            stop,
+            threads,
+            expiry,
+        })
     }
 }
 
-async fn read(
-    socket: Arc<UdpSocket>,
-    ctx: Arc<AuthContext>,
-    queue: async_channel::Sender<Job>,
-    mut shutdown: watch::Receiver<bool>,
-) {
+impl AuthWorkers {
+    /// Stops the workers and waits for them.
+    pub async fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let threads = self.threads;
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
+        self.expiry.abort();
+    }
+}
+
+fn work(socket: &UdpSocket, ctx: &AuthContext, stop: &AtomicBool) {
     // One byte more than the largest packet, to tell an oversized datagram.
     let mut buf = vec![0u8; MAX_PACKET_LEN + 1];
-    loop {
-        let (len, source) = tokio::select! {
-            r = socket.recv_from(&mut buf) => match r {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::debug!(error = %e, "recv failed");
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => return,
+    while !stop.load(Ordering::Relaxed) {
+        let (len, source) = match socket.recv_from(&mut buf) {
+            Ok(r) => r,
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                continue
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "recv failed");
+                continue;
+            }
         };
-        let received = Instant::now();
-        ctx.metrics.received.increment(1);
-        let Some(client) = ctx.directory.clients().lookup(source.ip()).cloned() else {
-            ctx.metrics.dropped("unknown_client");
+        handle_datagram(socket, ctx, &buf[..len], source);
+    }
+}
+
+fn handle_datagram(socket: &UdpSocket, ctx: &AuthContext, datagram: &[u8], source: SocketAddr) {
+    let received = Instant::now();
+    ctx.metrics.received.increment(1);
+    let clients = ctx.directory.clients();
+    let Some(client) = clients.lookup(source.ip()) else {
+        ctx.metrics.dropped("unknown_client");
+        return;
+    };
+    // Status-Server is never cached (RFC 5997 §3); a header too short for a key is
+    // dropped by the parser below.
+    let key = (datagram.len() >= HEADER_LEN && datagram[0] == Code::AccessRequest as u8).then(
+        || RequestKey {
+            source,
+            identifier: datagram[1],
+            authenticator: datagram[4..HEADER_LEN].try_into().expect("length checked"),
+        },
+    );
+    if let Some(key) = key {
+        match ctx.cache.begin(key, received) {
+            Lookup::New | Lookup::Untracked => {}
+            Lookup::InProgress => {
+                ctx.metrics.in_progress.increment(1);
+                return;
+            }
+            Lookup::Cached(reply) => {
+                ctx.metrics.resent.increment(1);
+                let _ = socket.send_to(&reply, source);
+                return;
+            }
+        }
+    }
+    match access::handle(datagram, client, &ctx.directory, ctx.lang) {
+        Ok(reply) => {
+            let bytes: Arc<[u8]> = reply.bytes.into();
+            if let Some(key) = &key {
+                ctx.cache.complete(key, bytes.clone(), Instant::now());
+            }
+            if let Err(e) = socket.send_to(&bytes, source) {
+                tracing::warn!(error = %e, to = %source, "reply not sent");
+            }
+            let elapsed = received.elapsed();
+            ctx.metrics.latency.record(elapsed.as_secs_f64());
+            if reply.status {
+                ctx.metrics.status_server.increment(1);
+                ctx.metrics.status_reply();
+            } else {
+                ctx.metrics.access_requests.increment(1);
+                let code = reply.decision.code();
+                ctx.metrics.access_reply(code);
+                tracing::info!(
+                    user = %reply.user,
+                    nas = %client.name,
+                    code = %code,
+                    us = elapsed.as_micros() as u64,
+                    "access decision"
+                );
+            }
+        }
+        Err(reason) => {
+            if let Some(key) = &key {
+                ctx.cache.abandon(key);
+            }
+            ctx.metrics.dropped(reason.reason());
+            if reason == Discard::MissingMessageAuthenticator && client.should_warn() {
+                tracing::warn!(
+                    nas = %client.name,
+                    from = %source,
+                    "dropping Access-Request without Message-Authenticator (required for this NAS; warned once a minute)"
+                );
+            } else {
+                tracing::debug!(nas = %client.name, from = %source, reason = reason.reason(), "request dropped");
+            }
+        }
+    }
+}
+
+/// Rotates the reply cache once per lifetime and exports the sockets' kernel counters.
+async fn expire_cache(ctx: Arc<AuthContext>, port: u16, stop: Arc<AtomicBool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut rotated = Instant::now();
+    let overflow = metrics::counter!("turnstile_radius_dropped_total", "reason" => "socket_overflow");
+    while !stop.load(Ordering::Relaxed) {
+        tick.tick().await;
+        if rotated.elapsed() >= ctx.cache.lifetime() {
+            rotated = Instant::now();
+            // Freed here, on a blocking thread, not on a packet path.
+            let old = ctx.cache.rotate();
+            tokio::task::spawn_blocking(move || drop(old));
+        }
+        metrics::gauge!("turnstile_reply_cache_entries").set(ctx.cache.len() as f64);
+        if let Some(stats) = socket_stats(port) {
+            overflow.absolute(stats.drops);
+            metrics::gauge!("turnstile_radius_socket_queue_bytes").set(stats.queued_bytes as f64);
+        }
+    }
+}
+
+/// Kernel counters of the UDP sockets bound to one port.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SocketStats {
+    /// Bytes waiting in the receive queues.
+    pub queued_bytes: u64,
+    /// Datagrams dropped because a receive queue was full.
+    pub drops: u64,
+}
+
+/// Sums `/proc/net/udp{,6}` over the sockets bound to `port` (Linux only).
+pub fn socket_stats(port: u16) -> Option<SocketStats> {
+    let mut stats = SocketStats::default();
+    let mut seen = false;
+    for table in ["/proc/net/udp", "/proc/net/udp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
             continue;
         };
-        let datagram = &buf[..len];
-        // Status-Server is never cached (RFC 5997 §3); malformed headers are left to the
-        // worker, which drops them.
-        let key = (len >= HEADER_LEN && datagram[0] == Code::AccessRequest as u8).then(|| {
-            RequestKey {
-                source,
-                identifier: datagram[1],
-                authenticator: datagram[4..HEADER_LEN].try_into().expect("length checked"),
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+            let (Some(local), Some(queues), Some(drops)) =
+                (fields.get(1), fields.get(4), fields.last())
+            else {
+                continue;
+            };
+            let local_port = local
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            if local_port != Some(port) {
+                continue;
             }
-        });
-        if let Some(key) = key {
-            match ctx.cache.begin(key, received) {
-                Lookup::New | Lookup::Untracked => {}
-                Lookup::InProgress => {
-                    ctx.metrics.in_progress.increment(1);
-                    continue;
-                }
-                Lookup::Cached(reply) => {
-                    ctx.metrics.resent.increment(1);
-                    let _ = socket.send_to(&reply, source).await;
-                    continue;
-                }
-            }
-        }
-        let job = Job {
-            socket: socket.clone(),
-            source,
-            datagram: datagram.to_vec(),
-            client,
-            key,
-            received,
-        };
-        if queue.try_send(job).is_err() {
-            if let Some(key) = key {
-                ctx.cache.abandon(&key);
-            }
-            ctx.metrics.dropped("queue_full");
+            seen = true;
+            let rx = queues
+                .split(':')
+                .nth(1)
+                .and_then(|q| u64::from_str_radix(q, 16).ok());
+            stats.queued_bytes += rx.unwrap_or(0);
+            stats.drops += drops.parse::<u64>().unwrap_or(0);
         }
     }
-}
-
-async fn work(ctx: Arc<AuthContext>, queue: async_channel::Receiver<Job>) {
-    while let Ok(job) = queue.recv().await {
-        match access::handle(&job.datagram, &job.client, &ctx.directory, ctx.lang) {
-            Ok(reply) => {
-                let bytes: Arc<[u8]> = reply.bytes.into();
-                if let Some(key) = &job.key {
-                    ctx.cache.complete(key, bytes.clone(), Instant::now());
-                }
-                if let Err(e) = job.socket.send_to(&bytes, job.source).await {
-                    tracing::warn!(error = %e, to = %job.source, "reply not sent");
-                }
-                let elapsed = job.received.elapsed();
-                ctx.metrics.latency.record(elapsed.as_secs_f64());
-                if reply.status {
-                    ctx.metrics.status_server.increment(1);
-                    ctx.metrics.status_reply();
-                } else {
-                    ctx.metrics.access_requests.increment(1);
-                    let code = reply.decision.code();
-                    ctx.metrics.access_reply(code);
-                    tracing::info!(
-                        user = %reply.user,
-                        nas = %job.client.name,
-                        code = %code,
-                        us = elapsed.as_micros() as u64,
-                        "access decision"
-                    );
-                }
-            }
-            Err(reason) => {
-                if let Some(key) = &job.key {
-                    ctx.cache.abandon(key);
-                }
-                ctx.metrics.dropped(reason.reason());
-                if reason == Discard::MissingMessageAuthenticator && job.client.should_warn() {
-                    tracing::warn!(
-                        nas = %job.client.name,
-                        from = %job.source,
-                        "dropping Access-Request without Message-Authenticator (required for this NAS; warned once a minute)"
-                    );
-                } else {
-                    tracing::debug!(nas = %job.client.name, from = %job.source, reason = reason.reason(), "request dropped");
-                }
-            }
-        }
-    }
-}
-
-async fn purge_cache(
-    ctx: Arc<AuthContext>,
-    queue: async_channel::Sender<Job>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.changed() => return,
-        }
-        let left = ctx.cache.purge(Instant::now());
-        metrics::gauge!("turnstile_reply_cache_entries").set(left as f64);
-        metrics::gauge!("turnstile_radius_queue_depth").set(queue.len() as f64);
-    }
+    seen.then_some(stats)
 }

@@ -1,0 +1,364 @@
+//! Test harness: a real `turnstile serve` process on free ports in a temp directory, and
+//! a RADIUS client speaking over real UDP sockets.
+#![allow(dead_code)]
+
+use radius::core::code::Code;
+use radius::core::rfc2865::{
+    CHAP_CHALLENGE_TYPE, CHAP_PASSWORD_TYPE, NAS_IP_ADDRESS_TYPE, REPLY_MESSAGE_TYPE,
+    USER_NAME_TYPE, USER_PASSWORD_TYPE,
+};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use turnstile::radius::crypto::{
+    chap_response, hide_password, verify_message_authenticator, verify_response,
+};
+use turnstile::radius::packet::{Packet, PacketBuilder};
+
+/// Shared secret of the test NAS clients.
+pub const SECRET: &str = "s3cret-test";
+
+/// A daemon started for one test.
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub auth: SocketAddr,
+    pub metrics: SocketAddr,
+    child: Child,
+    stderr: Arc<Mutex<String>>,
+}
+
+/// The config every test daemon starts from; `extra` is appended.
+///
+/// Clients: 127.0.0.1 requires Message-Authenticator; 127.0.0.2 does not.
+pub fn base_config(data_dir: &std::path::Path, extra: &str) -> String {
+    format!(
+        r#"
+[general]
+data_dir = "{data}"
+
+[radius]
+listen = "127.0.0.1"
+auth_port = 0
+workers = 2
+recv_buffer_bytes = 1048576
+
+[[radius.clients]]
+name = "strict-nas"
+address = "127.0.0.1"
+secret = "{SECRET}"
+
+[[radius.clients]]
+name = "legacy-nas"
+address = "127.0.0.2/32"
+secret = "{SECRET}"
+require_message_authenticator = false
+
+[store]
+sync_interval_ms = 200
+
+[telemetry]
+metrics_listen = "127.0.0.1:0"
+log_level = "info"
+
+[[bootstrap.users]]
+name = "alice"
+password = "wonderland"
+
+[[bootstrap.users]]
+name = "carol"
+password = "chap-secret"
+{extra}
+"#,
+        data = data_dir.display()
+    )
+}
+
+impl Daemon {
+    /// Starts a daemon with the base config.
+    pub fn start() -> Daemon {
+        Self::start_with("", &[])
+    }
+
+    /// Starts a daemon with extra TOML and environment overrides.
+    pub fn start_with(extra: &str, env: &[(&str, &str)]) -> Daemon {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = dir.path().join("turnstile.toml");
+        std::fs::write(&config, base_config(&dir.path().join("data"), extra)).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_turnstile"));
+        cmd.arg("--config")
+            .arg(&config)
+            .arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn turnstile");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let ready = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("daemon not ready: {}", stderr.lock().unwrap()));
+        let field = |name: &str| -> SocketAddr {
+            ready
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix(name))
+                .and_then(|a| a.parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in {ready:?}"))
+        };
+        Daemon {
+            auth: field("auth="),
+            metrics: field("metrics="),
+            dir,
+            config,
+            child,
+            stderr,
+        }
+    }
+
+    /// Runs a CLI command against the daemon's config and store.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_turnstile"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .output()
+            .expect("run turnstile CLI")
+    }
+
+    /// Runs a CLI command that must succeed; returns its stdout.
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "turnstile {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The Prometheus text of `/metrics`.
+    pub fn metrics_text(&self) -> String {
+        let mut s = TcpStream::connect(self.metrics).expect("metrics endpoint");
+        s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+        let mut body = String::new();
+        s.read_to_string(&mut body).unwrap();
+        body
+    }
+
+    /// The value of one metric line (exact name with labels), 0 if absent.
+    pub fn metric(&self, series: &str) -> f64 {
+        self.metrics_text()
+            .lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or(0.0)
+    }
+
+    /// Waits until `series` reaches `value` (metrics are updated after the reply).
+    pub fn wait_metric(&self, series: &str, value: f64) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let v = self.metric(series);
+            if v >= value {
+                assert_eq!(v, value, "{series}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "{series} stayed at {v}, expected {value}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Everything the daemon logged so far.
+    pub fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A NAS: a UDP socket on a given loopback address.
+pub struct Nas {
+    pub socket: UdpSocket,
+    pub secret: Vec<u8>,
+    next_id: u8,
+}
+
+/// A reply, parsed.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub bytes: Vec<u8>,
+}
+
+impl Reply {
+    pub fn packet(&self) -> Packet<'_> {
+        Packet::parse(&self.bytes).expect("well-formed reply")
+    }
+    pub fn code(&self) -> Code {
+        self.packet().code()
+    }
+    pub fn reply_message(&self) -> String {
+        let text: Vec<u8> = self
+            .packet()
+            .attributes()
+            .filter(|a| a.typ == REPLY_MESSAGE_TYPE)
+            .flat_map(|a| a.value.to_vec())
+            .collect();
+        String::from_utf8(text).expect("UTF-8 Reply-Message")
+    }
+    pub fn first_attribute_type(&self) -> Option<u8> {
+        self.packet().attributes().next().map(|a| a.typ)
+    }
+}
+
+/// A request to send and the authenticator needed to check its reply.
+pub struct Request {
+    pub bytes: Vec<u8>,
+    pub authenticator: [u8; 16],
+    pub id: u8,
+}
+
+impl Nas {
+    /// A NAS sending from `ip` to the daemon.
+    pub fn new(ip: &str, daemon: &Daemon) -> Nas {
+        let socket = UdpSocket::bind((ip, 0)).expect("bind NAS socket");
+        socket.connect(daemon.auth).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(3)))
+            .unwrap();
+        Nas {
+            socket,
+            secret: SECRET.as_bytes().to_vec(),
+            next_id: 0,
+        }
+    }
+
+    fn id(&mut self) -> u8 {
+        self.next_id = self.next_id.wrapping_add(1);
+        self.next_id
+    }
+
+    /// A PAP Access-Request, with or without Message-Authenticator.
+    pub fn pap(&mut self, user: &str, password: &str, message_authenticator: bool) -> Request {
+        let id = self.id();
+        let authenticator: [u8; 16] = rand::random();
+        let hidden = hide_password(password.as_bytes(), &self.secret, &authenticator).unwrap();
+        let mut b = PacketBuilder::new(Code::AccessRequest, id);
+        if message_authenticator {
+            b = b.message_authenticator();
+        }
+        let bytes = b
+            .attribute(USER_NAME_TYPE, user.as_bytes())
+            .unwrap()
+            .attribute(USER_PASSWORD_TYPE, &hidden)
+            .unwrap()
+            .attribute(NAS_IP_ADDRESS_TYPE, &[127, 0, 0, 1])
+            .unwrap()
+            .finish_access_request(&authenticator, &self.secret);
+        Request {
+            bytes,
+            authenticator,
+            id,
+        }
+    }
+
+    /// A CHAP Access-Request; with `challenge` None the authenticator is the challenge.
+    pub fn chap(&mut self, user: &str, password: &str, challenge: Option<&[u8]>) -> Request {
+        let id = self.id();
+        let authenticator: [u8; 16] = rand::random();
+        let ident = 42;
+        let response = chap_response(ident, password.as_bytes(), challenge.unwrap_or(&authenticator));
+        let mut chap = vec![ident];
+        chap.extend_from_slice(&response);
+        let mut b = PacketBuilder::new(Code::AccessRequest, id)
+            .message_authenticator()
+            .attribute(USER_NAME_TYPE, user.as_bytes())
+            .unwrap()
+            .attribute(CHAP_PASSWORD_TYPE, &chap)
+            .unwrap();
+        if let Some(c) = challenge {
+            b = b.attribute(CHAP_CHALLENGE_TYPE, c).unwrap();
+        }
+        let bytes = b.finish_access_request(&authenticator, &self.secret);
+        Request {
+            bytes,
+            authenticator,
+            id,
+        }
+    }
+
+    /// A Status-Server request.
+    pub fn status_server(&mut self, message_authenticator: bool) -> Request {
+        let id = self.id();
+        let authenticator: [u8; 16] = rand::random();
+        let mut b = PacketBuilder::new(Code::StatusServer, id);
+        if message_authenticator {
+            b = b.message_authenticator();
+        }
+        Request {
+            bytes: b.finish_access_request(&authenticator, &self.secret),
+            authenticator,
+            id,
+        }
+    }
+
+    pub fn send(&self, bytes: &[u8]) {
+        self.socket.send(bytes).expect("send");
+    }
+
+    /// The next datagram, or None after the read timeout.
+    pub fn recv(&self) -> Option<Vec<u8>> {
+        let mut buf = [0u8; 4096];
+        match self.socket.recv(&mut buf) {
+            Ok(n) => Some(buf[..n].to_vec()),
+            Err(_) => None,
+        }
+    }
+
+    /// Sends `request` and returns its verified reply (authenticator and
+    /// Message-Authenticator checked, identifier matched).
+    pub fn exchange(&self, request: &Request) -> Reply {
+        self.send(&request.bytes);
+        let bytes = self.recv().expect("a reply");
+        self.verify(request, bytes)
+    }
+
+    /// Checks that `bytes` is an authentic reply to `request`.
+    pub fn verify(&self, request: &Request, bytes: Vec<u8>) -> Reply {
+        let reply = Reply { bytes };
+        assert_eq!(reply.packet().identifier(), request.id, "identifier");
+        assert!(
+            verify_response(&reply.bytes, &request.authenticator, &self.secret),
+            "response authenticator"
+        );
+        assert_eq!(
+            verify_message_authenticator(&reply.bytes, Some(&request.authenticator), &self.secret),
+            Some(true),
+            "Message-Authenticator"
+        );
+        reply
+    }
+}
