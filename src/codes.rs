@@ -303,7 +303,10 @@ mod tests {
     #[test]
     fn wire_form_matches_the_portal_convention() {
         assert_eq!(ECode::WrongPassword.wire(Lang::Zh), "E2553: 帐号或密码错误");
-        assert_eq!(ECode::NoSuchUser.wire(Lang::En), "E2531: User does not exist");
+        assert_eq!(
+            ECode::NoSuchUser.wire(Lang::En),
+            "E2531: User does not exist"
+        );
         assert_eq!(ECode::LoginSuccess.to_string(), "E0000");
         assert_eq!(ECode::VisitorUseLimit.to_string(), "E10039");
     }

@@ -276,7 +276,14 @@ impl Settings {
         let settings: Settings = serde_path_to_error::deserialize(raw).map_err(|e| {
             let key = e.path().to_string();
             let reason = e.into_inner().to_string();
-            ConfigError::key(if key == "." { "(top level)".into() } else { key }, reason)
+            ConfigError::key(
+                if key == "." {
+                    "(top level)".into()
+                } else {
+                    key
+                },
+                reason,
+            )
         })?;
         settings.validate()?;
         Ok(settings)

@@ -42,7 +42,8 @@ pub enum DaemonError {
 /// listener is bound (tests and scripts wait for that line).
 pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     let started = Instant::now();
-    let prometheus = telemetry::install_metrics().map_err(|e| DaemonError::Metrics(e.to_string()))?;
+    let prometheus =
+        telemetry::install_metrics().map_err(|e| DaemonError::Metrics(e.to_string()))?;
     let backend = Backend::open(&settings).await?;
     let directory = Arc::new(Directory::load(backend, settings.radius.clients.clone()).await?);
     tracing::info!(
@@ -77,13 +78,15 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
                 addr: addr.to_string(),
                 source: std::io::ErrorKind::InvalidInput.into(),
             })?;
-            Some(telemetry::serve_metrics(prometheus, parsed).await.map_err(|source| {
-                DaemonError::Bind {
-                    what: "metrics",
-                    addr: addr.to_string(),
-                    source,
-                }
-            })?)
+            Some(
+                telemetry::serve_metrics(prometheus, parsed)
+                    .await
+                    .map_err(|source| DaemonError::Bind {
+                        what: "metrics",
+                        addr: addr.to_string(),
+                        source,
+                    })?,
+            )
         }
     };
 
@@ -97,11 +100,10 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
         lang: settings.general.language,
         metrics: RadiusMetrics::default(),
     });
-    let follower = tokio::spawn(
-        directory
-            .clone()
-            .follow(Duration::from_millis(settings.store.sync_interval_ms), shutdown.clone()),
-    );
+    let follower = tokio::spawn(directory.clone().follow(
+        Duration::from_millis(settings.store.sync_interval_ms),
+        shutdown.clone(),
+    ));
     let workers = server.start(ctx).map_err(|source| DaemonError::Bind {
         what: "RADIUS auth workers",
         addr: auth_addr.to_string(),

@@ -139,7 +139,13 @@ impl Directory {
     }
 
     async fn reload_user(&self, name: &str) -> Result<(), DirectoryError> {
-        match self.backend.store.user(name).await?.and_then(|r| self.entry(r)) {
+        match self
+            .backend
+            .store
+            .user(name)
+            .await?
+            .and_then(|r| self.entry(r))
+        {
             Some(entry) => {
                 self.users.insert(entry.name.clone(), Arc::new(entry));
             }
@@ -165,7 +171,11 @@ impl Directory {
             })
             .collect();
         for nas in self.backend.store.nas_devices().await? {
-            let secret = match self.backend.cipher.open(&nas_context(&nas.name), &nas.secret_sealed) {
+            let secret = match self
+                .backend
+                .cipher
+                .open(&nas_context(&nas.name), &nas.secret_sealed)
+            {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::error!(nas = %nas.name, error = %e, "secret cannot be unsealed; NAS left out");
@@ -233,11 +243,15 @@ impl Directory {
             }
             match self.sync().await {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(changes = n, users = self.user_count(), "directory refreshed"),
+                Ok(n) => tracing::info!(
+                    changes = n,
+                    users = self.user_count(),
+                    "directory refreshed"
+                ),
                 Err(e) => tracing::warn!(error = %e, "directory refresh failed; will retry"),
             }
             rounds += 1;
-            if rounds % 600 == 0 {
+            if rounds.is_multiple_of(600) {
                 let keep_from = self.applied.load(Ordering::Acquire) - CHANGE_LOG_KEEP;
                 if keep_from > 0 {
                     if let Err(e) = self.backend.store.prune_changes(keep_from).await {

@@ -15,10 +15,19 @@ use turnstile::store::import::{self, check_name, check_password};
 use turnstile::store::{unix_now, Backend, NasRecord, StoreError};
 
 #[derive(Parser)]
-#[command(name = "turnstile", version, about = "AAA daemon for campus and ISP access networks")]
+#[command(
+    name = "turnstile",
+    version,
+    about = "AAA daemon for campus and ISP access networks"
+)]
 struct Cli {
     /// Configuration file.
-    #[arg(long, global = true, env = "TURNSTILE_CONFIG", default_value = "config/turnstile.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "TURNSTILE_CONFIG",
+        default_value = "config/turnstile.toml"
+    )]
     config: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -255,20 +264,32 @@ async fn user_command(settings: &Settings, cmd: UserCommand) -> Result<()> {
             check_name(&name).map_err(anyhow::Error::msg)?;
             let record = backend.new_user(&name, password.read()?.as_bytes());
             store.add_user(&record).await?;
-            println!("{}: {name}", ECode::UserCreated.wire(settings.general.language));
+            println!(
+                "{}: {name}",
+                ECode::UserCreated.wire(settings.general.language)
+            );
         }
         UserCommand::Del { name } => {
             if !store.delete_user(&name).await? {
-                bail!("{}: {name}", ECode::UserNotFound.wire(settings.general.language));
+                bail!(
+                    "{}: {name}",
+                    ECode::UserNotFound.wire(settings.general.language)
+                );
             }
             println!("deleted user {name}");
         }
         UserCommand::Passwd { name, password } => {
             let sealed = backend.seal_password(&name, password.read()?.as_bytes());
             if !store.set_password(&name, &sealed).await? {
-                bail!("{}: {name}", ECode::UserNotFound.wire(settings.general.language));
+                bail!(
+                    "{}: {name}",
+                    ECode::UserNotFound.wire(settings.general.language)
+                );
             }
-            println!("{}: {name}", ECode::UserModified.wire(settings.general.language));
+            println!(
+                "{}: {name}",
+                ECode::UserModified.wire(settings.general.language)
+            );
         }
         UserCommand::Set {
             name,
@@ -279,9 +300,15 @@ async fn user_command(settings: &Settings, cmd: UserCommand) -> Result<()> {
                 bail!("say --disabled or --enabled");
             }
             if !store.set_enabled(&name, enabled).await? {
-                bail!("{}: {name}", ECode::UserNotFound.wire(settings.general.language));
+                bail!(
+                    "{}: {name}",
+                    ECode::UserNotFound.wire(settings.general.language)
+                );
             }
-            println!("{}: {name}", ECode::UserModified.wire(settings.general.language));
+            println!(
+                "{}: {name}",
+                ECode::UserModified.wire(settings.general.language)
+            );
         }
         UserCommand::List { json } => {
             let users: Vec<UserView> = store.users().await?.into_iter().map(view).collect();
@@ -289,20 +316,30 @@ async fn user_command(settings: &Settings, cmd: UserCommand) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&users)?);
             } else {
                 for u in users {
-                    println!("{}\t{}", u.name, if u.enabled { "enabled" } else { "disabled" });
+                    println!(
+                        "{}\t{}",
+                        u.name,
+                        if u.enabled { "enabled" } else { "disabled" }
+                    );
                 }
             }
         }
         UserCommand::Show { name, json } => {
             let Some(user) = store.user(&name).await? else {
-                bail!("{}: {name}", ECode::UserNotFound.wire(settings.general.language));
+                bail!(
+                    "{}: {name}",
+                    ECode::UserNotFound.wire(settings.general.language)
+                );
             };
             let u = view(user);
             if json {
                 println!("{}", serde_json::to_string_pretty(&u)?);
             } else {
                 println!("name:     {}", u.name);
-                println!("status:   {}", if u.enabled { "enabled" } else { "disabled" });
+                println!(
+                    "status:   {}",
+                    if u.enabled { "enabled" } else { "disabled" }
+                );
                 println!("created:  {}", u.created_at);
                 println!("updated:  {}", u.updated_at);
             }
@@ -397,13 +434,20 @@ async fn nas_command(settings: &Settings, cmd: NasCommand) -> Result<()> {
                     source: "config",
                 })
                 .collect();
-            rows.extend(backend.store.nas_devices().await?.into_iter().map(|n| NasView {
-                name: n.name,
-                address: n.address,
-                vendor: n.vendor,
-                require_message_authenticator: n.require_message_authenticator,
-                source: "store",
-            }));
+            rows.extend(
+                backend
+                    .store
+                    .nas_devices()
+                    .await?
+                    .into_iter()
+                    .map(|n| NasView {
+                        name: n.name,
+                        address: n.address,
+                        vendor: n.vendor,
+                        require_message_authenticator: n.require_message_authenticator,
+                        source: "store",
+                    }),
+            );
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
@@ -413,7 +457,11 @@ async fn nas_command(settings: &Settings, cmd: NasCommand) -> Result<()> {
                         n.name,
                         n.address,
                         n.vendor,
-                        if n.require_message_authenticator { "required" } else { "optional" },
+                        if n.require_message_authenticator {
+                            "required"
+                        } else {
+                            "optional"
+                        },
                         n.source
                     );
                 }
@@ -421,7 +469,9 @@ async fn nas_command(settings: &Settings, cmd: NasCommand) -> Result<()> {
         }
         NasCommand::Del { name } => {
             if !backend.store.delete_nas(&name).await? {
-                bail!("no NAS {name:?} in the store (entries of the config file are removed there)");
+                bail!(
+                    "no NAS {name:?} in the store (entries of the config file are removed there)"
+                );
             }
             println!("deleted NAS {name}");
         }

@@ -31,7 +31,10 @@ pub fn init_logging(settings: &TelemetrySettings) -> LogGuard {
         .buffered_lines_limit(1 << 16)
         // Batches lines into few writes; the writer thread flushes whenever it has
         // drained its queue, so an idle daemon's lines appear at once.
-        .finish(std::io::BufWriter::with_capacity(1 << 16, std::io::stderr()));
+        .finish(std::io::BufWriter::with_capacity(
+            1 << 16,
+            std::io::stderr(),
+        ));
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -52,10 +55,7 @@ pub fn install_metrics() -> Result<PrometheusHandle, metrics_exporter_prometheus
         0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
     ];
     PrometheusBuilder::new()
-        .set_buckets_for_metric(
-            Matcher::Suffix("duration_seconds".into()),
-            &latency_buckets,
-        )?
+        .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), &latency_buckets)?
         .install_recorder()
 }
 
@@ -110,14 +110,18 @@ pub struct RadiusMetrics {
 
 impl Default for RadiusMetrics {
     fn default() -> Self {
-        let requests = |t: &'static str| metrics::counter!("turnstile_radius_requests_total", "type" => t);
-        let duplicates =
-            |o: &'static str| metrics::counter!("turnstile_radius_duplicates_total", "outcome" => o);
+        let requests =
+            |t: &'static str| metrics::counter!("turnstile_radius_requests_total", "type" => t);
+        let duplicates = |o: &'static str| metrics::counter!("turnstile_radius_duplicates_total", "outcome" => o);
         let access_replies = ECode::ALL
             .iter()
             .filter(|c| matches!(c.family(), Family::Success | Family::Refusal))
             .map(|&code| {
-                let kind = if code == ECode::LoginSuccess { "access_accept" } else { "access_reject" };
+                let kind = if code == ECode::LoginSuccess {
+                    "access_accept"
+                } else {
+                    "access_reject"
+                };
                 let counter = metrics::counter!(
                     "turnstile_radius_replies_total",
                     "type" => kind,

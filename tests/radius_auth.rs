@@ -20,12 +20,18 @@ fn pap_accept_and_refusal_codes() {
     let r = nas.pap("alice", "wonderland", true);
     let reply = nas.exchange(&r);
     assert_eq!(reply.code(), Code::AccessAccept);
-    assert_eq!(reply.first_attribute_type(), Some(MESSAGE_AUTHENTICATOR_TYPE));
+    assert_eq!(
+        reply.first_attribute_type(),
+        Some(MESSAGE_AUTHENTICATOR_TYPE)
+    );
 
     let r = nas.pap("nobody", "x", true);
     let reply = nas.exchange(&r);
     assert_eq!(reply.code(), Code::AccessReject);
-    assert_eq!(reply.first_attribute_type(), Some(MESSAGE_AUTHENTICATOR_TYPE));
+    assert_eq!(
+        reply.first_attribute_type(),
+        Some(MESSAGE_AUTHENTICATOR_TYPE)
+    );
     assert_eq!(reply.reply_message(), "E2531: 用户不存在");
 
     let r = nas.pap("alice", "wrong", true);
@@ -95,7 +101,10 @@ fn message_authenticator_missing_or_bad_is_dropped() {
     let plain = legacy.pap("alice", "wonderland", false);
     let reply = legacy.exchange(&plain);
     assert_eq!(reply.code(), Code::AccessAccept);
-    assert_eq!(reply.first_attribute_type(), Some(MESSAGE_AUTHENTICATOR_TYPE));
+    assert_eq!(
+        reply.first_attribute_type(),
+        Some(MESSAGE_AUTHENTICATOR_TYPE)
+    );
     d.wait_metric(&dropped("bad_message_authenticator"), 2.0);
 
     // Wrong secret: the Message-Authenticator does not verify.
@@ -146,7 +155,10 @@ fn retransmission_gets_identical_reply_and_is_processed_once() {
     let fresh = PacketRewrite::resign(&again, &nas);
     let reply = nas.exchange(&fresh);
     assert_eq!(reply.code(), Code::AccessAccept);
-    d.wait_metric("turnstile_radius_requests_total{type=\"access_request\"}", 2.0);
+    d.wait_metric(
+        "turnstile_radius_requests_total{type=\"access_request\"}",
+        2.0,
+    );
 }
 
 /// Rebuilds a request after its identifier was changed (the Message-Authenticator covers
@@ -176,9 +188,15 @@ fn status_server_is_answered_only_with_message_authenticator() {
     let with = nas.status_server(true);
     let reply = nas.exchange(&with);
     assert_eq!(reply.code(), Code::AccessAccept);
-    assert_eq!(reply.first_attribute_type(), Some(MESSAGE_AUTHENTICATOR_TYPE));
+    assert_eq!(
+        reply.first_attribute_type(),
+        Some(MESSAGE_AUTHENTICATOR_TYPE)
+    );
     d.wait_metric(&dropped("missing_message_authenticator"), 1.0);
-    d.wait_metric("turnstile_radius_requests_total{type=\"status_server\"}", 1.0);
+    d.wait_metric(
+        "turnstile_radius_requests_total{type=\"status_server\"}",
+        1.0,
+    );
 }
 
 #[test]
@@ -214,7 +232,11 @@ fn malformed_packets_are_dropped_and_the_next_request_is_answered() {
     for (reason, bytes) in cases {
         nas.send(&bytes);
         let r = nas.pap("alice", "wonderland", false);
-        assert_eq!(nas.exchange(&r).code(), Code::AccessAccept, "after {reason}");
+        assert_eq!(
+            nas.exchange(&r).code(),
+            Code::AccessAccept,
+            "after {reason}"
+        );
         *expected.entry(reason).or_insert(0.0) += 1.0;
     }
     for (reason, n) in expected {
@@ -227,7 +249,10 @@ fn reply_message_follows_the_configured_language() {
     let d = Daemon::start_with("", &[("TURNSTILE__GENERAL__LANGUAGE", "en")]);
     let mut nas = Nas::new("127.0.0.1", &d);
     let r = nas.pap("alice", "nope", true);
-    assert_eq!(nas.exchange(&r).reply_message(), "E2553: Wrong account or password");
+    assert_eq!(
+        nas.exchange(&r).reply_message(),
+        "E2553: Wrong account or password"
+    );
 }
 
 #[test]
@@ -253,7 +278,9 @@ fn secrets_never_reach_logs_or_disk_in_clear() {
         assert!(!bytes.windows(10).any(|w| w == b"wonderland"));
     }
     let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(data.join("secret.key")).unwrap().permissions(),
+        &std::fs::metadata(data.join("secret.key"))
+            .unwrap()
+            .permissions(),
     );
     assert_eq!(mode & 0o777, 0o600);
 }

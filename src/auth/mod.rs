@@ -74,7 +74,10 @@ mod tests {
 
     #[test]
     fn decisions_in_documented_order() {
-        assert_eq!(authenticate(&pap(b"pw"), None), Decision::Reject(ECode::NoSuchUser));
+        assert_eq!(
+            authenticate(&pap(b"pw"), None),
+            Decision::Reject(ECode::NoSuchUser)
+        );
         assert_eq!(
             authenticate(&pap(b"no"), Some(&user(true))),
             Decision::Reject(ECode::WrongPassword)
@@ -88,6 +91,9 @@ mod tests {
             authenticate(&pap(b"pw"), Some(&user(false))),
             Decision::Reject(ECode::UserDisabled)
         );
-        assert_eq!(authenticate(&pap(b"pw"), Some(&user(true))), Decision::Accept);
+        assert_eq!(
+            authenticate(&pap(b"pw"), Some(&user(true))),
+            Decision::Accept
+        );
     }
 }

@@ -91,7 +91,12 @@ fn build(opts: &Opts, id: u8, n: usize, auth: &[u8; 16]) -> Vec<u8> {
         .finish_access_request(auth, opts.secret.as_bytes())
 }
 
-fn run_socket(opts: Opts, window: usize, measuring: Arc<AtomicBool>, stop: Arc<AtomicBool>) -> Tally {
+fn run_socket(
+    opts: Opts,
+    window: usize,
+    measuring: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+) -> Tally {
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind client socket");
     socket.connect(opts.server).expect("connect");
     socket
@@ -158,7 +163,11 @@ fn run_socket(opts: Opts, window: usize, measuring: Arc<AtomicBool>, stop: Arc<A
                     .latencies_us
                     .push(slot.sent_at.elapsed().as_micros().min(u32::MAX as u128) as u32);
             }
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(_) => {}
         }
         if last_sweep.elapsed() > Duration::from_millis(50) {

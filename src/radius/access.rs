@@ -3,8 +3,8 @@
 
 use radius::core::code::Code;
 use radius::core::rfc2865::{
-    CHAP_CHALLENGE_TYPE, CHAP_PASSWORD_TYPE, PROXY_STATE_TYPE, REPLY_MESSAGE_TYPE,
-    USER_NAME_TYPE, USER_PASSWORD_TYPE,
+    CHAP_CHALLENGE_TYPE, CHAP_PASSWORD_TYPE, PROXY_STATE_TYPE, REPLY_MESSAGE_TYPE, USER_NAME_TYPE,
+    USER_PASSWORD_TYPE,
 };
 use radius::core::rfc2869::EAP_MESSAGE_TYPE;
 
@@ -71,7 +71,8 @@ pub fn handle(
     if !matches!(code, Code::AccessRequest | Code::StatusServer) {
         return Err(Discard::UnexpectedCode);
     }
-    match verify_message_authenticator_with(packet.bytes(), packet.authenticator(), &client.secret) {
+    match verify_message_authenticator_with(packet.bytes(), packet.authenticator(), &client.secret)
+    {
         Some(true) => {}
         Some(false) => return Err(Discard::BadMessageAuthenticator),
         // RFC 5997 requires it on Status-Server; the NAS entry decides for the rest.
@@ -127,7 +128,9 @@ fn decide(
         Credentials::Pap { password: &plain }
     } else if let Some(chap) = packet.first(CHAP_PASSWORD_TYPE) {
         let (&ident, response) = chap.split_first().ok_or(Discard::BadPasswordAttribute)?;
-        let response: &[u8; 16] = response.try_into().map_err(|_| Discard::BadPasswordAttribute)?;
+        let response: &[u8; 16] = response
+            .try_into()
+            .map_err(|_| Discard::BadPasswordAttribute)?;
         let challenge = packet.first(CHAP_CHALLENGE_TYPE).unwrap_or(authenticator);
         Credentials::Chap {
             ident,
@@ -158,10 +161,14 @@ fn reply(
 ) -> Result<Vec<u8>, Discard> {
     let mut b = PacketBuilder::new(code, request.identifier()).message_authenticator();
     for m in messages {
-        b = b.attribute(REPLY_MESSAGE_TYPE, m).map_err(|_| Discard::ReplyTooLarge)?;
+        b = b
+            .attribute(REPLY_MESSAGE_TYPE, m)
+            .map_err(|_| Discard::ReplyTooLarge)?;
     }
     for a in request.attributes().filter(|a| a.typ == PROXY_STATE_TYPE) {
-        b = b.attribute(PROXY_STATE_TYPE, a.value).map_err(|_| Discard::ReplyTooLarge)?;
+        b = b
+            .attribute(PROXY_STATE_TYPE, a.value)
+            .map_err(|_| Discard::ReplyTooLarge)?;
     }
     Ok(b.finish_reply(request.authenticator(), client.secret.as_bytes()))
 }
@@ -190,7 +197,9 @@ mod tests {
     fn split_keeps_characters_whole() {
         let text = "帐号或密码错误".repeat(20);
         let parts = split_utf8(text.as_bytes(), 253);
-        assert!(parts.iter().all(|p| p.len() <= 253 && std::str::from_utf8(p).is_ok()));
+        assert!(parts
+            .iter()
+            .all(|p| p.len() <= 253 && std::str::from_utf8(p).is_ok()));
         assert_eq!(parts.concat(), text.as_bytes());
         assert_eq!(split_utf8(b"short", 253), vec![&b"short"[..]]);
     }

@@ -139,7 +139,7 @@ pub fn verify_signed_request(packet: &[u8], secret: &[u8]) -> bool {
 /// Recovers a User-Password (RFC 2865 §5.2). `None` when the hidden value is not a
 /// multiple of 16 bytes between 16 and 128.
 pub fn unhide_password(hidden: &[u8], secret: &[u8], authenticator: &[u8; 16]) -> Option<Vec<u8>> {
-    if hidden.is_empty() || hidden.len() > 128 || hidden.len() % 16 != 0 {
+    if hidden.is_empty() || hidden.len() > 128 || !hidden.len().is_multiple_of(16) {
         return None;
     }
     let mut plain = Vec::with_capacity(hidden.len());

@@ -276,7 +276,10 @@ mod tests {
 
     #[test]
     fn rejects_every_malformation() {
-        assert_eq!(Packet::parse(&[1; 19]).unwrap_err(), MalformedPacket::Truncated);
+        assert_eq!(
+            Packet::parse(&[1; 19]).unwrap_err(),
+            MalformedPacket::Truncated
+        );
         assert_eq!(
             Packet::parse(&vec![1; 4097]).unwrap_err(),
             MalformedPacket::TooLong
@@ -339,6 +342,8 @@ mod tests {
         let first = p.attributes().next().unwrap();
         assert_eq!(first.typ, MESSAGE_AUTHENTICATOR_TYPE);
         assert!(crypto::verify_response(&reply, &req_auth, secret));
-        assert!(crypto::verify_message_authenticator(&reply, Some(&req_auth), secret) == Some(true));
+        assert!(
+            crypto::verify_message_authenticator(&reply, Some(&req_auth), secret) == Some(true)
+        );
     }
 }

@@ -201,7 +201,10 @@ mod tests {
         assert_eq!(c.begin(key(1, 1), t0), Lookup::New);
         assert_eq!(c.begin(key(1, 1), t0), Lookup::InProgress);
         c.complete(&key(1, 1), Arc::from(&b"reply"[..]), t0);
-        assert_eq!(c.begin(key(1, 1), t0), Lookup::Cached(Arc::from(&b"reply"[..])));
+        assert_eq!(
+            c.begin(key(1, 1), t0),
+            Lookup::Cached(Arc::from(&b"reply"[..]))
+        );
         // Same identifier, new authenticator: a new request.
         assert_eq!(c.begin(key(1, 2), t0), Lookup::New);
         // Expired: processed again.

@@ -123,7 +123,12 @@ fn work(socket: &UdpSocket, ctx: &AuthContext, stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
         let (len, source) = match socket.recv_from(&mut buf) {
             Ok(r) => r,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 continue
             }
             Err(e) => {
@@ -145,13 +150,14 @@ fn handle_datagram(socket: &UdpSocket, ctx: &AuthContext, datagram: &[u8], sourc
     };
     // Status-Server is never cached (RFC 5997 §3); a header too short for a key is
     // dropped by the parser below.
-    let key = (datagram.len() >= HEADER_LEN && datagram[0] == Code::AccessRequest as u8).then(
-        || RequestKey {
-            source,
-            identifier: datagram[1],
-            authenticator: datagram[4..HEADER_LEN].try_into().expect("length checked"),
-        },
-    );
+    let key =
+        (datagram.len() >= HEADER_LEN && datagram[0] == Code::AccessRequest as u8).then(|| {
+            RequestKey {
+                source,
+                identifier: datagram[1],
+                authenticator: datagram[4..HEADER_LEN].try_into().expect("length checked"),
+            }
+        });
     if let Some(key) = key {
         match ctx.cache.begin(key, received) {
             Lookup::New | Lookup::Untracked => {}
@@ -215,7 +221,8 @@ fn handle_datagram(socket: &UdpSocket, ctx: &AuthContext, datagram: &[u8], sourc
 async fn expire_cache(ctx: Arc<AuthContext>, port: u16, stop: Arc<AtomicBool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut rotated = Instant::now();
-    let overflow = metrics::counter!("turnstile_radius_dropped_total", "reason" => "socket_overflow");
+    let overflow =
+        metrics::counter!("turnstile_radius_dropped_total", "reason" => "socket_overflow");
     while !stop.load(Ordering::Relaxed) {
         tick.tick().await;
         if rotated.elapsed() >= ctx.cache.lifetime() {

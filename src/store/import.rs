@@ -41,7 +41,9 @@ pub fn check_name(name: &str) -> Result<(), String> {
         return Err(format!("user name longer than {MAX_NAME_LEN} bytes"));
     }
     if name.trim() != name || name.chars().any(char::is_control) {
-        return Err(format!("user name {name:?} has spaces around it or control characters"));
+        return Err(format!(
+            "user name {name:?} has spaces around it or control characters"
+        ));
     }
     Ok(())
 }
@@ -75,7 +77,9 @@ pub fn parse(text: &str) -> Result<Vec<ImportRow<'_>>, ImportError> {
         check_name(name).map_err(err)?;
         check_password(password).map_err(err)?;
         if let Some(first) = seen.insert(name, line) {
-            return Err(err(format!("user {name:?} already appears on line {first}")));
+            return Err(err(format!(
+                "user {name:?} already appears on line {first}"
+            )));
         }
         rows.push(ImportRow {
             line,

@@ -139,7 +139,9 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await;
         match inserted {
-            Err(e) if is_unique_violation(&e) => return Err(StoreError::UserExists(user.name.clone())),
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::UserExists(user.name.clone()))
+            }
             other => other?,
         };
         log_change(&mut tx, Entity::User, &user.name).await?;
@@ -183,15 +185,19 @@ impl Store for SqliteStore {
     }
 
     async fn delete_user(&self, name: &str) -> Result<bool, StoreError> {
-        self.touch_user(name, sqlx::query("DELETE FROM users WHERE name = $1").bind(name))
-            .await
+        self.touch_user(
+            name,
+            sqlx::query("DELETE FROM users WHERE name = $1").bind(name),
+        )
+        .await
     }
 
     async fn set_password(&self, name: &str, sealed: &[u8]) -> Result<bool, StoreError> {
-        let q = sqlx::query("UPDATE users SET password_sealed = $1, updated_at = $2 WHERE name = $3")
-            .bind(sealed)
-            .bind(unix_now())
-            .bind(name);
+        let q =
+            sqlx::query("UPDATE users SET password_sealed = $1, updated_at = $2 WHERE name = $3")
+                .bind(sealed)
+                .bind(unix_now())
+                .bind(name);
         self.touch_user(name, q).await
     }
 
@@ -231,7 +237,9 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await;
         match inserted {
-            Err(e) if is_unique_violation(&e) => return Err(StoreError::NasExists(nas.name.clone())),
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::NasExists(nas.name.clone()))
+            }
             other => other?,
         };
         log_change(&mut tx, Entity::Nas, &nas.name).await?;

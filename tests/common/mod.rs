@@ -159,7 +159,8 @@ impl Daemon {
     /// The Prometheus text of `/metrics`.
     pub fn metrics_text(&self) -> String {
         let mut s = TcpStream::connect(self.metrics).expect("metrics endpoint");
-        s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+        s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+            .unwrap();
         let mut body = String::new();
         s.read_to_string(&mut body).unwrap();
         body
@@ -182,7 +183,10 @@ impl Daemon {
                 assert_eq!(v, value, "{series}");
                 return;
             }
-            assert!(Instant::now() < deadline, "{series} stayed at {v}, expected {value}");
+            assert!(
+                Instant::now() < deadline,
+                "{series} stayed at {v}, expected {value}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -290,7 +294,11 @@ impl Nas {
         let id = self.id();
         let authenticator: [u8; 16] = rand::random();
         let ident = 42;
-        let response = chap_response(ident, password.as_bytes(), challenge.unwrap_or(&authenticator));
+        let response = chap_response(
+            ident,
+            password.as_bytes(),
+            challenge.unwrap_or(&authenticator),
+        );
         let mut chap = vec![ident];
         chap.extend_from_slice(&response);
         let mut b = PacketBuilder::new(Code::AccessRequest, id)
@@ -344,6 +352,12 @@ impl Nas {
         self.send(&request.bytes);
         let bytes = self.recv().expect("a reply");
         self.verify(request, bytes)
+    }
+
+    /// Like [`Nas::exchange`], but None when no reply comes within the read timeout.
+    pub fn try_exchange(&self, request: &Request) -> Option<Reply> {
+        self.send(&request.bytes);
+        self.recv().map(|bytes| self.verify(request, bytes))
     }
 
     /// Checks that `bytes` is an authentic reply to `request`.
