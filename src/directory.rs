@@ -28,6 +28,16 @@ pub enum DirectoryError {
     Store(#[from] StoreError),
 }
 
+/// Returns memory freed after a bulk load to the system, so that resident size reflects
+/// what is kept rather than the peak of the load.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// A password held in memory for PAP and CHAP checks. Never printed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(Box<[u8]>);
@@ -126,15 +136,18 @@ impl Directory {
     }
 
     async fn reload_users(&self) -> Result<(), DirectoryError> {
-        let records = self.backend.store.users().await?;
-        let mut present = HashSet::with_capacity(records.len());
-        for record in records {
-            if let Some(entry) = self.entry(record) {
-                present.insert(entry.name.clone());
-                self.users.insert(entry.name.clone(), Arc::new(entry));
-            }
-        }
+        let mut present = HashSet::new();
+        self.backend
+            .store
+            .for_each_user(&mut |record| {
+                if let Some(entry) = self.entry(record) {
+                    present.insert(entry.name.clone());
+                    self.users.insert(entry.name.clone(), Arc::new(entry));
+                }
+            })
+            .await?;
         self.users.retain(|name, _| present.contains(name));
+        release_freed_memory();
         Ok(())
     }
 

@@ -97,7 +97,14 @@ fn run_socket(
     measuring: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
 ) -> Tally {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind client socket");
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)
+        .expect("client socket");
+    // Room for a full window of replies, so that the client itself never drops one.
+    let _ = socket.set_recv_buffer_size(4 << 20);
+    socket
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .expect("bind client socket");
+    let socket: UdpSocket = socket.into();
     socket.connect(opts.server).expect("connect");
     socket
         .set_read_timeout(Some(Duration::from_millis(2)))

@@ -115,6 +115,12 @@ pub trait Store: Send + Sync {
     async fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError>;
     /// Every user, by name.
     async fn users(&self) -> Result<Vec<UserRecord>, StoreError>;
+    /// Hands every user to `visit`, one row at a time, without collecting them: loading
+    /// 100,000 users must not cost 100,000 rows of memory at once.
+    async fn for_each_user(
+        &self,
+        visit: &mut (dyn FnMut(UserRecord) + Send),
+    ) -> Result<(), StoreError>;
     /// Creates a user; [`StoreError::UserExists`] if the name is taken.
     async fn add_user(&self, user: &UserRecord) -> Result<(), StoreError>;
     /// Creates many users in one transaction: all or none.

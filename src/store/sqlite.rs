@@ -1,6 +1,7 @@
 //! The embedded store: one SQLite file in WAL mode.
 
 use async_trait::async_trait;
+use futures_util::TryStreamExt;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -125,6 +126,18 @@ impl Store for SqliteStore {
             .iter()
             .map(user_from_row)
             .collect()
+    }
+
+    async fn for_each_user(
+        &self,
+        visit: &mut (dyn FnMut(UserRecord) + Send),
+    ) -> Result<(), StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users");
+        let mut rows = sqlx::query(&sql).fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            visit(user_from_row(&row)?);
+        }
+        Ok(())
     }
 
     async fn add_user(&self, user: &UserRecord) -> Result<(), StoreError> {

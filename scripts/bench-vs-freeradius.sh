@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark, in one run: turnstile and FreeRADIUS 3.2 (Debian) answer the
+# same PAP Access-Requests (with Message-Authenticator) for the same 10,000 users, from
+# the same load generator (target/release/turnstile-bench), on this machine's loopback.
+#
+# FreeRADIUS runs from a scratch copy of /etc/freeradius/3.0 with the users in its
+# `files` module, debug off, reject_delay 0, a 4 MiB receive buffer, and a site that
+# does only files + pap. Rounds alternate between the servers so that drift in the
+# machine's speed hits both; the best round of each is compared.
+#
+# Usage: scripts/bench-vs-freeradius.sh [seconds-per-round] [rounds] [in-flight]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER_ROUND=${1:-10}
+ROUNDS=${2:-3}
+IN_FLIGHT=${3:-256}
+USERS=10000
+SECRET=bench-secret
+
+if ! command -v freeradius >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq freeradius >/dev/null
+  else
+    echo "bench: FreeRADIUS is missing: apt-get install freeradius" >&2; exit 1
+  fi
+fi
+cargo build --release --quiet --bins
+BIN=target/release
+
+scratch=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$scratch"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# --- users -------------------------------------------------------------------------
+: > "$scratch/users.csv"
+: > "$scratch/authorize"
+for ((i = 0; i < USERS; i++)); do
+  echo "bench$i,pw$i" >> "$scratch/users.csv"
+  echo "bench$i Cleartext-Password := \"pw$i\"" >> "$scratch/authorize"
+done
+
+# --- FreeRADIUS ----------------------------------------------------------------------
+FR_PORT=$(free_port)
+raddb="$scratch/raddb"
+cp -rL /etc/freeradius/3.0 "$raddb"
+cp "$scratch/authorize" "$raddb/mods-config/files/authorize"
+sed -i -e 's/^\(\s*reject_delay\s*=\).*/\1 0/' \
+       -e '/^\s*user\s*=\s*freerad/d' -e '/^\s*group\s*=\s*freerad/d' \
+       -e 's|^\(\s*logdir\s*=\).*|\1 '"$scratch"'|' \
+       -e 's|^\(\s*run_dir\s*=\).*|\1 '"$scratch"'|' \
+       "$raddb/radiusd.conf"
+rm -f "$raddb"/sites-enabled/* "$raddb"/mods-enabled/eap  # EAP needs its own site
+cat > "$raddb/sites-enabled/bench" <<CONF
+server bench {
+  listen {
+    type = auth
+    ipaddr = 127.0.0.1
+    port = $FR_PORT
+    recv_buff = 4194304
+  }
+  authorize {
+    files
+    pap
+  }
+  authenticate {
+    Auth-Type PAP {
+      pap
+    }
+  }
+}
+CONF
+cat > "$raddb/clients.conf" <<CONF
+client bench {
+  ipaddr = 127.0.0.1
+  secret = $SECRET
+}
+CONF
+freeradius -f -d "$raddb" -l "$scratch/freeradius.log" &
+pids+=($!)
+
+# --- turnstile -------------------------------------------------------------------------
+TS_PORT=$(free_port)
+cat > "$scratch/turnstile.toml" <<CONF
+[general]
+data_dir = "$scratch/turnstile-data"
+[radius]
+auth_port = $TS_PORT
+[[radius.clients]]
+name = "bench"
+address = "127.0.0.1"
+secret = "$SECRET"
+[telemetry]
+metrics_listen = ""
+CONF
+"$BIN/turnstile" --config "$scratch/turnstile.toml" user import "$scratch/users.csv" >/dev/null
+"$BIN/turnstile" --config "$scratch/turnstile.toml" serve > "$scratch/turnstile.out" 2> "$scratch/turnstile.log" &
+pids+=($!)
+
+wait_ready() { # port
+  for _ in $(seq 1 100); do
+    if "$BIN/turnstile-bench" --server "127.0.0.1:$1" --secret "$SECRET" --user-format bench0 \
+        --password-format pw0 --in-flight 1 --sockets 1 --seconds 1 --warmup-seconds 0 --json \
+        | grep -q '"accepts":[1-9]'; then return 0; fi
+    sleep 0.2
+  done
+  echo "bench: server on port $1 did not answer" >&2; exit 1
+}
+wait_ready "$FR_PORT"
+wait_ready "$TS_PORT"
+
+run() { # label port
+  "$BIN/turnstile-bench" --label "$1" --server "127.0.0.1:$2" --secret "$SECRET" \
+    --users $USERS --user-format 'bench{}' --password-format 'pw{}' \
+    --in-flight "$IN_FLIGHT" --sockets 4 --seconds "$SECONDS_PER_ROUND" --json
+}
+
+echo "bench: $USERS users, $IN_FLIGHT in flight on 4 sockets, ${SECONDS_PER_ROUND}s x $ROUNDS rounds each"
+results="$scratch/results.jsonl"
+for ((r = 1; r <= ROUNDS; r++)); do
+  run turnstile "$TS_PORT" | tee -a "$results"
+  run freeradius "$FR_PORT" | tee -a "$results"
+done
+
+python3 - "$results" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+best = {}
+for r in rows:
+    if r["label"] not in best or r["requests_per_sec"] > best[r["label"]]["requests_per_sec"]:
+        best[r["label"]] = r
+for label in ("turnstile", "freeradius"):
+    b = best[label]
+    print(f"{label:10} {b['requests_per_sec']:>8.0f} req/s  p50 {b['p50_ms']:.2f} ms  p99 {b['p99_ms']:.2f} ms  "
+          f"p999 {b['p999_ms']:.2f} ms  lost {b['lost']}  rejected {b['rejects']}")
+ratio = best["turnstile"]["requests_per_sec"] / max(best["freeradius"]["requests_per_sec"], 1)
+print(f"ratio turnstile/freeradius: {ratio:.2f}x")
+PY
