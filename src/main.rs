@@ -259,37 +259,28 @@ struct UserView {
 async fn user_command(settings: &Settings, cmd: UserCommand) -> Result<()> {
     let backend = Backend::open(settings).await?;
     let store = &backend.store;
+    let lang = settings.general.language;
+    let not_found = |name: &str| anyhow::anyhow!("{}: {name}", ECode::UserNotFound.wire(lang));
+    let modified = |name: &str| println!("{}: {name}", ECode::UserModified.wire(lang));
     match cmd {
         UserCommand::Add { name, password } => {
             check_name(&name).map_err(anyhow::Error::msg)?;
             let record = backend.new_user(&name, password.read()?.as_bytes());
             store.add_user(&record).await?;
-            println!(
-                "{}: {name}",
-                ECode::UserCreated.wire(settings.general.language)
-            );
+            println!("{}: {name}", ECode::UserCreated.wire(lang));
         }
         UserCommand::Del { name } => {
             if !store.delete_user(&name).await? {
-                bail!(
-                    "{}: {name}",
-                    ECode::UserNotFound.wire(settings.general.language)
-                );
+                return Err(not_found(&name));
             }
             println!("deleted user {name}");
         }
         UserCommand::Passwd { name, password } => {
             let sealed = backend.seal_password(&name, password.read()?.as_bytes());
             if !store.set_password(&name, &sealed).await? {
-                bail!(
-                    "{}: {name}",
-                    ECode::UserNotFound.wire(settings.general.language)
-                );
+                return Err(not_found(&name));
             }
-            println!(
-                "{}: {name}",
-                ECode::UserModified.wire(settings.general.language)
-            );
+            modified(&name);
         }
         UserCommand::Set {
             name,
@@ -300,15 +291,9 @@ async fn user_command(settings: &Settings, cmd: UserCommand) -> Result<()> {
                 bail!("say --disabled or --enabled");
             }
             if !store.set_enabled(&name, enabled).await? {
-                bail!(
-                    "{}: {name}",
-                    ECode::UserNotFound.wire(settings.general.language)
-                );
+                return Err(not_found(&name));
             }
-            println!(
-                "{}: {name}",
-                ECode::UserModified.wire(settings.general.language)
-            );
+            modified(&name);
         }
         UserCommand::List { json } => {
             let users: Vec<UserView> = store.users().await?.into_iter().map(view).collect();
@@ -326,10 +311,7 @@ async fn user_command(settings: &Settings, cmd: UserCommand) -> Result<()> {
         }
         UserCommand::Show { name, json } => {
             let Some(user) = store.user(&name).await? else {
-                bail!(
-                    "{}: {name}",
-                    ECode::UserNotFound.wire(settings.general.language)
-                );
+                return Err(not_found(&name));
             };
             let u = view(user);
             if json {

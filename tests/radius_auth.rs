@@ -169,7 +169,8 @@ impl PacketRewrite {
     fn resign(r: &common::Request, nas: &Nas) -> common::Request {
         let mut bytes = r.bytes.clone();
         bytes[22..38].fill(0);
-        let mac = turnstile::radius::crypto::message_authenticator(&nas.secret, &bytes);
+        let secret = turnstile::radius::crypto::SharedSecret::new(&nas.secret);
+        let mac = turnstile::radius::crypto::message_authenticator(&secret, &bytes);
         bytes[22..38].copy_from_slice(&mac);
         common::Request {
             bytes,

@@ -16,7 +16,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use turnstile::radius::crypto::{hide_password, verify_response};
+use turnstile::radius::crypto::{hide_password, verify_response, SharedSecret};
 use turnstile::radius::packet::{Packet, PacketBuilder};
 
 #[derive(Parser, Clone)]
@@ -88,7 +88,7 @@ fn build(opts: &Opts, id: u8, n: usize, auth: &[u8; 16]) -> Vec<u8> {
         .and_then(|b| b.attribute(USER_PASSWORD_TYPE, &hidden))
         .and_then(|b| b.attribute(NAS_IP_ADDRESS_TYPE, &[127, 0, 0, 1]))
         .expect("small packet")
-        .finish_access_request(auth, opts.secret.as_bytes())
+        .finish_access_request(auth, &SharedSecret::new(opts.secret.as_bytes()))
 }
 
 fn run_socket(

@@ -9,7 +9,7 @@ use radius::core::rfc2865::{
 use radius::core::rfc2869::EAP_MESSAGE_TYPE;
 
 use super::clients::NasClient;
-use super::crypto::{unhide_password, verify_message_authenticator_with};
+use super::crypto::{unhide_password, verify_message_authenticator};
 use super::packet::{MalformedPacket, Packet, PacketBuilder};
 use crate::auth::{authenticate, AuthRequest, Credentials, Decision};
 use crate::codes::{ECode, Lang};
@@ -71,8 +71,7 @@ pub fn handle(
     if !matches!(code, Code::AccessRequest | Code::StatusServer) {
         return Err(Discard::UnexpectedCode);
     }
-    match verify_message_authenticator_with(packet.bytes(), packet.authenticator(), &client.secret)
-    {
+    match verify_message_authenticator(packet.bytes(), packet.authenticator(), &client.secret) {
         Some(true) => {}
         Some(false) => return Err(Discard::BadMessageAuthenticator),
         // RFC 5997 requires it on Status-Server; the NAS entry decides for the rest.
@@ -170,7 +169,7 @@ fn reply(
             .attribute(PROXY_STATE_TYPE, a.value)
             .map_err(|_| Discard::ReplyTooLarge)?;
     }
-    Ok(b.finish_reply(request.authenticator(), client.secret.as_bytes()))
+    Ok(b.finish_reply(request.authenticator(), &client.secret))
 }
 
 /// Splits text into pieces of at most `max` bytes without cutting a UTF-8 character.

@@ -61,16 +61,16 @@ fn hmac_over(packet: &[u8], authenticator: &[u8; 16], secret: &SharedSecret) -> 
 }
 
 /// The Message-Authenticator of a packet whose header already holds the authenticator to
-/// sign over and whose Message-Authenticator value is zero.
-pub fn message_authenticator(secret: &[u8], packet: &[u8]) -> [u8; 16] {
+/// sign over (at least the 20-byte header is required).
+pub fn message_authenticator(secret: &SharedSecret, packet: &[u8]) -> [u8; 16] {
     let authenticator: [u8; 16] = packet[4..HEADER_LEN].try_into().expect("header present");
-    hmac_over(packet, &authenticator, &SharedSecret::new(secret))
+    hmac_over(packet, &authenticator, secret)
 }
 
 /// Checks a packet's Message-Authenticator, computed over `authenticator` (the packet's
 /// own for Access-Request and Status-Server; the request's for a reply). `None` when the
 /// packet carries none; `Some(false)` when it is wrong or malformed.
-pub fn verify_message_authenticator_with(
+pub fn verify_message_authenticator(
     packet: &[u8],
     authenticator: &[u8; 16],
     secret: &SharedSecret,
@@ -90,21 +90,6 @@ pub fn verify_message_authenticator_with(
     let received = found?;
     let expected = hmac_over(packet, authenticator, secret);
     Some(constant_time_eq(received, &expected))
-}
-
-/// [`verify_message_authenticator_with`] for a reply (pass the request authenticator) or
-/// a request (pass `None`: its own authenticator is used).
-pub fn verify_message_authenticator(
-    packet: &[u8],
-    request_authenticator: Option<&[u8; 16]>,
-    secret: &[u8],
-) -> Option<bool> {
-    let own: [u8; 16] = packet[4..HEADER_LEN].try_into().ok()?;
-    verify_message_authenticator_with(
-        packet,
-        request_authenticator.unwrap_or(&own),
-        &SharedSecret::new(secret),
-    )
 }
 
 /// MD5(packet ‖ secret): the response authenticator when the header holds the request

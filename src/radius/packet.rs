@@ -9,7 +9,7 @@ use radius::core::code::Code;
 use radius::core::rfc2869::MESSAGE_AUTHENTICATOR_TYPE;
 use thiserror::Error;
 
-use super::crypto;
+use super::crypto::{self, SharedSecret};
 
 /// Length of the fixed header: code, identifier, length, authenticator.
 pub const HEADER_LEN: usize = 20;
@@ -210,7 +210,7 @@ impl PacketBuilder {
         self.buf[2..4].copy_from_slice(&len.to_be_bytes());
     }
 
-    fn sign_message_authenticator(&mut self, secret: &[u8]) {
+    fn sign_message_authenticator(&mut self, secret: &SharedSecret) {
         if let Some(at) = self.message_authenticator_at {
             let mac = crypto::message_authenticator(secret, &self.buf);
             self.buf[at + 2..at + MESSAGE_AUTHENTICATOR_LEN].copy_from_slice(&mac);
@@ -220,17 +220,25 @@ impl PacketBuilder {
     /// A reply (Access-Accept/Reject/Challenge, Accounting-Response, CoA/Disconnect
     /// ACK/NAK): Message-Authenticator over the request authenticator, then the response
     /// authenticator (RFC 2865 §3, RFC 3579 §3.2).
-    pub fn finish_reply(mut self, request_authenticator: &[u8; 16], secret: &[u8]) -> Vec<u8> {
+    pub fn finish_reply(
+        mut self,
+        request_authenticator: &[u8; 16],
+        secret: &SharedSecret,
+    ) -> Vec<u8> {
         self.set_length();
         self.buf[4..HEADER_LEN].copy_from_slice(request_authenticator);
         self.sign_message_authenticator(secret);
-        let auth = crypto::response_authenticator(&self.buf, secret);
+        let auth = crypto::response_authenticator(&self.buf, secret.as_bytes());
         self.buf[4..HEADER_LEN].copy_from_slice(&auth);
         self.buf
     }
 
     /// An Access-Request or Status-Server with the given random request authenticator.
-    pub fn finish_access_request(mut self, authenticator: &[u8; 16], secret: &[u8]) -> Vec<u8> {
+    pub fn finish_access_request(
+        mut self,
+        authenticator: &[u8; 16],
+        secret: &SharedSecret,
+    ) -> Vec<u8> {
         self.set_length();
         self.buf[4..HEADER_LEN].copy_from_slice(authenticator);
         self.sign_message_authenticator(secret);
@@ -239,10 +247,10 @@ impl PacketBuilder {
 
     /// An Accounting-Request, Disconnect-Request or CoA-Request: the authenticator is the
     /// MD5 of the packet with a zero authenticator (RFC 2866 §3, RFC 5176 §2.3).
-    pub fn finish_signed_request(mut self, secret: &[u8]) -> Vec<u8> {
+    pub fn finish_signed_request(mut self, secret: &SharedSecret) -> Vec<u8> {
         self.set_length();
         self.sign_message_authenticator(secret);
-        let auth = crypto::response_authenticator(&self.buf, secret);
+        let auth = crypto::response_authenticator(&self.buf, secret.as_bytes());
         self.buf[4..HEADER_LEN].copy_from_slice(&auth);
         self.buf
     }
@@ -331,19 +339,24 @@ mod tests {
 
     #[test]
     fn builder_puts_message_authenticator_first_and_signs() {
-        let secret = b"s3cret";
+        let secret = SharedSecret::new(b"s3cret");
         let req_auth = [9u8; 16];
         let reply = PacketBuilder::new(Code::AccessAccept, 5)
             .message_authenticator()
             .attribute(18, b"hello")
             .unwrap()
-            .finish_reply(&req_auth, secret);
+            .finish_reply(&req_auth, &secret);
         let p = Packet::parse(&reply).unwrap();
         let first = p.attributes().next().unwrap();
         assert_eq!(first.typ, MESSAGE_AUTHENTICATOR_TYPE);
-        assert!(crypto::verify_response(&reply, &req_auth, secret));
-        assert!(
-            crypto::verify_message_authenticator(&reply, Some(&req_auth), secret) == Some(true)
+        assert!(crypto::verify_response(
+            &reply,
+            &req_auth,
+            secret.as_bytes()
+        ));
+        assert_eq!(
+            crypto::verify_message_authenticator(&reply, &req_auth, &secret),
+            Some(true)
         );
     }
 }

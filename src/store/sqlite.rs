@@ -89,16 +89,17 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 const USER_COLUMNS: &str = "name, password_sealed, enabled, created_at, updated_at";
 
 impl SqliteStore {
-    /// Runs an UPDATE or DELETE of one user and logs the change when a row was touched.
-    async fn touch_user<'q>(
+    /// Runs an UPDATE or DELETE of one row and logs the change when a row was touched.
+    async fn touch<'q>(
         &self,
+        entity: Entity,
         name: &str,
         query: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let touched = query.execute(&mut *tx).await?.rows_affected() > 0;
         if touched {
-            log_change(&mut tx, Entity::User, name).await?;
+            log_change(&mut tx, entity, name).await?;
         }
         tx.commit().await?;
         Ok(touched)
@@ -198,7 +199,8 @@ impl Store for SqliteStore {
     }
 
     async fn delete_user(&self, name: &str) -> Result<bool, StoreError> {
-        self.touch_user(
+        self.touch(
+            Entity::User,
             name,
             sqlx::query("DELETE FROM users WHERE name = $1").bind(name),
         )
@@ -211,7 +213,7 @@ impl Store for SqliteStore {
                 .bind(sealed)
                 .bind(unix_now())
                 .bind(name);
-        self.touch_user(name, q).await
+        self.touch(Entity::User, name, q).await
     }
 
     async fn set_enabled(&self, name: &str, enabled: bool) -> Result<bool, StoreError> {
@@ -219,7 +221,7 @@ impl Store for SqliteStore {
             .bind(enabled)
             .bind(unix_now())
             .bind(name);
-        self.touch_user(name, q).await
+        self.touch(Entity::User, name, q).await
     }
 
     async fn nas_devices(&self) -> Result<Vec<NasRecord>, StoreError> {
@@ -261,18 +263,8 @@ impl Store for SqliteStore {
     }
 
     async fn delete_nas(&self, name: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let deleted = sqlx::query("DELETE FROM nas_devices WHERE name = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            > 0;
-        if deleted {
-            log_change(&mut tx, Entity::Nas, name).await?;
-        }
-        tx.commit().await?;
-        Ok(deleted)
+        let q = sqlx::query("DELETE FROM nas_devices WHERE name = $1").bind(name);
+        self.touch(Entity::Nas, name, q).await
     }
 
     async fn changes_since(&self, seq: i64) -> Result<Vec<Change>, StoreError> {

@@ -14,7 +14,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use turnstile::radius::crypto::{
-    chap_response, hide_password, verify_message_authenticator, verify_response,
+    chap_response, hide_password, verify_message_authenticator, verify_response, SharedSecret,
 };
 use turnstile::radius::packet::{Packet, PacketBuilder};
 
@@ -281,7 +281,7 @@ impl Nas {
             .unwrap()
             .attribute(NAS_IP_ADDRESS_TYPE, &[127, 0, 0, 1])
             .unwrap()
-            .finish_access_request(&authenticator, &self.secret);
+            .finish_access_request(&authenticator, &SharedSecret::new(&self.secret));
         Request {
             bytes,
             authenticator,
@@ -310,7 +310,7 @@ impl Nas {
         if let Some(c) = challenge {
             b = b.attribute(CHAP_CHALLENGE_TYPE, c).unwrap();
         }
-        let bytes = b.finish_access_request(&authenticator, &self.secret);
+        let bytes = b.finish_access_request(&authenticator, &SharedSecret::new(&self.secret));
         Request {
             bytes,
             authenticator,
@@ -327,7 +327,7 @@ impl Nas {
             b = b.message_authenticator();
         }
         Request {
-            bytes: b.finish_access_request(&authenticator, &self.secret),
+            bytes: b.finish_access_request(&authenticator, &SharedSecret::new(&self.secret)),
             authenticator,
             id,
         }
@@ -369,7 +369,11 @@ impl Nas {
             "response authenticator"
         );
         assert_eq!(
-            verify_message_authenticator(&reply.bytes, Some(&request.authenticator), &self.secret),
+            verify_message_authenticator(
+                &reply.bytes,
+                &request.authenticator,
+                &SharedSecret::new(&self.secret)
+            ),
             Some(true),
             "Message-Authenticator"
         );
