@@ -22,7 +22,7 @@
 //!            bounded queue ─▶ worker: radius::access ─ packet::Packet::parse,
 //!              Message-Authenticator check ─▶ auth::authenticate(request, user)
 //!              ─▶ Decision::Accept | Reject(ECode) ─▶ reply (Message-Authenticator
-//!              first; Reply-Message "E2553: 帐号或密码错误") ─▶ cache ─▶ NAS
+//!              first; refusals carry Reply-Message "CODE: text") ─▶ cache ─▶ NAS
 //! ```
 //!
 //! The CLI changes the store; every change is written to a change log in the same

@@ -191,7 +191,8 @@ fn handle_datagram(socket: &UdpSocket, ctx: &AuthContext, datagram: &[u8], sourc
                 let code = reply.decision.code();
                 ctx.metrics.access_reply(code);
                 tracing::info!(
-                    user = %reply.user,
+                    // Debug quoting: a crafted User-Name cannot forge log lines.
+                    user = ?reply.user,
                     nas = %client.name,
                     code = %code,
                     us = elapsed.as_micros() as u64,
