@@ -283,3 +283,24 @@ pub fn socket_stats(port: u16) -> Option<SocketStats> {
     }
     seen.then_some(stats)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_overflow_of_a_full_socket_is_seen() {
+        // A socket nobody reads, with the smallest buffer: the kernel must drop, and
+        // socket_stats must report both the queued bytes and the drops.
+        let socket = reuseport_socket("127.0.0.1:0".parse().unwrap(), 1).unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for _ in 0..2000 {
+            let _ = sender.send_to(&[0u8; 512], ("127.0.0.1", port));
+        }
+        let stats = socket_stats(port).expect("socket listed in /proc/net/udp");
+        assert!(stats.queued_bytes > 0, "{stats:?}");
+        assert!(stats.drops > 0, "{stats:?}");
+        drop(socket);
+    }
+}
