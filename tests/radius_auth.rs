@@ -285,3 +285,27 @@ fn secrets_never_reach_logs_or_disk_in_clear() {
     );
     assert_eq!(mode & 0o777, 0o600);
 }
+
+#[test]
+fn random_garbage_never_stops_the_daemon() {
+    use rand::{Rng, SeedableRng};
+    let d = Daemon::start();
+    let mut nas = Nas::new("127.0.0.1", &d);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2865);
+    for i in 0..5000 {
+        let len = rng.gen_range(0..600);
+        let mut bytes: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
+        // Half of them look like Access-Requests with a plausible length field.
+        if i % 2 == 0 && len >= 20 {
+            bytes[0] = 1;
+            bytes[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        }
+        nas.send(&bytes);
+    }
+    let r = nas.pap("alice", "wonderland", true);
+    assert_eq!(nas.exchange(&r).code(), Code::AccessAccept);
+    d.wait_metric(
+        "turnstile_radius_replies_total{type=\"access_accept\",code=\"E0000\"}",
+        1.0,
+    );
+}

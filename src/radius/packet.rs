@@ -360,3 +360,27 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod garbage {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn parsing_random_bytes_never_panics() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5080);
+        for _ in 0..100_000 {
+            let len = rng.gen_range(0..300);
+            let mut bytes: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
+            if len >= 4 {
+                bytes[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+            }
+            if let Ok(p) = Packet::parse(&bytes) {
+                // Every accepted packet can be walked and checked without panicking.
+                let _ = p.attributes().count();
+                let secret = SharedSecret::new(b"k");
+                let _ = crypto::verify_message_authenticator(p.bytes(), p.authenticator(), &secret);
+            }
+        }
+    }
+}
