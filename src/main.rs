@@ -296,7 +296,8 @@ async fn user_command(settings: &Settings, cmd: UserCommand) -> Result<()> {
             modified(&name);
         }
         UserCommand::List { json } => {
-            let users: Vec<UserView> = store.users().await?.into_iter().map(view).collect();
+            let mut users: Vec<UserView> = Vec::new();
+            store.for_each_user(&mut |u| users.push(view(u))).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&users)?);
             } else {

@@ -60,8 +60,9 @@ fn hmac_over(packet: &[u8], authenticator: &[u8; 16], secret: &SharedSecret) -> 
     mac.finalize().into_bytes().into()
 }
 
-/// The Message-Authenticator of a packet whose header already holds the authenticator to
-/// sign over (at least the 20-byte header is required).
+/// The Message-Authenticator of a packet we are building, whose header already holds the
+/// authenticator to sign over. Only for outgoing packets: panics below the 20-byte header,
+/// which [`crate::radius::packet::PacketBuilder`] always writes.
 pub fn message_authenticator(secret: &SharedSecret, packet: &[u8]) -> [u8; 16] {
     let authenticator: [u8; 16] = packet[4..HEADER_LEN].try_into().expect("header present");
     hmac_over(packet, &authenticator, secret)

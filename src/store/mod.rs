@@ -113,9 +113,7 @@ pub struct Change {
 pub trait Store: Send + Sync {
     /// One user.
     async fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError>;
-    /// Every user, by name.
-    async fn users(&self) -> Result<Vec<UserRecord>, StoreError>;
-    /// Hands every user to `visit`, one row at a time, without collecting them: loading
+    /// Hands every user to `visit`, by name, one row at a time, without collecting them: loading
     /// 100,000 users must not cost 100,000 rows of memory at once.
     async fn for_each_user(
         &self,

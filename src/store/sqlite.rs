@@ -119,21 +119,11 @@ impl Store for SqliteStore {
             .transpose()
     }
 
-    async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY name");
-        sqlx::query(&sql)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(user_from_row)
-            .collect()
-    }
-
     async fn for_each_user(
         &self,
         visit: &mut (dyn FnMut(UserRecord) + Send),
     ) -> Result<(), StoreError> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users");
+        let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY name");
         let mut rows = sqlx::query(&sql).fetch(&self.pool);
         while let Some(row) = rows.try_next().await? {
             visit(user_from_row(&row)?);
