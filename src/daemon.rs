@@ -7,10 +7,12 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::sync::watch;
 
+use crate::auth::throttle::Throttle;
 use crate::config::Settings;
 use crate::directory::{Directory, DirectoryError};
 use crate::radius::reply_cache::ReplyCache;
 use crate::radius::server::{AuthContext, AuthServer};
+use crate::session::online::OnlineTable;
 use crate::store::{Backend, StoreError};
 use crate::telemetry::{self, RadiusMetrics};
 
@@ -91,6 +93,19 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     };
 
     let (stop, shutdown) = watch::channel(false);
+    let throttle = Throttle::new(settings.policy);
+    let store = directory.store();
+    for (user, until) in store.lockouts(crate::store::unix_now()).await? {
+        throttle.restore_lock(&user, until);
+    }
+    let (lockouts, mut new_lockouts) = tokio::sync::mpsc::unbounded_channel::<(Box<str>, i64)>();
+    let lockout_writer = tokio::spawn(async move {
+        while let Some((user, until)) = new_lockouts.recv().await {
+            if let Err(e) = store.set_lockout(&user, until).await {
+                tracing::error!(user = ?user, error = %e, "lockout not stored; it ends at a restart");
+            }
+        }
+    });
     let ctx = Arc::new(AuthContext {
         directory: directory.clone(),
         cache: ReplyCache::new(
@@ -99,11 +114,15 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
         ),
         lang: settings.general.language,
         metrics: RadiusMetrics::default(),
+        throttle,
+        online: Arc::new(OnlineTable::default()),
+        lockouts,
     });
     let follower = tokio::spawn(directory.clone().follow(
         Duration::from_millis(settings.store.sync_interval_ms),
         shutdown.clone(),
     ));
+    let ctx_keep = ctx.clone();
     let workers = server.start(ctx).map_err(|source| DaemonError::Bind {
         what: "RADIUS auth workers",
         addr: auth_addr.to_string(),
@@ -119,6 +138,9 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     let _ = stop.send(true);
     workers.stop().await;
     let _ = follower.await;
+    // The workers are gone, so is every sender: the writer drains and ends.
+    drop(ctx_keep);
+    let _ = tokio::time::timeout(Duration::from_secs(2), lockout_writer).await;
     Ok(())
 }
 

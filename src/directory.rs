@@ -1,5 +1,5 @@
-//! The in-memory view of the store that the packet path reads: users by name and the
-//! NAS client table. It follows the store's change log, so changes made with the CLI
+//! The in-memory view of the store that the packet path reads: users by name, the NAS
+//! client table and the policy [`Catalog`]. It follows the store's change log, so changes made with the CLI
 //! (or by another node) arrive within one sync interval, with no database read per
 //! packet.
 
@@ -13,6 +13,8 @@ use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::watch;
 
+use crate::account::{Binding, Holding, Profile};
+use crate::catalog::Catalog;
 use crate::config::{parse_address_range, ClientSettings};
 use crate::radius::clients::{ClientTable, NasClient};
 use crate::store::{nas_context, user_context, Backend, Entity, StoreError, UserRecord, ALL_KEYS};
@@ -61,7 +63,7 @@ impl fmt::Debug for Password {
     }
 }
 
-/// What authentication needs to know about a user.
+/// What a decision needs to know about a user.
 #[derive(Debug)]
 pub struct UserEntry {
     /// Login name.
@@ -70,6 +72,26 @@ pub struct UserEntry {
     pub password: Password,
     /// Disabled users are refused.
     pub enabled: bool,
+    /// Operator-set attributes.
+    pub profile: Profile,
+    /// Bindings.
+    pub bindings: Box<[Binding]>,
+    /// Product instances held.
+    pub holdings: Box<[Holding]>,
+}
+
+impl UserEntry {
+    /// An enabled user with a password and nothing else, for tests and benchmarks.
+    pub fn with_password(name: &str, password: &[u8]) -> UserEntry {
+        UserEntry {
+            name: name.into(),
+            password: Password::from(password),
+            enabled: true,
+            profile: Profile::default(),
+            bindings: Box::default(),
+            holdings: Box::default(),
+        }
+    }
 }
 
 /// Users and NAS clients, in memory.
@@ -78,6 +100,7 @@ pub struct Directory {
     config_clients: Vec<ClientSettings>,
     users: DashMap<Box<str>, Arc<UserEntry>>,
     clients: ArcSwap<ClientTable>,
+    catalog: ArcSwap<Catalog>,
     applied: AtomicI64,
 }
 
@@ -92,12 +115,14 @@ impl Directory {
             config_clients,
             users: DashMap::new(),
             clients: ArcSwap::default(),
+            catalog: ArcSwap::default(),
             applied: AtomicI64::new(0),
         };
         // Read the log position first: changes racing with the load are applied again.
         let seq = directory.backend.store.last_change().await?;
         directory.reload_users().await?;
         directory.reload_clients().await?;
+        directory.reload_catalog().await?;
         directory.applied.store(seq, Ordering::Release);
         Ok(directory)
     }
@@ -117,6 +142,25 @@ impl Directory {
         self.clients.load()
     }
 
+    /// The store behind the directory.
+    pub fn store(&self) -> Arc<dyn crate::store::Store> {
+        self.backend.store.clone()
+    }
+
+    /// The current policy catalog.
+    pub fn catalog(&self) -> Guard<Arc<Catalog>> {
+        self.catalog.load()
+    }
+
+    async fn reload_catalog(&self) -> Result<(), DirectoryError> {
+        let (catalog, errors) = Catalog::from_rows(self.backend.store.catalog().await?);
+        for e in errors {
+            tracing::error!(error = %e, "catalog object cannot be read; left out");
+        }
+        self.catalog.store(Arc::new(catalog));
+        Ok(())
+    }
+
     fn entry(&self, record: UserRecord) -> Option<UserEntry> {
         match self
             .backend
@@ -127,6 +171,9 @@ impl Directory {
                 name: record.name.into(),
                 password: Password::from(&password[..]),
                 enabled: record.enabled,
+                profile: record.profile,
+                bindings: record.bindings.into(),
+                holdings: record.holdings.into(),
             }),
             Err(e) => {
                 tracing::error!(user = %record.name, error = %e, "password cannot be unsealed; user left out");
@@ -221,6 +268,7 @@ impl Directory {
         let mut users = HashSet::new();
         let mut all_users = false;
         let mut nas = false;
+        let mut catalog = false;
         for c in &changes {
             match c.entity {
                 Entity::User if c.key == ALL_KEYS => all_users = true,
@@ -228,6 +276,7 @@ impl Directory {
                     users.insert(c.key.as_str());
                 }
                 Entity::Nas => nas = true,
+                Entity::Catalog => catalog = true,
             }
         }
         if all_users {
@@ -239,6 +288,9 @@ impl Directory {
         }
         if nas {
             self.reload_clients().await?;
+        }
+        if catalog {
+            self.reload_catalog().await?;
         }
         self.applied.store(last, Ordering::Release);
         Ok(changes.len())

@@ -28,11 +28,14 @@
 //! The CLI changes the store; every change is written to a change log in the same
 //! transaction, and [`directory::Directory::follow`] applies it to memory.
 
+pub mod account;
 pub mod auth;
+pub mod catalog;
 pub mod codes;
 pub mod config;
 pub mod daemon;
 pub mod directory;
 pub mod radius;
+pub mod session;
 pub mod store;
 pub mod telemetry;

@@ -115,7 +115,7 @@ fn user_commands_report_errors_with_codes() {
     let d = Daemon::start();
     let out = d.cli(&["user", "add", "alice", "--password", "x"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("E5993: 用户已存在: alice"));
     let out = d.cli(&["user", "del", "ghost"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("E5992: 找不到这个用户"));

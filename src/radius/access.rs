@@ -1,19 +1,28 @@
 //! Handling of one Access-Request or Status-Server: check the packet's integrity, hand
-//! a narrow [`AuthRequest`] to [`crate::auth`], and build the signed reply.
+//! a narrow [`Request`] view to [`crate::auth::policy::evaluate`], take note of the
+//! outcome, and build the signed reply with the grant's attributes.
 
 use radius::core::code::Code;
 use radius::core::rfc2865::{
-    CHAP_CHALLENGE_TYPE, CHAP_PASSWORD_TYPE, PROXY_STATE_TYPE, REPLY_MESSAGE_TYPE, USER_NAME_TYPE,
-    USER_PASSWORD_TYPE,
+    CALLING_STATION_ID_TYPE, CHAP_CHALLENGE_TYPE, CHAP_PASSWORD_TYPE, CLASS_TYPE,
+    FRAMED_IP_ADDRESS_TYPE, IDLE_TIMEOUT_TYPE, NAS_IDENTIFIER_TYPE, NAS_IP_ADDRESS_TYPE,
+    PROXY_STATE_TYPE, REPLY_MESSAGE_TYPE, SESSION_TIMEOUT_TYPE, USER_NAME_TYPE, USER_PASSWORD_TYPE,
+    VENDOR_SPECIFIC_TYPE,
 };
-use radius::core::rfc2869::EAP_MESSAGE_TYPE;
+use radius::core::rfc2869::{ACCT_INTERIM_INTERVAL_TYPE, EAP_MESSAGE_TYPE, NAS_PORT_ID_TYPE};
+use std::net::{IpAddr, Ipv4Addr};
 
+use super::class::SessionClass;
 use super::clients::NasClient;
 use super::crypto::{unhide_password, verify_message_authenticator};
-use super::packet::{MalformedPacket, Packet, PacketBuilder};
-use crate::auth::{authenticate, AuthRequest, Credentials, Decision};
-use crate::codes::{ECode, Lang};
-use crate::directory::Directory;
+use super::packet::{MalformedPacket, Packet, PacketBuilder, PacketTooLarge};
+use super::server::AuthContext;
+use crate::account::Interface;
+use crate::auth::mac::MacAddr;
+use crate::auth::nas_port::Vlans;
+use crate::auth::policy::{evaluate, Clock, Grant, NasIdentity, Request, Situation};
+use crate::auth::{Credentials, Decision};
+use crate::codes::ECode;
 
 /// Why a request is dropped without an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,20 +60,20 @@ impl Discard {
 pub struct Reply {
     /// The signed packet.
     pub bytes: Vec<u8>,
-    /// What was decided (Status-Server is always `Accept`).
-    pub decision: Decision,
+    /// The code of the decision (E0000 for an Accept and for Status-Server).
+    pub code: ECode,
     /// The User-Name, for the log line (empty for Status-Server).
     pub user: String,
     /// True for a reply to Status-Server.
     pub status: bool,
 }
 
-/// Handles a datagram from `client` on the authentication port.
+/// Handles a datagram from `client` (sent from `source`) on the authentication port.
 pub fn handle(
     datagram: &[u8],
     client: &NasClient,
-    directory: &Directory,
-    lang: Lang,
+    source: IpAddr,
+    ctx: &AuthContext,
 ) -> Result<Reply, Discard> {
     let packet = Packet::parse(datagram).map_err(Discard::Malformed)?;
     let code = packet.code();
@@ -81,10 +90,10 @@ pub fn handle(
         None => {}
     }
     if code == Code::StatusServer {
-        let bytes = reply(&packet, Code::AccessAccept, &[], client)?;
+        let bytes = reply(&packet, Code::AccessAccept, client, Ok)?;
         return Ok(Reply {
             bytes,
-            decision: Decision::Accept,
+            code: ECode::LoginSuccess,
             user: String::new(),
             status: true,
         });
@@ -95,28 +104,60 @@ pub fn handle(
         .map(String::from_utf8_lossy)
         .unwrap_or_default()
         .into_owned();
-    let decision = decide(&packet, client, directory, &user)?;
-    let message = match decision {
-        Decision::Accept => None,
-        Decision::Reject(code) => Some(code.wire(lang)),
+    let decision = decide(&packet, client, source, ctx, &user)?;
+    let bytes = match &decision {
+        Decision::Accept(grant) => reply(&packet, Code::AccessAccept, client, |b| {
+            grant_attributes(b, grant, &user, client)
+        })?,
+        Decision::Reject(code) => {
+            let message = code.wire(ctx.lang);
+            reply(&packet, Code::AccessReject, client, |mut b| {
+                for part in split_utf8(message.as_bytes(), 253) {
+                    b = b.attribute(REPLY_MESSAGE_TYPE, part)?;
+                }
+                Ok(b)
+            })?
+        }
     };
-    let (reply_code, messages) = match &message {
-        None => (Code::AccessAccept, Vec::new()),
-        Some(m) => (Code::AccessReject, split_utf8(m.as_bytes(), 253)),
-    };
-    let bytes = reply(&packet, reply_code, &messages, client)?;
     Ok(Reply {
         bytes,
-        decision,
+        code: decision.code(),
         user,
         status: false,
     })
 }
 
+/// The attributes of an Access-Accept: timeouts, interim interval, Class and bandwidth in
+/// the NAS's dialect.
+fn grant_attributes(
+    mut b: PacketBuilder,
+    grant: &Grant,
+    user: &str,
+    client: &NasClient,
+) -> Result<PacketBuilder, PacketTooLarge> {
+    for (typ, value) in [
+        (SESSION_TIMEOUT_TYPE, grant.session_timeout),
+        (IDLE_TIMEOUT_TYPE, grant.idle_timeout),
+        (ACCT_INTERIM_INTERVAL_TYPE, grant.interim_interval),
+    ] {
+        if let Some(v) = value {
+            b = b.u32_attribute(typ, v)?;
+        }
+    }
+    if let Some(class) = SessionClass::encode(&grant.product, user) {
+        b = b.attribute(CLASS_TYPE, &class)?;
+    }
+    for vsa in client.vendor.bandwidth(grant.up_bps, grant.down_bps) {
+        b = b.attribute(VENDOR_SPECIFIC_TYPE, &vsa.encode())?;
+    }
+    Ok(b)
+}
+
 fn decide(
     packet: &Packet<'_>,
     client: &NasClient,
-    directory: &Directory,
+    source: IpAddr,
+    ctx: &AuthContext,
     user: &str,
 ) -> Result<Decision, Discard> {
     let authenticator = packet.authenticator();
@@ -142,33 +183,84 @@ fn decide(
     } else {
         return Ok(Decision::Reject(ECode::WrongPassword));
     };
-    let entry = directory.user(user);
-    let request = AuthRequest {
-        user_name: user,
-        credentials,
+    let text = |typ| packet.first(typ).and_then(|v| std::str::from_utf8(v).ok());
+    let ipv4 = |typ| {
+        packet
+            .first(typ)
+            .and_then(|v| <[u8; 4]>::try_from(v).ok())
+            .map(|a| IpAddr::V4(Ipv4Addr::from(a)))
     };
-    Ok(authenticate(&request, entry.as_deref()))
+    let station = packet.first(CALLING_STATION_ID_TYPE);
+    let nas_port_id = packet.first(NAS_PORT_ID_TYPE);
+    let request = Request {
+        interface: Interface::Radius,
+        credentials,
+        mac: station.and_then(MacAddr::from_station_id),
+        station: text(CALLING_STATION_ID_TYPE),
+        ip: ipv4(FRAMED_IP_ADDRESS_TYPE),
+        nas: NasIdentity {
+            client: &client.name,
+            ip: Some(ipv4(NAS_IP_ADDRESS_TYPE).unwrap_or(source)),
+            identifier: text(NAS_IDENTIFIER_TYPE),
+        },
+        nas_port_id: text(NAS_PORT_ID_TYPE),
+        vlans: nas_port_id.map(Vlans::from_nas_port_id).unwrap_or_default(),
+    };
+    let entry = ctx.directory.user(user);
+    let catalog = ctx.directory.catalog();
+    let clock = Clock::now();
+    let situation = Situation {
+        catalog: &catalog,
+        limits: ctx.throttle.limits(),
+        online: ctx.online.counts(user),
+        history: ctx.throttle.history(user),
+        clock,
+    };
+    let decision = evaluate(&request, entry.as_deref(), &situation);
+    if entry.is_some() {
+        note(ctx, user, &decision, clock.unix);
+    }
+    Ok(decision)
 }
 
-/// Builds a reply: Message-Authenticator first, then `messages` as Reply-Message, then
-/// the request's Proxy-State attributes in order (RFC 2865 §5.33).
+/// Takes note of a decision: login history, a new lockout to store, a session to push out.
+fn note(ctx: &AuthContext, user: &str, decision: &Decision, now: i64) {
+    if let Some(until) = ctx.throttle.record(user, decision.code(), now) {
+        tracing::warn!(user = ?user, until, "too many wrong passwords; account locked");
+        // The receiver lives as long as the daemon; a send can only fail at shutdown.
+        let _ = ctx.lockouts.send((user.into(), until));
+    }
+    if let Decision::Accept(grant) = decision {
+        if grant.kick_oldest {
+            let cause = ECode::SessionLimitExceeded;
+            match ctx.online.mark_oldest(user, cause) {
+                Some(key) => {
+                    metrics::counter!("turnstile_kicks_scheduled_total", "cause" => cause.to_string())
+                        .increment(1);
+                    tracing::info!(user = ?user, nas = %key.nas, session = ?key.id, cause = %cause, "oldest session scheduled for disconnection");
+                }
+                None => tracing::debug!(user = ?user, "no session left to push out"),
+            }
+        }
+    }
+}
+
+/// Builds a reply: Message-Authenticator first, then what `body` adds, then the request's
+/// Proxy-State attributes in order (RFC 2865 §5.33).
 fn reply(
     request: &Packet<'_>,
     code: Code,
-    messages: &[&[u8]],
     client: &NasClient,
+    body: impl FnOnce(PacketBuilder) -> Result<PacketBuilder, PacketTooLarge>,
 ) -> Result<Vec<u8>, Discard> {
-    let mut b = PacketBuilder::new(code, request.identifier()).message_authenticator();
-    for m in messages {
-        b = b
-            .attribute(REPLY_MESSAGE_TYPE, m)
-            .map_err(|_| Discard::ReplyTooLarge)?;
-    }
-    for a in request.attributes().filter(|a| a.typ == PROXY_STATE_TYPE) {
-        b = b
-            .attribute(PROXY_STATE_TYPE, a.value)
-            .map_err(|_| Discard::ReplyTooLarge)?;
-    }
+    let build = || {
+        let mut b = body(PacketBuilder::new(code, request.identifier()).message_authenticator())?;
+        for a in request.attributes().filter(|a| a.typ == PROXY_STATE_TYPE) {
+            b = b.attribute(PROXY_STATE_TYPE, a.value)?;
+        }
+        Ok(b)
+    };
+    let b = build().map_err(|_: PacketTooLarge| Discard::ReplyTooLarge)?;
     Ok(b.finish_reply(request.authenticator(), &client.secret))
 }
 

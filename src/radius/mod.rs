@@ -2,6 +2,7 @@
 //! the authentication listener.
 
 pub mod access;
+pub mod class;
 pub mod clients;
 pub mod crypto;
 pub mod packet;

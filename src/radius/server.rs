@@ -19,8 +19,10 @@ use std::time::{Duration, Instant};
 use super::access::{self, Discard};
 use super::packet::{HEADER_LEN, MAX_PACKET_LEN};
 use super::reply_cache::{Lookup, ReplyCache, RequestKey};
+use crate::auth::throttle::Throttle;
 use crate::codes::Lang;
 use crate::directory::Directory;
+use crate::session::online::OnlineTable;
 use crate::telemetry::RadiusMetrics;
 use radius::core::code::Code;
 
@@ -37,6 +39,12 @@ pub struct AuthContext {
     pub lang: Lang,
     /// Hot-path counters.
     pub metrics: RadiusMetrics,
+    /// Recent logins per user (E2532, E2533).
+    pub throttle: Throttle,
+    /// Sessions online (E2620, E2621, E3008).
+    pub online: Arc<OnlineTable>,
+    /// Where new lockouts go to be stored.
+    pub lockouts: tokio::sync::mpsc::UnboundedSender<(Box<str>, i64)>,
 }
 
 /// Bound authentication sockets, one per worker.
@@ -172,7 +180,7 @@ fn handle_datagram(socket: &UdpSocket, ctx: &AuthContext, datagram: &[u8], sourc
             }
         }
     }
-    match access::handle(datagram, client, &ctx.directory, ctx.lang) {
+    match access::handle(datagram, client, source.ip(), ctx) {
         Ok(reply) => {
             let bytes: Arc<[u8]> = reply.bytes.into();
             if let Some(key) = &key {
@@ -188,7 +196,7 @@ fn handle_datagram(socket: &UdpSocket, ctx: &AuthContext, datagram: &[u8], sourc
                 ctx.metrics.status_reply();
             } else {
                 ctx.metrics.access_requests.increment(1);
-                let code = reply.decision.code();
+                let code = reply.code;
                 ctx.metrics.access_reply(code);
                 tracing::info!(
                     // Debug quoting: a crafted User-Name cannot forge log lines.
@@ -218,7 +226,8 @@ fn handle_datagram(socket: &UdpSocket, ctx: &AuthContext, datagram: &[u8], sourc
     }
 }
 
-/// Rotates the reply cache once per lifetime and exports the sockets' kernel counters.
+/// Rotates the reply cache once per lifetime, forgets stale login history and exports the
+/// sockets' kernel counters.
 async fn expire_cache(ctx: Arc<AuthContext>, port: u16, stop: Arc<AtomicBool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut rotated = Instant::now();
@@ -231,6 +240,7 @@ async fn expire_cache(ctx: Arc<AuthContext>, port: u16, stop: Arc<AtomicBool>) {
             // Freed here, on a blocking thread, not on a packet path.
             let old = ctx.cache.rotate();
             tokio::task::spawn_blocking(move || drop(old));
+            ctx.throttle.prune(crate::store::unix_now());
         }
         metrics::gauge!("turnstile_reply_cache_entries").set(ctx.cache.len() as f64);
         if let Some(stats) = socket_stats(port) {

@@ -59,3 +59,141 @@ impl FromStr for Vendor {
             .ok_or_else(|| UnknownVendor(s.to_string()))
     }
 }
+
+/// Vendor-Specific (type 26) as RFC 2865 §5.26 lays it out: vendor id, then one
+/// sub-attribute (type, length, data).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VendorSpecific {
+    /// SMI enterprise number.
+    pub vendor_id: u32,
+    /// The vendor's attribute number.
+    pub typ: u8,
+    /// The sub-attribute's value.
+    pub data: Vec<u8>,
+}
+
+impl VendorSpecific {
+    fn integer(vendor_id: u32, typ: u8, value: u32) -> VendorSpecific {
+        VendorSpecific {
+            vendor_id,
+            typ,
+            data: value.to_be_bytes().to_vec(),
+        }
+    }
+
+    /// The value of the type-26 attribute.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(6 + self.data.len());
+        out.extend_from_slice(&self.vendor_id.to_be_bytes());
+        out.push(self.typ);
+        out.push(2 + self.data.len() as u8);
+        out.extend_from_slice(&self.data);
+        out
+    }
+}
+
+/// SMI enterprise numbers.
+const HUAWEI: u32 = 2011;
+const H3C: u32 = 25506;
+const MIKROTIK: u32 = 14988;
+
+impl Vendor {
+    /// The attributes that limit a session to `up_bps` (user to network, what the NAS calls
+    /// input) and `down_bps` (network to user, output), in this dialect. 0 is no limit in
+    /// that direction; rates above the 32-bit range are sent as the largest value.
+    pub fn bandwidth(self, up_bps: u64, down_bps: u64) -> Vec<VendorSpecific> {
+        let rate = |bps: u64| u32::try_from(bps).unwrap_or(u32::MAX);
+        let (up, down) = (rate(up_bps), rate(down_bps));
+        let mut out = Vec::new();
+        match self {
+            Vendor::Standard => {}
+            // Huawei-Input-Average-Rate 2, -Input-Peak-Rate 3, -Output-Average-Rate 5,
+            // -Output-Peak-Rate 6: the peak equals the average for a flat limit.
+            Vendor::Huawei => {
+                for (typs, value) in [([2, 3], up), ([5, 6], down)] {
+                    if value > 0 {
+                        out.extend(typs.map(|t| VendorSpecific::integer(HUAWEI, t, value)));
+                    }
+                }
+            }
+            // H3C-Input-Peak-Rate 1, -Average 2, -Basic 3; Output 4, 5, 6.
+            Vendor::H3c => {
+                for (typs, value) in [([1, 2, 3], up), ([4, 5, 6], down)] {
+                    if value > 0 {
+                        out.extend(typs.map(|t| VendorSpecific::integer(H3C, t, value)));
+                    }
+                }
+            }
+            // Mikrotik-Rate-Limit 8: "rx/tx" from the router's side, rx being the user's
+            // upload; 0 means unlimited.
+            Vendor::Mikrotik => {
+                if up > 0 || down > 0 {
+                    out.push(VendorSpecific {
+                        vendor_id: MIKROTIK,
+                        typ: 8,
+                        data: format!("{up}/{down}").into_bytes(),
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(v: Vendor, up: u64, down: u64) -> Vec<Vec<u8>> {
+        v.bandwidth(up, down).iter().map(|a| a.encode()).collect()
+    }
+
+    #[test]
+    fn huawei_layout() {
+        // 2 Mbit/s up = 0x001e8480, 10 Mbit/s down = 0x00989680.
+        assert_eq!(
+            encoded(Vendor::Huawei, 2_000_000, 10_000_000),
+            vec![
+                vec![0, 0, 0x07, 0xdb, 2, 6, 0x00, 0x1e, 0x84, 0x80],
+                vec![0, 0, 0x07, 0xdb, 3, 6, 0x00, 0x1e, 0x84, 0x80],
+                vec![0, 0, 0x07, 0xdb, 5, 6, 0x00, 0x98, 0x96, 0x80],
+                vec![0, 0, 0x07, 0xdb, 6, 6, 0x00, 0x98, 0x96, 0x80],
+            ]
+        );
+    }
+
+    #[test]
+    fn h3c_layout() {
+        let a = encoded(Vendor::H3c, 1_000_000, 0);
+        // 25506 = 0x000063a2; 1 Mbit/s = 0x000f4240; no download limit.
+        assert_eq!(
+            a,
+            vec![
+                vec![0, 0, 0x63, 0xa2, 1, 6, 0x00, 0x0f, 0x42, 0x40],
+                vec![0, 0, 0x63, 0xa2, 2, 6, 0x00, 0x0f, 0x42, 0x40],
+                vec![0, 0, 0x63, 0xa2, 3, 6, 0x00, 0x0f, 0x42, 0x40],
+            ]
+        );
+    }
+
+    #[test]
+    fn mikrotik_layout() {
+        // 14988 = 0x00003a8c; "rx/tx" = upload/download.
+        let mut want = vec![0, 0, 0x3a, 0x8c, 8, 2 + 16];
+        want.extend_from_slice(b"2000000/10000000");
+        assert_eq!(encoded(Vendor::Mikrotik, 2_000_000, 10_000_000), vec![want]);
+    }
+
+    #[test]
+    fn no_limit_no_attributes() {
+        for v in Vendor::ALL {
+            assert!(v.bandwidth(0, 0).is_empty(), "{v}");
+        }
+        assert!(Vendor::Standard.bandwidth(1, 1).is_empty());
+        // Beyond 32 bits the largest value is sent rather than a wrapped one.
+        assert_eq!(
+            Vendor::Huawei.bandwidth(u64::MAX, 0)[0].data,
+            vec![0xff, 0xff, 0xff, 0xff]
+        );
+    }
+}

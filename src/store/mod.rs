@@ -1,4 +1,5 @@
-//! Persistent state behind one trait, [`Store`]: users, NAS devices and the change log.
+//! Persistent state behind one trait, [`Store`]: users (with their bindings and product
+//! instances), NAS devices, the policy catalog, lockouts and the change log.
 //!
 //! SQLite is the embedded default ([`sqlite::SqliteStore`]); the queries are written so
 //! that a PostgreSQL backend can share them. The packet path never reads the store: it
@@ -12,6 +13,8 @@ use async_trait::async_trait;
 use std::sync::Arc;
 use thiserror::Error;
 
+use crate::account::{Binding, Holding, Profile, UserChange};
+use crate::catalog::{CatalogKind, CatalogRow};
 use crate::config::Settings;
 use crate::radius::vendor::Vendor;
 use cipher::{Cipher, CipherError};
@@ -34,6 +37,9 @@ pub enum StoreError {
     /// A NAS device of that name exists already.
     #[error("NAS {0:?} already exists")]
     NasExists(String),
+    /// A catalog object of that kind and name exists already.
+    #[error("{0} {1:?} already exists")]
+    CatalogExists(CatalogKind, String),
     /// A stored value cannot be read back.
     #[error("corrupt row {row}: {reason}")]
     Corrupt {
@@ -57,6 +63,12 @@ pub struct UserRecord {
     pub created_at: i64,
     /// Unix seconds.
     pub updated_at: i64,
+    /// Operator-set attributes.
+    pub profile: Profile,
+    /// Bindings, sorted.
+    pub bindings: Vec<Binding>,
+    /// Product instances, by product name.
+    pub holdings: Vec<Holding>,
 }
 
 /// A NAS device registered with `turnstile nas add`.
@@ -83,6 +95,8 @@ pub enum Entity {
     User,
     /// A NAS device.
     Nas,
+    /// A catalog object (key `kind/name`).
+    Catalog,
 }
 
 impl Entity {
@@ -90,8 +104,29 @@ impl Entity {
         match self {
             Entity::User => "user",
             Entity::Nas => "nas",
+            Entity::Catalog => "catalog",
         }
     }
+
+    fn parse(s: &str) -> Option<Entity> {
+        match s {
+            "user" => Some(Entity::User),
+            "nas" => Some(Entity::Nas),
+            "catalog" => Some(Entity::Catalog),
+            _ => None,
+        }
+    }
+}
+
+/// How [`Store::put_catalog`] treats an existing object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Put {
+    /// Only create: [`StoreError::CatalogExists`] if it exists.
+    Create,
+    /// Only replace: nothing happens (false) if it does not exist.
+    Replace,
+    /// Create or replace.
+    Upsert,
 }
 
 /// The key of a change that touches every row of its entity (bulk import).
@@ -127,8 +162,18 @@ pub trait Store: Send + Sync {
     async fn delete_user(&self, name: &str) -> Result<bool, StoreError>;
     /// Replaces a user's sealed password; false if there is no such user.
     async fn set_password(&self, name: &str, sealed: &[u8]) -> Result<bool, StoreError>;
-    /// Enables or disables a user; false if there is no such user.
-    async fn set_enabled(&self, name: &str, enabled: bool) -> Result<bool, StoreError>;
+    /// Applies a change to a user in one transaction; false if there is no such user.
+    async fn change_user(&self, name: &str, change: &UserChange) -> Result<bool, StoreError>;
+    /// Every catalog object.
+    async fn catalog(&self) -> Result<Vec<CatalogRow>, StoreError>;
+    /// Writes a catalog object; false when `Put::Replace` finds nothing to replace.
+    async fn put_catalog(&self, row: &CatalogRow, put: Put) -> Result<bool, StoreError>;
+    /// Deletes a catalog object; false if there was none.
+    async fn delete_catalog(&self, kind: CatalogKind, name: &str) -> Result<bool, StoreError>;
+    /// Locks still in force at `now`: (user, locked until).
+    async fn lockouts(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError>;
+    /// Records that `name` is locked until `until` (unix seconds).
+    async fn set_lockout(&self, name: &str, until: i64) -> Result<(), StoreError>;
     /// Every registered NAS device.
     async fn nas_devices(&self) -> Result<Vec<NasRecord>, StoreError>;
     /// Registers a NAS device; [`StoreError::NasExists`] if the name is taken.
@@ -155,8 +200,8 @@ pub struct Backend {
 }
 
 impl Backend {
-    /// Opens (creating if needed) the configured store and key, and creates the
-    /// bootstrap users the first time the store is created.
+    /// Opens (creating if needed) the configured store and key; the first time, creates
+    /// the bootstrap users and the starter catalog.
     pub async fn open(settings: &Settings) -> Result<Backend, StoreError> {
         let cipher = Cipher::open_or_create(&settings.general.data_dir)?;
         let store: Arc<dyn Store> = match settings.store.backend {
@@ -174,6 +219,14 @@ impl Backend {
                 }
             }
         }
+        if backend.store.claim_once("starter-catalog").await? {
+            for row in crate::catalog::starter_objects() {
+                match backend.store.put_catalog(&row, Put::Create).await {
+                    Ok(_) | Err(StoreError::CatalogExists(..)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
         Ok(backend)
     }
 
@@ -186,6 +239,9 @@ impl Backend {
             enabled: true,
             created_at: now,
             updated_at: now,
+            profile: Profile::default(),
+            bindings: Vec::new(),
+            holdings: Vec::new(),
         }
     }
 
@@ -203,6 +259,11 @@ impl Backend {
 /// Sealing context of a user's password.
 pub fn user_context(name: &str) -> String {
     format!("user:{name}")
+}
+
+/// Change-log key of a catalog object.
+pub fn catalog_key(kind: CatalogKind, name: &str) -> String {
+    format!("{kind}/{name}")
 }
 
 /// Sealing context of a NAS device's secret.

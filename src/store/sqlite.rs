@@ -10,7 +10,12 @@ use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use std::path::Path;
 use std::time::Duration;
 
-use super::{unix_now, Change, Entity, NasRecord, Store, StoreError, UserRecord, ALL_KEYS};
+use super::{
+    catalog_key, unix_now, Change, Entity, NasRecord, Put, Store, StoreError, UserRecord, ALL_KEYS,
+};
+use crate::account::{Binding, Holding, Profile, UserChange};
+use crate::catalog::{CatalogKind, CatalogRow};
+use std::collections::HashMap;
 
 /// Rows per INSERT statement in bulk imports (SQLite allows 32766 bound values).
 const IMPORT_BATCH: usize = 1000;
@@ -56,13 +61,76 @@ async fn log_change(
     Ok(())
 }
 
+fn corrupt(row: String, reason: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        row,
+        reason: reason.to_string(),
+    }
+}
+
 fn user_from_row(row: &SqliteRow) -> Result<UserRecord, StoreError> {
+    let name: String = row.try_get("name")?;
+    let max_online: Option<i64> = row.try_get("max_online")?;
+    let max_online = max_online
+        .map(u32::try_from)
+        .transpose()
+        .map_err(|e| corrupt(format!("users/{name}"), format!("max_online: {e}")))?;
     Ok(UserRecord {
-        name: row.try_get("name")?,
         password_sealed: row.try_get("password_sealed")?,
         enabled: row.try_get("enabled")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        profile: Profile {
+            group: row.try_get("group_name")?,
+            expires_at: row.try_get("expires_at")?,
+            balance_fen: row.try_get("balance_fen")?,
+            phone: row.try_get("phone")?,
+            max_online,
+            allow_radius: row.try_get("allow_radius")?,
+            allow_portal: row.try_get("allow_portal")?,
+            banned_until: row.try_get("banned_until")?,
+            consumption_limit_fen: row.try_get("consumption_limit_fen")?,
+        },
+        bindings: Vec::new(),
+        holdings: Vec::new(),
+        name,
+    })
+}
+
+fn binding_from_row(row: &SqliteRow) -> Result<(String, Binding), StoreError> {
+    let user: String = row.try_get("user_name")?;
+    let kind: String = row.try_get("kind")?;
+    let value: String = row.try_get("value")?;
+    let binding =
+        Binding::parse(&kind, &value).map_err(|e| corrupt(format!("user_bindings/{user}"), e))?;
+    Ok((user, binding))
+}
+
+fn holding_from_row(row: &SqliteRow) -> Result<(String, Holding), StoreError> {
+    let user: String = row.try_get("user_name")?;
+    let unsigned = |column: &str| -> Result<u64, StoreError> {
+        let v: i64 = row.try_get(column)?;
+        u64::try_from(v)
+            .map_err(|e| corrupt(format!("user_products/{user}"), format!("{column}: {e}")))
+    };
+    let holding = Holding {
+        product: row.try_get("product")?,
+        used_secs: unsigned("used_secs")?,
+        used_bytes: unsigned("used_bytes")?,
+        spent_fen: row.try_get("spent_fen")?,
+    };
+    Ok((user, holding))
+}
+
+fn catalog_from_row(row: &SqliteRow) -> Result<CatalogRow, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    let name: String = row.try_get("name")?;
+    Ok(CatalogRow {
+        kind: kind
+            .parse()
+            .map_err(|e| corrupt(format!("catalog/{kind}/{name}"), e))?,
+        name,
+        body: row.try_get("body")?,
     })
 }
 
@@ -86,7 +154,71 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
-const USER_COLUMNS: &str = "name, password_sealed, enabled, created_at, updated_at";
+const USER_COLUMNS: &str = "name, password_sealed, enabled, created_at, updated_at, \
+    group_name, expires_at, balance_fen, phone, max_online, allow_radius, allow_portal, \
+    banned_until, consumption_limit_fen";
+
+const BINDINGS_QUERY: &str = "SELECT user_name, kind, value FROM user_bindings";
+const BINDINGS_ORDER: &str = "ORDER BY user_name, kind, value";
+const HOLDINGS_QUERY: &str =
+    "SELECT user_name, product, used_secs, used_bytes, spent_fen FROM user_products";
+const HOLDINGS_ORDER: &str = "ORDER BY user_name, product";
+
+/// Binds a user's columns in the order of [`USER_COLUMNS`].
+fn push_user(
+    mut row: sqlx::query_builder::Separated<'_, '_, Sqlite, &'static str>,
+    u: &UserRecord,
+) {
+    let p = &u.profile;
+    row.push_bind(u.name.clone())
+        .push_bind(u.password_sealed.clone())
+        .push_bind(u.enabled)
+        .push_bind(u.created_at)
+        .push_bind(u.updated_at)
+        .push_bind(p.group.clone())
+        .push_bind(p.expires_at)
+        .push_bind(p.balance_fen)
+        .push_bind(p.phone.clone())
+        .push_bind(p.max_online.map(i64::from))
+        .push_bind(p.allow_radius)
+        .push_bind(p.allow_portal)
+        .push_bind(p.banned_until)
+        .push_bind(p.consumption_limit_fen);
+}
+
+async fn insert_binding(
+    tx: &mut Transaction<'_, Sqlite>,
+    name: &str,
+    b: &Binding,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO user_bindings (user_name, kind, value) VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(name)
+    .bind(b.kind())
+    .bind(b.value())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_holding(
+    tx: &mut Transaction<'_, Sqlite>,
+    name: &str,
+    product: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO user_products (user_name, product, started_at) VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(name)
+    .bind(product)
+    .bind(unix_now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
 
 impl SqliteStore {
     /// Runs an UPDATE or DELETE of one row and logs the change when a row was touched.
@@ -110,44 +242,84 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE name = $1");
-        sqlx::query(&sql)
+        let Some(row) = sqlx::query(&sql)
             .bind(name)
             .fetch_optional(&self.pool)
             .await?
-            .as_ref()
-            .map(user_from_row)
-            .transpose()
+        else {
+            return Ok(None);
+        };
+        let mut user = user_from_row(&row)?;
+        for row in sqlx::query(&format!(
+            "{BINDINGS_QUERY} WHERE user_name = $1 {BINDINGS_ORDER}"
+        ))
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            user.bindings.push(binding_from_row(&row)?.1);
+        }
+        for row in sqlx::query(&format!(
+            "{HOLDINGS_QUERY} WHERE user_name = $1 {HOLDINGS_ORDER}"
+        ))
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?
+        {
+            user.holdings.push(holding_from_row(&row)?.1);
+        }
+        Ok(Some(user))
     }
 
     async fn for_each_user(
         &self,
         visit: &mut (dyn FnMut(UserRecord) + Send),
     ) -> Result<(), StoreError> {
+        // Bindings and holdings are few; gather them first, then stream the users.
+        let mut bindings: HashMap<String, Vec<Binding>> = HashMap::new();
+        let sql = format!("{BINDINGS_QUERY} {BINDINGS_ORDER}");
+        let mut rows = sqlx::query(&sql).fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            let (user, b) = binding_from_row(&row)?;
+            bindings.entry(user).or_default().push(b);
+        }
+        drop(rows);
+        let mut holdings: HashMap<String, Vec<Holding>> = HashMap::new();
+        let sql = format!("{HOLDINGS_QUERY} {HOLDINGS_ORDER}");
+        let mut rows = sqlx::query(&sql).fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            let (user, h) = holding_from_row(&row)?;
+            holdings.entry(user).or_default().push(h);
+        }
+        drop(rows);
         let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY name");
         let mut rows = sqlx::query(&sql).fetch(&self.pool);
         while let Some(row) = rows.try_next().await? {
-            visit(user_from_row(&row)?);
+            let mut user = user_from_row(&row)?;
+            user.bindings = bindings.remove(&user.name).unwrap_or_default();
+            user.holdings = holdings.remove(&user.name).unwrap_or_default();
+            visit(user);
         }
         Ok(())
     }
 
     async fn add_user(&self, user: &UserRecord) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let sql = format!("INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5)");
-        let inserted = sqlx::query(&sql)
-            .bind(&user.name)
-            .bind(&user.password_sealed)
-            .bind(user.enabled)
-            .bind(user.created_at)
-            .bind(user.updated_at)
-            .execute(&mut *tx)
-            .await;
-        match inserted {
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("INSERT INTO users ({USER_COLUMNS}) "));
+        q.push_values(std::iter::once(user), push_user);
+        match q.build().execute(&mut *tx).await {
             Err(e) if is_unique_violation(&e) => {
                 return Err(StoreError::UserExists(user.name.clone()))
             }
             other => other?,
         };
+        for b in &user.bindings {
+            insert_binding(&mut tx, &user.name, b).await?;
+        }
+        for h in &user.holdings {
+            insert_holding(&mut tx, &user.name, &h.product).await?;
+        }
         log_change(&mut tx, Entity::User, &user.name).await?;
         tx.commit().await?;
         Ok(())
@@ -158,13 +330,7 @@ impl Store for SqliteStore {
         for batch in users.chunks(IMPORT_BATCH) {
             let mut q: QueryBuilder<Sqlite> =
                 QueryBuilder::new(format!("INSERT INTO users ({USER_COLUMNS}) "));
-            q.push_values(batch, |mut row, u| {
-                row.push_bind(&u.name)
-                    .push_bind(&u.password_sealed)
-                    .push_bind(u.enabled)
-                    .push_bind(u.created_at)
-                    .push_bind(u.updated_at);
-            });
+            q.push_values(batch, push_user);
             if let Err(e) = q.build().execute(&mut *tx).await {
                 if !is_unique_violation(&e) {
                     return Err(e.into());
@@ -206,12 +372,134 @@ impl Store for SqliteStore {
         self.touch(Entity::User, name, q).await
     }
 
-    async fn set_enabled(&self, name: &str, enabled: bool) -> Result<bool, StoreError> {
-        let q = sqlx::query("UPDATE users SET enabled = $1, updated_at = $2 WHERE name = $3")
-            .bind(enabled)
-            .bind(unix_now())
+    async fn change_user(&self, name: &str, change: &UserChange) -> Result<bool, StoreError> {
+        let patch = &change.profile;
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE users SET updated_at = ");
+        q.push_bind(unix_now());
+        // Each given field: name the column, then bind the value.
+        macro_rules! field {
+            ($value:expr, $column:literal) => {
+                if let Some(v) = $value.clone() {
+                    q.push(concat!(", ", $column, " = "));
+                    q.push_bind(v);
+                }
+            };
+        }
+        field!(patch.enabled, "enabled");
+        field!(patch.group, "group_name");
+        field!(patch.expires_at, "expires_at");
+        field!(patch.balance_fen, "balance_fen");
+        field!(patch.phone, "phone");
+        field!(patch.max_online.map(|m| m.map(i64::from)), "max_online");
+        field!(patch.allow_radius, "allow_radius");
+        field!(patch.allow_portal, "allow_portal");
+        field!(patch.banned_until, "banned_until");
+        field!(patch.consumption_limit_fen, "consumption_limit_fen");
+        q.push(" WHERE name = ");
+        q.push_bind(name);
+        let mut tx = self.pool.begin().await?;
+        if q.build().execute(&mut *tx).await?.rows_affected() == 0 {
+            return Ok(false);
+        }
+        if change.clear_bindings {
+            sqlx::query("DELETE FROM user_bindings WHERE user_name = $1")
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for b in &change.add_bindings {
+            insert_binding(&mut tx, name, b).await?;
+        }
+        for p in &change.add_products {
+            insert_holding(&mut tx, name, p).await?;
+        }
+        for p in &change.remove_products {
+            sqlx::query("DELETE FROM user_products WHERE user_name = $1 AND product = $2")
+                .bind(name)
+                .bind(p)
+                .execute(&mut *tx)
+                .await?;
+        }
+        log_change(&mut tx, Entity::User, name).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn catalog(&self) -> Result<Vec<CatalogRow>, StoreError> {
+        sqlx::query("SELECT kind, name, body FROM catalog ORDER BY kind, name")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(catalog_from_row)
+            .collect()
+    }
+
+    async fn put_catalog(&self, row: &CatalogRow, put: Put) -> Result<bool, StoreError> {
+        let sql = match put {
+            Put::Create => {
+                "INSERT INTO catalog (kind, name, body, updated_at) VALUES ($1, $2, $3, $4)"
+            }
+            Put::Replace => {
+                "UPDATE catalog SET kind = $1, name = $2, body = $3, updated_at = $4 \
+                 WHERE kind = $1 AND name = $2"
+            }
+            Put::Upsert => {
+                "INSERT INTO catalog (kind, name, body, updated_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (kind, name) DO UPDATE SET body = $3, updated_at = $4"
+            }
+        };
+        let q = sqlx::query(sql)
+            .bind(row.kind.as_str())
+            .bind(&row.name)
+            .bind(&row.body)
+            .bind(unix_now());
+        match self
+            .touch(Entity::Catalog, &catalog_key(row.kind, &row.name), q)
+            .await
+        {
+            Err(StoreError::Database(e)) if is_unique_violation(&e) => {
+                Err(StoreError::CatalogExists(row.kind, row.name.clone()))
+            }
+            other => other,
+        }
+    }
+
+    async fn delete_catalog(&self, kind: CatalogKind, name: &str) -> Result<bool, StoreError> {
+        let q = sqlx::query("DELETE FROM catalog WHERE kind = $1 AND name = $2")
+            .bind(kind.as_str())
             .bind(name);
-        self.touch(Entity::User, name, q).await
+        self.touch(Entity::Catalog, &catalog_key(kind, name), q)
+            .await
+    }
+
+    async fn lockouts(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT user_name, locked_until FROM lockouts WHERE locked_until > $1")
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("user_name")?, r.try_get("locked_until")?)))
+            .collect()
+    }
+
+    async fn set_lockout(&self, name: &str, until: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Expired locks are of no use; forget them while here.
+        sqlx::query("DELETE FROM lockouts WHERE locked_until <= $1")
+            .bind(unix_now())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO lockouts (user_name, locked_until) VALUES ($1, $2) \
+             ON CONFLICT (user_name) DO UPDATE SET locked_until = $2",
+        )
+        .bind(name)
+        .bind(until)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn nas_devices(&self) -> Result<Vec<NasRecord>, StoreError> {
@@ -265,16 +553,13 @@ impl Store for SqliteStore {
         rows.iter()
             .map(|row| {
                 let seq: i64 = row.try_get("seq")?;
-                let entity = match row.try_get::<String, _>("entity")?.as_str() {
-                    "user" => Entity::User,
-                    "nas" => Entity::Nas,
-                    other => {
-                        return Err(StoreError::Corrupt {
-                            row: format!("changes/{seq}"),
-                            reason: format!("unknown entity {other:?}"),
-                        })
-                    }
-                };
+                let entity: String = row.try_get("entity")?;
+                let entity = Entity::parse(&entity).ok_or_else(|| {
+                    corrupt(
+                        format!("changes/{seq}"),
+                        format!("unknown entity {entity:?}"),
+                    )
+                })?;
                 Ok(Change {
                     seq,
                     entity,

@@ -29,6 +29,7 @@ pub struct Daemon {
     pub metrics: SocketAddr,
     child: Child,
     stderr: Arc<Mutex<String>>,
+    env: Vec<(String, String)>,
 }
 
 /// The config every test daemon starts from; `extra` is appended.
@@ -83,18 +84,41 @@ impl Daemon {
         Self::start_with("", &[])
     }
 
-    /// Starts a daemon with extra TOML and environment overrides.
+    /// Starts a daemon with extra TOML and environment overrides. The minimum interval
+    /// between logins (E2532) is off unless `env` sets it, so tests may log in repeatedly.
     pub fn start_with(extra: &str, env: &[(&str, &str)]) -> Daemon {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = dir.path().join("turnstile.toml");
         std::fs::write(&config, base_config(&dir.path().join("data"), extra)).unwrap();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Self::spawn(dir, config, env)
+    }
+
+    /// Stops the daemon (SIGTERM, as systemd does) and starts it again on the same data.
+    pub fn restart(&mut self) {
+        // SAFETY: signalling our own child process.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let _ = self.child.wait();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
+        let fresh = Self::spawn(dir, self.config.clone(), self.env.clone());
+        // The old value's Drop only kills a process that has already exited.
+        drop(std::mem::replace(self, fresh));
+    }
+
+    fn spawn(dir: tempfile::TempDir, config: PathBuf, env: Vec<(String, String)>) -> Daemon {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_turnstile"));
         cmd.arg("--config")
             .arg(&config)
             .arg("serve")
+            .env("TURNSTILE__POLICY__MIN_AUTH_INTERVAL_SECS", "0")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        for (k, v) in env {
+        for (k, v) in &env {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("spawn turnstile");
@@ -132,6 +156,7 @@ impl Daemon {
             config,
             child,
             stderr,
+            env,
         }
     }
 

@@ -1,0 +1,125 @@
+//! MAC addresses as NAS devices write them in Calling-Station-Id: `aa-bb-cc-dd-ee-ff`,
+//! `AA:BB:CC:DD:EE:FF`, `aabb.ccdd.eeff`, `aabbccddeeff` (any case).
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::str::FromStr;
+use thiserror::Error;
+
+/// A 48-bit MAC address; displayed as `aa:bb:cc:dd:ee:ff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MacAddr(pub [u8; 6]);
+
+/// The text is not a MAC address in any of the accepted forms.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("not a MAC address: {0:?} (expected aa:bb:cc:dd:ee:ff, aa-bb-…, aabb.ccdd.eeff or aabbccddeeff)")]
+pub struct BadMac(pub String);
+
+impl MacAddr {
+    /// Parses the bytes of a Calling-Station-Id; None when it is not a MAC address.
+    pub fn from_station_id(value: &[u8]) -> Option<MacAddr> {
+        std::str::from_utf8(value).ok()?.parse().ok()
+    }
+}
+
+impl FromStr for MacAddr {
+    type Err = BadMac;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || BadMac(s.to_string());
+        let t = s.trim();
+        // The separator pattern must be one of the known layouts, not any mix.
+        let digits: Vec<u8> = match t.len() {
+            12 => t.bytes().collect(),
+            14 if t.as_bytes()[4] == b'.' && t.as_bytes()[9] == b'.' => {
+                t.bytes().filter(|&b| b != b'.').collect()
+            }
+            17 => {
+                let sep = t.as_bytes()[2];
+                if !(sep == b':' || sep == b'-')
+                    || (2..17).step_by(3).any(|i| t.as_bytes()[i] != sep)
+                {
+                    return Err(bad());
+                }
+                t.bytes().filter(|&b| b != sep).collect()
+            }
+            _ => return Err(bad()),
+        };
+        // Checked here because from_str_radix would accept a leading '+'.
+        if digits.len() != 12 || !digits.iter().all(u8::is_ascii_hexdigit) {
+            return Err(bad());
+        }
+        let mut mac = [0u8; 6];
+        for (i, pair) in digits.chunks(2).enumerate() {
+            let hex = std::str::from_utf8(pair).map_err(|_| bad())?;
+            mac[i] = u8::from_str_radix(hex, 16).map_err(|_| bad())?;
+        }
+        Ok(MacAddr(mac))
+    }
+}
+
+impl fmt::Display for MacAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        )
+    }
+}
+
+impl Serialize for MacAddr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for MacAddr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_common_form() {
+        let want = MacAddr([0xaa, 0xbb, 0xcc, 0x0d, 0xee, 0xff]);
+        for s in [
+            "aa-bb-cc-0d-ee-ff",
+            "AA-BB-CC-0D-EE-FF",
+            "aa:bb:cc:0d:ee:ff",
+            "AA:BB:CC:0D:EE:FF",
+            "aabb.cc0d.eeff",
+            "AABB.CC0D.EEFF",
+            "aabbcc0deeff",
+            " aabbcc0deeff ",
+        ] {
+            assert_eq!(s.parse::<MacAddr>(), Ok(want), "{s}");
+        }
+        assert_eq!(want.to_string(), "aa:bb:cc:0d:ee:ff");
+    }
+
+    #[test]
+    fn rejects_lookalikes() {
+        for s in [
+            "",
+            "aa:bb:cc:dd:ee",
+            "aa:bb-cc:dd:ee:ff",
+            "aabb.ccdd-eeff",
+            "gg:bb:cc:dd:ee:ff",
+            "aabbccddeeff00",
+            "+a:bb:cc:dd:ee:ff",
+            "13800138000",
+            "aa:bb:cc:dd:ee:ff:",
+            "äa:bb:cc:dd:ee:f",
+        ] {
+            assert!(s.parse::<MacAddr>().is_err(), "{s}");
+        }
+        assert_eq!(MacAddr::from_station_id(&[0xff, 0xfe]), None);
+    }
+}

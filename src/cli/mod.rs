@@ -1,0 +1,6 @@
+//! The operator's commands, one module per area. `main.rs` parses and dispatches.
+
+pub mod args;
+pub mod catalog;
+pub mod nas;
+pub mod user;

@@ -1,0 +1,143 @@
+//! The online table: sessions keyed by NAS and Acct-Session-Id, indexed by user, so the
+//! policy can count a user's sessions and find the oldest to push out.
+
+use dashmap::DashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::auth::policy::OnlineCounts;
+use crate::codes::ECode;
+
+/// Identifies a session: the NAS client's name and the Acct-Session-Id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionKey {
+    /// NAS client name.
+    pub nas: Box<str>,
+    /// Acct-Session-Id.
+    pub id: Box<str>,
+}
+
+/// One online session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// User name.
+    pub user: Box<str>,
+    /// Unix second it started.
+    pub started_at: i64,
+    /// Why the server wants it ended, once decided (e.g. E3008), until it is gone.
+    pub pending_end: Option<ECode>,
+}
+
+/// Every session online now.
+#[derive(Debug, Default)]
+pub struct OnlineTable {
+    sessions: DashMap<SessionKey, Session>,
+    by_user: DashMap<Box<str>, Vec<SessionKey>>,
+    total: AtomicU32,
+}
+
+impl OnlineTable {
+    /// Adds or replaces a session.
+    pub fn insert(&self, key: SessionKey, session: Session) {
+        let user = session.user.clone();
+        if let Some(old) = self.sessions.insert(key.clone(), session) {
+            self.unindex(&old.user, &key);
+        } else {
+            self.total.fetch_add(1, Ordering::Relaxed);
+        }
+        self.by_user.entry(user).or_default().push(key);
+    }
+
+    /// Removes a session, returning it.
+    pub fn remove(&self, key: &SessionKey) -> Option<Session> {
+        let (_, session) = self.sessions.remove(key)?;
+        self.total.fetch_sub(1, Ordering::Relaxed);
+        self.unindex(&session.user, key);
+        Some(session)
+    }
+
+    fn unindex(&self, user: &str, key: &SessionKey) {
+        if let Some(mut keys) = self.by_user.get_mut(user) {
+            keys.retain(|k| k != key);
+        }
+        self.by_user.remove_if(user, |_, keys| keys.is_empty());
+    }
+
+    /// Sessions of `user` and of everyone.
+    pub fn counts(&self, user: &str) -> OnlineCounts {
+        OnlineCounts {
+            user: self.by_user.get(user).map_or(0, |k| k.len() as u32),
+            total: self.total.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Marks the oldest session of `user` not already marked to be ended with `cause`;
+    /// returns its key.
+    pub fn mark_oldest(&self, user: &str, cause: ECode) -> Option<SessionKey> {
+        let keys = self.by_user.get(user)?.clone();
+        let oldest = keys
+            .iter()
+            .filter_map(|k| {
+                let s = self.sessions.get(k)?;
+                s.pending_end.is_none().then(|| (s.started_at, k.clone()))
+            })
+            .min()?
+            .1;
+        if let Some(mut s) = self.sessions.get_mut(&oldest) {
+            s.pending_end = Some(cause);
+        }
+        Some(oldest)
+    }
+
+    /// The session under `key`.
+    pub fn get(&self, key: &SessionKey) -> Option<Session> {
+        self.sessions.get(key).map(|s| s.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str) -> SessionKey {
+        SessionKey {
+            nas: "bras".into(),
+            id: id.into(),
+        }
+    }
+
+    fn session(user: &str, started_at: i64) -> Session {
+        Session {
+            user: user.into(),
+            started_at,
+            pending_end: None,
+        }
+    }
+
+    #[test]
+    fn counts_follow_inserts_and_removes() {
+        let t = OnlineTable::default();
+        t.insert(key("1"), session("alice", 10));
+        t.insert(key("2"), session("alice", 5));
+        t.insert(key("3"), session("bob", 7));
+        // A repeated Start replaces, it does not add.
+        t.insert(key("3"), session("bob", 7));
+        assert_eq!(t.counts("alice"), OnlineCounts { user: 2, total: 3 });
+        assert_eq!(t.counts("carol"), OnlineCounts { user: 0, total: 3 });
+        assert_eq!(t.remove(&key("3")).map(|s| s.user), Some("bob".into()));
+        assert_eq!(t.remove(&key("3")), None);
+        assert_eq!(t.counts("bob"), OnlineCounts { user: 0, total: 2 });
+    }
+
+    #[test]
+    fn oldest_is_marked_once() {
+        let t = OnlineTable::default();
+        t.insert(key("1"), session("alice", 10));
+        t.insert(key("2"), session("alice", 5));
+        let cause = ECode::SessionLimitExceeded;
+        assert_eq!(t.mark_oldest("alice", cause), Some(key("2")));
+        assert_eq!(t.get(&key("2")).unwrap().pending_end, Some(cause));
+        assert_eq!(t.mark_oldest("alice", cause), Some(key("1")));
+        assert_eq!(t.mark_oldest("alice", cause), None);
+        assert_eq!(t.mark_oldest("nobody", cause), None);
+    }
+}
