@@ -261,6 +261,19 @@ impl Reply {
     pub fn first_attribute_type(&self) -> Option<u8> {
         self.packet().attributes().next().map(|a| a.typ)
     }
+    /// Values of every attribute of type `typ`, in order.
+    pub fn values(&self, typ: u8) -> Vec<Vec<u8>> {
+        self.packet()
+            .attributes()
+            .filter(|a| a.typ == typ)
+            .map(|a| a.value.to_vec())
+            .collect()
+    }
+    /// The first attribute of type `typ` as a 32-bit integer.
+    pub fn integer(&self, typ: u8) -> Option<u32> {
+        let v = self.packet().first(typ)?;
+        Some(u32::from_be_bytes(v.try_into().ok()?))
+    }
 }
 
 /// A request to send and the authenticator needed to check its reply.
@@ -292,6 +305,17 @@ impl Nas {
 
     /// A PAP Access-Request, with or without Message-Authenticator.
     pub fn pap(&mut self, user: &str, password: &str, message_authenticator: bool) -> Request {
+        self.pap_with(user, password, message_authenticator, &[])
+    }
+
+    /// A PAP Access-Request with extra attributes (type, value) after the password.
+    pub fn pap_with(
+        &mut self,
+        user: &str,
+        password: &str,
+        message_authenticator: bool,
+        extra: &[(u8, &[u8])],
+    ) -> Request {
         let id = self.id();
         let authenticator: [u8; 16] = rand::random();
         let hidden = hide_password(password.as_bytes(), &self.secret, &authenticator).unwrap();
@@ -299,18 +323,44 @@ impl Nas {
         if message_authenticator {
             b = b.message_authenticator();
         }
-        let bytes = b
+        b = b
             .attribute(USER_NAME_TYPE, user.as_bytes())
             .unwrap()
             .attribute(USER_PASSWORD_TYPE, &hidden)
             .unwrap()
             .attribute(NAS_IP_ADDRESS_TYPE, &[127, 0, 0, 1])
-            .unwrap()
-            .finish_access_request(&authenticator, &SharedSecret::new(&self.secret));
+            .unwrap();
+        for (typ, value) in extra {
+            b = b.attribute(*typ, value).unwrap();
+        }
+        let bytes = b.finish_access_request(&authenticator, &SharedSecret::new(&self.secret));
         Request {
             bytes,
             authenticator,
             id,
+        }
+    }
+
+    /// Sends `request` until `check` holds for the reply, for at most two seconds: changes
+    /// made with the CLI reach the daemon within one sync interval.
+    pub fn eventually(
+        &mut self,
+        mut request: impl FnMut(&mut Nas) -> Request,
+        check: impl Fn(&Reply) -> bool,
+    ) -> Reply {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let r = request(self);
+            let reply = self.try_exchange(&r);
+            match reply {
+                Some(reply) if check(&reply) => return reply,
+                other => assert!(
+                    Instant::now() < deadline,
+                    "not as expected after 2 s: {:?}",
+                    other.map(|r| (r.code(), r.reply_message()))
+                ),
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
