@@ -27,32 +27,35 @@ impl FromStr for MacAddr {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || BadMac(s.to_string());
-        let t = s.trim();
+        let t = s.trim().as_bytes();
         // The separator pattern must be one of the known layouts, not any mix.
-        let digits: Vec<u8> = match t.len() {
-            12 => t.bytes().collect(),
-            14 if t.as_bytes()[4] == b'.' && t.as_bytes()[9] == b'.' => {
-                t.bytes().filter(|&b| b != b'.').collect()
-            }
-            17 => {
-                let sep = t.as_bytes()[2];
-                if !(sep == b':' || sep == b'-')
-                    || (2..17).step_by(3).any(|i| t.as_bytes()[i] != sep)
-                {
-                    return Err(bad());
-                }
-                t.bytes().filter(|&b| b != sep).collect()
+        let (step, sep): (usize, &[usize]) = match t.len() {
+            12 => (2, &[]),
+            14 if t[4] == b'.' && t[9] == b'.' => (0, &[4, 9]),
+            17 if (t[2] == b':' || t[2] == b'-') && (2..17).step_by(3).all(|i| t[i] == t[2]) => {
+                (3, &[])
             }
             _ => return Err(bad()),
         };
-        // Checked here because from_str_radix would accept a leading '+'.
-        if digits.len() != 12 || !digits.iter().all(u8::is_ascii_hexdigit) {
-            return Err(bad());
+        let mut digits = [0u8; 12];
+        let mut n = 0;
+        for (i, &c) in t.iter().enumerate() {
+            let is_separator = match step {
+                3 => i % 3 == 2,
+                0 => sep.contains(&i),
+                _ => false,
+            };
+            if is_separator {
+                continue;
+            }
+            // Checked here because from_str_radix would accept a leading '+'.
+            let d = (c as char).to_digit(16).ok_or_else(bad)?;
+            digits[n] = d as u8;
+            n += 1;
         }
         let mut mac = [0u8; 6];
         for (i, pair) in digits.chunks(2).enumerate() {
-            let hex = std::str::from_utf8(pair).map_err(|_| bad())?;
-            mac[i] = u8::from_str_radix(hex, 16).map_err(|_| bad())?;
+            mac[i] = pair[0] << 4 | pair[1];
         }
         Ok(MacAddr(mac))
     }

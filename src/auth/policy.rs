@@ -250,7 +250,7 @@ fn check(
         .min()
         .map(|t| u32::try_from(t).unwrap_or(u32::MAX));
     Ok(Grant {
-        product: holding.product.clone(),
+        product: holding.product.to_string(),
         session_timeout,
         idle_timeout: nonzero(control.idle_timeout_secs),
         interim_interval: nonzero(control.interim_secs),
@@ -318,35 +318,42 @@ fn check_bindings(request: &Request<'_>, bindings: &[Binding]) -> Result<(), ECo
     Ok(())
 }
 
+/// A product instance to try: one the user holds, or the group's default product.
+#[derive(Debug, Clone, Copy)]
+struct Candidate<'a> {
+    product: &'a str,
+    used_secs: u64,
+    used_bytes: u64,
+}
+
 /// The first product instance whose product, billing policy and control policy all exist
 /// and allow a login now. When none does, the first candidate's failure is the answer.
-fn choose_product<'u, 'c>(
-    user: &'u UserEntry,
-    s: &Situation<'c>,
-) -> Result<
-    (
-        std::borrow::Cow<'u, Holding>,
-        &'c BillingPolicy,
-        &'c ControlPolicy,
-    ),
-    ECode,
-> {
-    use std::borrow::Cow;
+fn choose_product<'a>(
+    user: &'a UserEntry,
+    s: &Situation<'a>,
+) -> Result<(Candidate<'a>, &'a BillingPolicy, &'a ControlPolicy), ECode> {
     let catalog = s.catalog;
     let group_name = user.profile.group.as_deref().unwrap_or(DEFAULT_GROUP);
     let group = catalog.groups.get(group_name);
-    let mut candidates: Vec<Cow<'u, Holding>> = user.holdings.iter().map(Cow::Borrowed).collect();
-    if candidates.is_empty() {
-        if let Some(p) = group.and_then(|g| g.default_product.as_deref()) {
-            candidates.push(Cow::Owned(Holding::new(p)));
-        }
-    }
+    let held = user.holdings.iter().map(|h: &'a Holding| Candidate {
+        product: &h.product,
+        used_secs: h.used_secs,
+        used_bytes: h.used_bytes,
+    });
+    let default = group
+        .and_then(|g| g.default_product.as_deref())
+        .filter(|_| user.holdings.is_empty())
+        .map(|product| Candidate {
+            product,
+            used_secs: 0,
+            used_bytes: 0,
+        });
     let mut first_failure = ECode::NoMatchingProduct;
-    for (i, holding) in candidates.into_iter().enumerate() {
+    for (i, candidate) in held.chain(default).enumerate() {
         let outcome = (|| {
             let product = catalog
                 .products
-                .get(&holding.product)
+                .get(candidate.product)
                 .ok_or(ECode::NoMatchingProduct)?;
             let billing = catalog
                 .billing
@@ -367,18 +374,18 @@ fn choose_product<'u, 'c>(
             let time_used_up = billing.fen_per_hour == 0
                 && billing
                     .included_secs
-                    .is_some_and(|inc| holding.used_secs >= inc);
+                    .is_some_and(|inc| candidate.used_secs >= inc);
             let traffic_used_up = billing.fen_per_gib == 0
                 && billing
                     .included_bytes
-                    .is_some_and(|inc| holding.used_bytes >= inc);
+                    .is_some_and(|inc| candidate.used_bytes >= inc);
             if time_used_up || traffic_used_up {
                 return Err(ECode::ConsumptionLimitReached);
             }
             Ok((billing, control))
         })();
         match outcome {
-            Ok((billing, control)) => return Ok((holding, billing, control)),
+            Ok((billing, control)) => return Ok((candidate, billing, control)),
             Err(code) if i == 0 => first_failure = code,
             Err(_) => {}
         }

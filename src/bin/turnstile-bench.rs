@@ -10,7 +10,11 @@
 
 use clap::Parser;
 use radius::core::code::Code;
-use radius::core::rfc2865::{NAS_IP_ADDRESS_TYPE, USER_NAME_TYPE, USER_PASSWORD_TYPE};
+use radius::core::rfc2865::{
+    CALLING_STATION_ID_TYPE, FRAMED_IP_ADDRESS_TYPE, NAS_IP_ADDRESS_TYPE, USER_NAME_TYPE,
+    USER_PASSWORD_TYPE,
+};
+use radius::core::rfc2869::NAS_PORT_ID_TYPE;
 use rand::RngCore;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -58,6 +62,11 @@ struct Opts {
     /// Label for the output.
     #[arg(long, default_value = "server")]
     label: String,
+    /// Also send what a BRAS sends about the subscriber, derived from user i:
+    /// Calling-Station-Id 02-00-00-II-II-II, Framed-IP-Address 10.II.II.II and
+    /// NAS-Port-Id 0/1/0:100.
+    #[arg(long)]
+    with_station: bool,
 }
 
 #[derive(Default)]
@@ -82,13 +91,22 @@ fn build(opts: &Opts, id: u8, n: usize, auth: &[u8; 16]) -> Vec<u8> {
     let password = opts.password_format.replace("{}", &i.to_string());
     let hidden = hide_password(password.as_bytes(), opts.secret.as_bytes(), auth)
         .expect("password of at most 128 bytes");
-    PacketBuilder::new(Code::AccessRequest, id)
+    let mut b = PacketBuilder::new(Code::AccessRequest, id)
         .message_authenticator()
         .attribute(USER_NAME_TYPE, user.as_bytes())
         .and_then(|b| b.attribute(USER_PASSWORD_TYPE, &hidden))
         .and_then(|b| b.attribute(NAS_IP_ADDRESS_TYPE, &[127, 0, 0, 1]))
-        .expect("small packet")
-        .finish_access_request(auth, &SharedSecret::new(opts.secret.as_bytes()))
+        .expect("small packet");
+    if opts.with_station {
+        let [_, x, y, z] = (i as u32).to_be_bytes();
+        let mac = format!("02-00-00-{x:02x}-{y:02x}-{z:02x}");
+        b = b
+            .attribute(CALLING_STATION_ID_TYPE, mac.as_bytes())
+            .and_then(|b| b.attribute(FRAMED_IP_ADDRESS_TYPE, &[10, x, y, z]))
+            .and_then(|b| b.attribute(NAS_PORT_ID_TYPE, b"0/1/0:100"))
+            .expect("small packet");
+    }
+    b.finish_access_request(auth, &SharedSecret::new(opts.secret.as_bytes()))
 }
 
 fn run_socket(

@@ -7,7 +7,6 @@ use radius::core::rfc2865::{
     CALLING_STATION_ID_TYPE, CHAP_CHALLENGE_TYPE, CHAP_PASSWORD_TYPE, CLASS_TYPE,
     FRAMED_IP_ADDRESS_TYPE, IDLE_TIMEOUT_TYPE, NAS_IDENTIFIER_TYPE, NAS_IP_ADDRESS_TYPE,
     PROXY_STATE_TYPE, REPLY_MESSAGE_TYPE, SESSION_TIMEOUT_TYPE, USER_NAME_TYPE, USER_PASSWORD_TYPE,
-    VENDOR_SPECIFIC_TYPE,
 };
 use radius::core::rfc2869::{ACCT_INTERIM_INTERVAL_TYPE, EAP_MESSAGE_TYPE, NAS_PORT_ID_TYPE};
 use std::net::{IpAddr, Ipv4Addr};
@@ -147,10 +146,11 @@ fn grant_attributes(
     if let Some(class) = SessionClass::encode(&grant.product, user) {
         b = b.attribute(CLASS_TYPE, &class)?;
     }
-    for vsa in client.vendor.bandwidth(grant.up_bps, grant.down_bps) {
-        b = b.attribute(VENDOR_SPECIFIC_TYPE, &vsa.encode())?;
-    }
-    Ok(b)
+    client
+        .vendor
+        .bandwidth(grant.up_bps, grant.down_bps, b, |b, vsa| {
+            b.vendor_specific(&vsa)
+        })
 }
 
 fn decide(

@@ -200,6 +200,21 @@ impl PacketBuilder {
         Ok(self)
     }
 
+    /// Adds a Vendor-Specific attribute holding one sub-attribute.
+    pub fn vendor_specific(
+        mut self,
+        vsa: &super::vendor::VendorSpecific<'_>,
+    ) -> Result<Self, PacketTooLarge> {
+        let len = 2 + 6 + vsa.data.len();
+        if len > 255 || self.buf.len() + len > MAX_PACKET_LEN {
+            return Err(PacketTooLarge);
+        }
+        self.buf.push(radius::core::rfc2865::VENDOR_SPECIFIC_TYPE);
+        self.buf.push(len as u8);
+        vsa.encode_into(&mut self.buf);
+        Ok(self)
+    }
+
     /// Adds a 32-bit integer attribute.
     pub fn u32_attribute(self, typ: u8, value: u32) -> Result<Self, PacketTooLarge> {
         self.attribute(typ, &value.to_be_bytes())

@@ -62,33 +62,23 @@ impl FromStr for Vendor {
 
 /// Vendor-Specific (type 26) as RFC 2865 §5.26 lays it out: vendor id, then one
 /// sub-attribute (type, length, data).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VendorSpecific {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VendorSpecific<'a> {
     /// SMI enterprise number.
     pub vendor_id: u32,
     /// The vendor's attribute number.
     pub typ: u8,
     /// The sub-attribute's value.
-    pub data: Vec<u8>,
+    pub data: &'a [u8],
 }
 
-impl VendorSpecific {
-    fn integer(vendor_id: u32, typ: u8, value: u32) -> VendorSpecific {
-        VendorSpecific {
-            vendor_id,
-            typ,
-            data: value.to_be_bytes().to_vec(),
-        }
-    }
-
-    /// The value of the type-26 attribute.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(6 + self.data.len());
+impl VendorSpecific<'_> {
+    /// Writes the value of the type-26 attribute to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.vendor_id.to_be_bytes());
         out.push(self.typ);
         out.push(2 + self.data.len() as u8);
-        out.extend_from_slice(&self.data);
-        out
+        out.extend_from_slice(self.data);
     }
 }
 
@@ -98,45 +88,60 @@ const H3C: u32 = 25506;
 const MIKROTIK: u32 = 14988;
 
 impl Vendor {
-    /// The attributes that limit a session to `up_bps` (user to network, what the NAS calls
-    /// input) and `down_bps` (network to user, output), in this dialect. 0 is no limit in
-    /// that direction; rates above the 32-bit range are sent as the largest value.
-    pub fn bandwidth(self, up_bps: u64, down_bps: u64) -> Vec<VendorSpecific> {
+    /// Folds the attributes that limit a session to `up_bps` (user to network, what the
+    /// NAS calls input) and `down_bps` (network to user, output), in this dialect, into
+    /// `acc` with `add`, stopping at the first error. 0 is no limit in that direction;
+    /// rates above the 32-bit range are sent as the largest value.
+    pub fn bandwidth<T, E>(
+        self,
+        up_bps: u64,
+        down_bps: u64,
+        acc: T,
+        mut add: impl FnMut(T, VendorSpecific<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
         let rate = |bps: u64| u32::try_from(bps).unwrap_or(u32::MAX);
         let (up, down) = (rate(up_bps), rate(down_bps));
-        let mut out = Vec::new();
+        let mut integers = |mut acc: T, vendor_id: u32, typs: &[u8], value: u32| {
+            if value > 0 {
+                let data = value.to_be_bytes();
+                for &typ in typs {
+                    acc = add(
+                        acc,
+                        VendorSpecific {
+                            vendor_id,
+                            typ,
+                            data: &data,
+                        },
+                    )?;
+                }
+            }
+            Ok(acc)
+        };
         match self {
-            Vendor::Standard => {}
+            Vendor::Standard => Ok(acc),
             // Huawei-Input-Average-Rate 2, -Input-Peak-Rate 3, -Output-Average-Rate 5,
             // -Output-Peak-Rate 6: the peak equals the average for a flat limit.
             Vendor::Huawei => {
-                for (typs, value) in [([2, 3], up), ([5, 6], down)] {
-                    if value > 0 {
-                        out.extend(typs.map(|t| VendorSpecific::integer(HUAWEI, t, value)));
-                    }
-                }
+                let acc = integers(acc, HUAWEI, &[2, 3], up)?;
+                integers(acc, HUAWEI, &[5, 6], down)
             }
             // H3C-Input-Peak-Rate 1, -Average 2, -Basic 3; Output 4, 5, 6.
             Vendor::H3c => {
-                for (typs, value) in [([1, 2, 3], up), ([4, 5, 6], down)] {
-                    if value > 0 {
-                        out.extend(typs.map(|t| VendorSpecific::integer(H3C, t, value)));
-                    }
-                }
+                let acc = integers(acc, H3C, &[1, 2, 3], up)?;
+                integers(acc, H3C, &[4, 5, 6], down)
             }
             // Mikrotik-Rate-Limit 8: "rx/tx" from the router's side, rx being the user's
             // upload; 0 means unlimited.
-            Vendor::Mikrotik => {
-                if up > 0 || down > 0 {
-                    out.push(VendorSpecific {
-                        vendor_id: MIKROTIK,
-                        typ: 8,
-                        data: format!("{up}/{down}").into_bytes(),
-                    });
-                }
-            }
+            Vendor::Mikrotik if up > 0 || down > 0 => add(
+                acc,
+                VendorSpecific {
+                    vendor_id: MIKROTIK,
+                    typ: 8,
+                    data: format!("{up}/{down}").as_bytes(),
+                },
+            ),
+            Vendor::Mikrotik => Ok(acc),
         }
-        out
     }
 }
 
@@ -145,7 +150,13 @@ mod tests {
     use super::*;
 
     fn encoded(v: Vendor, up: u64, down: u64) -> Vec<Vec<u8>> {
-        v.bandwidth(up, down).iter().map(|a| a.encode()).collect()
+        v.bandwidth(up, down, Vec::new(), |mut out, a| {
+            let mut value = Vec::new();
+            a.encode_into(&mut value);
+            out.push(value);
+            Ok::<_, ()>(out)
+        })
+        .unwrap()
     }
 
     #[test]
@@ -187,13 +198,13 @@ mod tests {
     #[test]
     fn no_limit_no_attributes() {
         for v in Vendor::ALL {
-            assert!(v.bandwidth(0, 0).is_empty(), "{v}");
+            assert!(encoded(v, 0, 0).is_empty(), "{v}");
         }
-        assert!(Vendor::Standard.bandwidth(1, 1).is_empty());
+        assert!(encoded(Vendor::Standard, 1, 1).is_empty());
         // Beyond 32 bits the largest value is sent rather than a wrapped one.
         assert_eq!(
-            Vendor::Huawei.bandwidth(u64::MAX, 0)[0].data,
-            vec![0xff, 0xff, 0xff, 0xff]
+            encoded(Vendor::Huawei, u64::MAX, 0)[0][6..],
+            [0xff, 0xff, 0xff, 0xff]
         );
     }
 }
