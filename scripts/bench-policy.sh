@@ -74,13 +74,21 @@ INSERT INTO user_bindings (user_name, kind, value)
 SQL
 
 "$BIN/turnstile" --config "$scratch/turnstile.toml" serve > "$scratch/out" 2> "$scratch/log" &
-pids+=($!)
+SERVER=$!
+pids+=($SERVER)
 for _ in $(seq 1 100); do grep -q ready "$scratch/out" && break; sleep 0.1; done
 
+# The server's CPU time (user + system, in clock ticks): the load generator shares the
+# machine, so CPU per request is the steadier measure of what the policy costs.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER/stat"; }
 run() { # label user-prefix [flags]
-  "$BIN/turnstile-bench" --label "$1" --server "127.0.0.1:$PORT" --secret "$SECRET" \
-    --users $USERS --user-format "$2{}" --password-format 'pw{}' \
-    --in-flight "$IN_FLIGHT" --sockets 4 --seconds "$SECONDS_PER_ROUND" --json "${@:3}"
+  local before after line
+  before=$(cpu_ticks)
+  line=$("$BIN/turnstile-bench" --label "$1" --server "127.0.0.1:$PORT" --secret "$SECRET" \
+    --users $USERS --user-format "$2{}" --password-format 'pw{}' --warmup-seconds 0 \
+    --in-flight "$IN_FLIGHT" --sockets 4 --seconds "$SECONDS_PER_ROUND" --json "${@:3}")
+  after=$(cpu_ticks)
+  python3 -c 'import json,sys,os; r=json.loads(sys.argv[1]); t=os.sysconf("SC_CLK_TCK"); r["server_cpu_us_per_request"]=round((int(sys.argv[2])-int(sys.argv[3]))/t*1e6/max(r["sent"],1),2); print(json.dumps(r))' "$line" "$after" "$before"
 }
 echo "bench: $USERS users per population, $IN_FLIGHT in flight, ${SECONDS_PER_ROUND}s x $ROUNDS rounds each"
 results="$scratch/results.jsonl"
@@ -94,13 +102,19 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 for label in ("plain", "full"):
     b = max((r for r in rows if r["label"] == label), key=lambda r: r["requests_per_sec"])
+    cpu = sorted(r["server_cpu_us_per_request"] for r in rows if r["label"] == label)
     print(f"{label:6} {b['requests_per_sec']:>8.0f} req/s  p50 {b['p50_ms']:.2f} ms  p99 {b['p99_ms']:.2f} ms  "
-          f"lost {b['lost']}  rejected {b['rejects']}")
+          f"lost {b['lost']}  rejected {b['rejects']}  server CPU {cpu[len(cpu) // 2]:.2f} us/request (median)")
     if any(r["rejects"] for r in rows if r["label"] == label):
         sys.exit(f"bench: {label} requests were refused; the setup is wrong")
 pl = [r["requests_per_sec"] for r in rows if r["label"] == "plain"]
 fu = [r["requests_per_sec"] for r in rows if r["label"] == "full"]
 ratios = sorted(f / p for p, f in zip(pl, fu))
-print(f"full/plain: best {max(fu) / max(pl):.3f}, median of rounds {ratios[len(ratios) // 2]:.3f} "
+print(f"throughput full/plain: best {max(fu) / max(pl):.3f}, median of rounds {ratios[len(ratios) // 2]:.3f} "
       f"(rounds: {', '.join(f'{x:.3f}' for x in ratios)})")
+cp = [r["server_cpu_us_per_request"] for r in rows if r["label"] == "plain"]
+cf = [r["server_cpu_us_per_request"] for r in rows if r["label"] == "full"]
+cr = sorted(f / p for p, f in zip(cp, cf))
+print(f"server CPU per request full/plain: median of rounds {cr[len(cr) // 2]:.3f} "
+      f"(rounds: {', '.join(f'{x:.3f}' for x in cr)})")
 PY

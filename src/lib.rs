@@ -7,8 +7,11 @@
 //! | [`codes`] | the E-code catalog: every Srun code with its Chinese and English text |
 //! | [`config`] | typed settings from `config/turnstile.toml` and `TURNSTILE__…` variables |
 //! | [`radius`] | wire format, MD5/HMAC cryptography, NAS client table, reply cache, listener |
-//! | [`auth`] | credential checks (PAP, CHAP) and the decision: accept, or refuse with a code |
-//! | [`directory`] | the in-memory users and NAS clients that the packet path reads |
+//! | [`auth`] | credential checks (PAP, CHAP), login history and [`auth::policy::evaluate`]: grant with limits, or refuse with a code |
+//! | [`account`] | what a user holds: profile, bindings, product instances |
+//! | [`catalog`] | groups, products, billing and control policies, blacklists, IP tables, system switches |
+//! | [`session`] | the online table |
+//! | [`directory`] | the in-memory users, NAS clients and catalog that the packet path reads |
 //! | [`store`] | the [`store::Store`] trait and its SQLite backend; sealed secrets; CSV import |
 //! | [`daemon`] | wiring for `turnstile serve` |
 //! | [`telemetry`] | logs and Prometheus metrics |
@@ -16,13 +19,15 @@
 //! # How an Access-Request flows
 //!
 //! ```text
-//! NAS ─UDP─▶ radius::server (reader) ─▶ directory: client table ─▶ reply_cache
-//!              │ unknown source: drop       retransmission: resend cached reply
-//!              ▼
-//!            bounded queue ─▶ worker: radius::access ─ packet::Packet::parse,
-//!              Message-Authenticator check ─▶ auth::authenticate(request, user)
-//!              ─▶ Decision::Accept | Reject(ECode) ─▶ reply (Message-Authenticator
-//!              first; refusals carry Reply-Message "CODE: text") ─▶ cache ─▶ NAS
+//! NAS ─UDP─▶ radius::server (a worker thread per SO_REUSEPORT socket) ─▶ directory:
+//!              │ client table ─▶ reply_cache   (unknown source: drop;
+//!              ▼                                 retransmission: resend cached reply)
+//!            radius::access ─ packet::Packet::parse,
+//!              Message-Authenticator check ─▶ policy::Request view ─▶
+//!              auth::policy::evaluate(request, user, catalog, online counts, history,
+//!              clock) ─▶ Decision::Accept(Grant) | Reject(ECode) ─▶ reply
+//!              (Message-Authenticator first; Accept: timeouts, Class, vendor bandwidth;
+//!              Reject: Reply-Message "CODE: text") ─▶ cache ─▶ NAS
 //! ```
 //!
 //! The CLI changes the store; every change is written to a change log in the same
