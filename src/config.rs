@@ -92,6 +92,8 @@ pub struct RadiusSettings {
     pub listen: IpAddr,
     /// Authentication port (0 picks a free one).
     pub auth_port: u16,
+    /// Accounting port (0 picks a free one).
+    pub acct_port: u16,
     /// Worker threads, each with its own socket on the port; 0 means one per CPU.
     pub workers: usize,
     /// Kernel receive buffer per worker socket, in bytes: the bounded request queue.
@@ -109,6 +111,7 @@ impl Default for RadiusSettings {
         RadiusSettings {
             listen: IpAddr::V4(Ipv4Addr::LOCALHOST),
             auth_port: 1812,
+            acct_port: 1813,
             workers: 0,
             recv_buffer_bytes: 4 << 20,
             reply_cache_secs: 5,

@@ -10,9 +10,11 @@ use tokio::sync::watch;
 use crate::auth::throttle::Throttle;
 use crate::config::Settings;
 use crate::directory::{Directory, DirectoryError};
+use crate::radius::acct_server::{self, AcctContext};
 use crate::radius::reply_cache::ReplyCache;
 use crate::radius::server::{AuthContext, AuthServer};
 use crate::session::online::OnlineTable;
+use crate::session::tracker::SessionTracker;
 use crate::store::{Backend, StoreError};
 use crate::telemetry::{self, RadiusMetrics};
 
@@ -40,7 +42,7 @@ pub enum DaemonError {
     Metrics(String),
 }
 
-/// Runs the daemon. Prints `turnstile ready auth=ADDR metrics=ADDR` on stdout once every
+/// Runs the daemon. Prints `turnstile ready auth=ADDR acct=ADDR metrics=ADDR` on stdout once every
 /// listener is bound (tests and scripts wait for that line).
 pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     let started = Instant::now();
@@ -72,6 +74,17 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
         source,
     })?;
 
+    let acct_addr = SocketAddr::new(settings.radius.listen, settings.radius.acct_port);
+    let acct_bind_error = |source| DaemonError::Bind {
+        what: "RADIUS accounting",
+        addr: acct_addr.to_string(),
+        source,
+    };
+    let acct_socket = acct_server::bind(acct_addr)
+        .await
+        .map_err(acct_bind_error)?;
+    let acct_local = acct_socket.local_addr().map_err(acct_bind_error)?;
+
     let metrics_local = match settings.telemetry.metrics_listen.as_str() {
         "" => None,
         addr => {
@@ -94,6 +107,9 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
 
     let (stop, shutdown) = watch::channel(false);
     let throttle = Throttle::new(settings.policy);
+    let online = Arc::new(OnlineTable::default());
+    let tracker = SessionTracker::restore(directory.store(), online.clone()).await?;
+    tracing::info!(sessions = online.len(), "online table restored");
     let store = directory.store();
     for (user, until) in store.lockouts(crate::store::unix_now()).await? {
         throttle.restore_lock(&user, until);
@@ -115,9 +131,21 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
         lang: settings.general.language,
         metrics: RadiusMetrics::default(),
         throttle,
-        online: Arc::new(OnlineTable::default()),
+        online: online.clone(),
         lockouts,
     });
+    let acct = tokio::spawn(acct_server::serve(
+        acct_socket,
+        Arc::new(AcctContext {
+            directory: directory.clone(),
+            cache: ReplyCache::new(
+                Duration::from_secs(settings.radius.reply_cache_secs),
+                settings.radius.reply_cache_max_entries,
+            ),
+            tracker,
+        }),
+        shutdown.clone(),
+    ));
     let follower = tokio::spawn(directory.clone().follow(
         Duration::from_millis(settings.store.sync_interval_ms),
         shutdown.clone(),
@@ -130,13 +158,14 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     })?;
 
     let metrics_text = metrics_local.map_or_else(|| "off".to_string(), |a| a.to_string());
-    tracing::info!(auth = %auth_local, metrics = %metrics_text, "turnstile ready");
-    println!("turnstile ready auth={auth_local} metrics={metrics_text}");
+    tracing::info!(auth = %auth_local, acct = %acct_local, metrics = %metrics_text, "turnstile ready");
+    println!("turnstile ready auth={auth_local} acct={acct_local} metrics={metrics_text}");
 
     wait_for_signal().await;
     tracing::info!("shutting down");
     let _ = stop.send(true);
     workers.stop().await;
+    let _ = acct.await;
     let _ = follower.await;
     // The workers are gone, so is every sender: the writer drains and ends.
     drop(ctx_keep);

@@ -544,3 +544,106 @@ fn session_timeout_is_capped_by_expiry() {
     let timeout = reply.integer(SESSION_TIMEOUT_TYPE).unwrap();
     assert!((1..=86_400).contains(&timeout), "{timeout}");
 }
+
+/// Starts a session with an Accounting-Request Start and waits for its response.
+fn start_session(acct: &mut Nas, session: &str, user: &str) {
+    let r = acct.acct(1, session, user);
+    assert_eq!(acct.exchange(&r).code(), Code::AccountingResponse);
+}
+
+#[test]
+fn already_online_at_the_limit() {
+    let d = Daemon::start();
+    let mut nas = Nas::new("127.0.0.1", &d);
+    let mut acct = Nas::accounting("127.0.0.1", &d);
+    start_session(&mut acct, "s-1", "alice");
+    assert_eq!(
+        login(&mut nas, "alice", "wonderland", Via::default()).code(),
+        Code::AccessAccept
+    );
+    d.cli_ok(&["user", "set", "alice", "--max-online", "1"]);
+    expect_code(
+        &mut nas,
+        "alice",
+        "wonderland",
+        Via::default(),
+        "E2620: 已经在线了",
+    );
+    // The limit follows the user's sessions: after the Stop the login is accepted again.
+    let r = acct.acct(2, "s-1", "alice");
+    assert_eq!(acct.exchange(&r).code(), Code::AccountingResponse);
+    assert_eq!(
+        login(&mut nas, "alice", "wonderland", Via::default()).code(),
+        Code::AccessAccept
+    );
+}
+
+#[test]
+fn kick_the_oldest_instead_of_refusing() {
+    let d = Daemon::start();
+    let mut nas = Nas::new("127.0.0.1", &d);
+    let mut acct = Nas::accounting("127.0.0.1", &d);
+    start_session(&mut acct, "old", "alice");
+    start_session(&mut acct, "new", "alice");
+    d.cli_ok(&["control-policy", "set", "unlimited", "--max-online", "2"]);
+    expect_code(
+        &mut nas,
+        "alice",
+        "wonderland",
+        Via::default(),
+        "E2620: 已经在线了",
+    );
+    d.cli_ok(&[
+        "control-policy",
+        "set",
+        "unlimited",
+        "--over-limit",
+        "kick-oldest",
+    ]);
+    let reply = nas.eventually(
+        |nas| nas.pap("alice", "wonderland", true),
+        |r| r.code() == Code::AccessAccept,
+    );
+    assert_eq!(reply.code(), Code::AccessAccept);
+    d.wait_metric("turnstile_kicks_scheduled_total{cause=\"E3008\"}", 1.0);
+    let log = d.log();
+    assert!(
+        log.contains("oldest session scheduled for disconnection")
+            && log.contains("session=\"old\"")
+            && log.contains("cause=E3008"),
+        "{log}"
+    );
+}
+
+#[test]
+fn licensed_online_limit_and_sessions_surviving_a_restart() {
+    let mut d = Daemon::start();
+    let mut acct = Nas::accounting("127.0.0.1", &d);
+    start_session(&mut acct, "a", "carol");
+    start_session(&mut acct, "b", "dave");
+    d.cli_ok(&["system", "set", "--licensed-online", "2"]);
+    let mut nas = Nas::new("127.0.0.1", &d);
+    expect_code(
+        &mut nas,
+        "alice",
+        "wonderland",
+        Via::default(),
+        "E2621: 已经达到授权人数",
+    );
+
+    // The online table is restored from the store: still two sessions after a restart.
+    d.restart();
+    let mut nas = Nas::new("127.0.0.1", &d);
+    assert_eq!(
+        login(&mut nas, "alice", "wonderland", Via::default()).reply_message(),
+        "E2621: 已经达到授权人数"
+    );
+    // Accounting-On from the NAS closes its sessions.
+    let mut acct = Nas::accounting("127.0.0.1", &d);
+    let r = acct.acct(7, "", "");
+    assert_eq!(acct.exchange(&r).code(), Code::AccountingResponse);
+    assert_eq!(
+        login(&mut nas, "alice", "wonderland", Via::default()).code(),
+        Code::AccessAccept
+    );
+}

@@ -38,6 +38,12 @@ pub enum Discard {
     BadPasswordAttribute,
     /// The reply would not fit in a packet.
     ReplyTooLarge,
+    /// The request authenticator of an Accounting-Request does not match.
+    BadAuthenticator,
+    /// A required attribute (Acct-Status-Type, Acct-Session-Id) is missing.
+    MissingAttribute,
+    /// The record could not be stored; the NAS will retransmit.
+    StoreFailed,
 }
 
 impl Discard {
@@ -50,6 +56,9 @@ impl Discard {
             Discard::UnexpectedCode => "unexpected_code",
             Discard::BadPasswordAttribute => "bad_password_attribute",
             Discard::ReplyTooLarge => "reply_too_large",
+            Discard::BadAuthenticator => "bad_authenticator",
+            Discard::MissingAttribute => "missing_attribute",
+            Discard::StoreFailed => "store_failed",
         }
     }
 }

@@ -2,6 +2,8 @@
 //! the authentication listener.
 
 pub mod access;
+pub mod accounting;
+pub mod acct_server;
 pub mod class;
 pub mod clients;
 pub mod crypto;

@@ -1,4 +1,6 @@
-//! Sessions: who is online now ([`online::OnlineTable`]). Accounting feeds the table; the
-//! policy reads its counts; kicks are recorded on the session they end.
+//! Sessions: who is online now ([`online::OnlineTable`]). Accounting feeds the table
+//! through [`tracker::SessionTracker`], durably; the policy reads its counts; kicks are
+//! recorded on the session they end.
 
 pub mod online;
+pub mod tracker;

@@ -71,21 +71,45 @@ impl OnlineTable {
     }
 
     /// Marks the oldest session of `user` not already marked to be ended with `cause`;
-    /// returns its key.
+    /// returns its key. Of sessions started in the same second, the first recorded is the
+    /// oldest.
     pub fn mark_oldest(&self, user: &str, cause: ECode) -> Option<SessionKey> {
         let keys = self.by_user.get(user)?.clone();
-        let oldest = keys
-            .iter()
-            .filter_map(|k| {
-                let s = self.sessions.get(k)?;
-                s.pending_end.is_none().then(|| (s.started_at, k.clone()))
-            })
-            .min()?
-            .1;
+        let mut oldest: Option<(i64, SessionKey)> = None;
+        for k in keys {
+            let Some(s) = self.sessions.get(&k) else {
+                continue;
+            };
+            if s.pending_end.is_none() && oldest.as_ref().is_none_or(|(t, _)| s.started_at < *t) {
+                oldest = Some((s.started_at, k.clone()));
+            }
+        }
+        let oldest = oldest?.1;
         if let Some(mut s) = self.sessions.get_mut(&oldest) {
             s.pending_end = Some(cause);
         }
         Some(oldest)
+    }
+
+    /// Removes every session of a NAS; returns how many.
+    pub fn remove_nas(&self, nas: &str) -> usize {
+        let keys: Vec<SessionKey> = self
+            .sessions
+            .iter()
+            .filter(|e| &*e.key().nas == nas)
+            .map(|e| e.key().clone())
+            .collect();
+        keys.iter().filter(|k| self.remove(k).is_some()).count()
+    }
+
+    /// Sessions online.
+    pub fn len(&self) -> usize {
+        self.total.load(Ordering::Relaxed) as usize
+    }
+
+    /// True when nobody is online.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// The session under `key`.
@@ -126,6 +150,15 @@ mod tests {
         assert_eq!(t.remove(&key("3")).map(|s| s.user), Some("bob".into()));
         assert_eq!(t.remove(&key("3")), None);
         assert_eq!(t.counts("bob"), OnlineCounts { user: 0, total: 2 });
+        t.insert(
+            SessionKey {
+                nas: "other".into(),
+                id: "1".into(),
+            },
+            session("alice", 1),
+        );
+        assert_eq!(t.remove_nas("bras"), 2);
+        assert_eq!(t.counts("alice"), OnlineCounts { user: 1, total: 1 });
     }
 
     #[test]
@@ -133,10 +166,13 @@ mod tests {
         let t = OnlineTable::default();
         t.insert(key("1"), session("alice", 10));
         t.insert(key("2"), session("alice", 5));
+        t.insert(key("0"), session("alice", 10));
         let cause = ECode::SessionLimitExceeded;
         assert_eq!(t.mark_oldest("alice", cause), Some(key("2")));
         assert_eq!(t.get(&key("2")).unwrap().pending_end, Some(cause));
+        // Same second: the first recorded.
         assert_eq!(t.mark_oldest("alice", cause), Some(key("1")));
+        assert_eq!(t.mark_oldest("alice", cause), Some(key("0")));
         assert_eq!(t.mark_oldest("alice", cause), None);
         assert_eq!(t.mark_oldest("nobody", cause), None);
     }

@@ -88,6 +88,21 @@ pub struct NasRecord {
     pub created_at: i64,
 }
 
+/// A session online, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnlineRecord {
+    /// NAS client name.
+    pub nas: String,
+    /// Acct-Session-Id.
+    pub session_id: String,
+    /// User-Name.
+    pub user: String,
+    /// Unix second of the Start.
+    pub started_at: i64,
+    /// Unix second of the last Start or Interim-Update.
+    pub updated_at: i64,
+}
+
 /// What kind of row a change-log entry is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Entity {
@@ -170,6 +185,14 @@ pub trait Store: Send + Sync {
     async fn put_catalog(&self, row: &CatalogRow, put: Put) -> Result<bool, StoreError>;
     /// Deletes a catalog object; false if there was none.
     async fn delete_catalog(&self, kind: CatalogKind, name: &str) -> Result<bool, StoreError>;
+    /// Every session online, oldest first.
+    async fn online_sessions(&self) -> Result<Vec<OnlineRecord>, StoreError>;
+    /// Records a session as online (again is an update), durably.
+    async fn put_online(&self, session: &OnlineRecord) -> Result<(), StoreError>;
+    /// Removes an online session, durably; false if it was not online.
+    async fn remove_online(&self, nas: &str, session_id: &str) -> Result<bool, StoreError>;
+    /// Removes every online session of a NAS, durably; returns how many.
+    async fn remove_online_nas(&self, nas: &str) -> Result<u64, StoreError>;
     /// Locks still in force at `now`: (user, locked until).
     async fn lockouts(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError>;
     /// Records that `name` is locked until `until` (unix seconds).

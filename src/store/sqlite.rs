@@ -11,7 +11,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::{
-    catalog_key, unix_now, Change, Entity, NasRecord, Put, Store, StoreError, UserRecord, ALL_KEYS,
+    catalog_key, unix_now, Change, Entity, NasRecord, OnlineRecord, Put, Store, StoreError,
+    UserRecord, ALL_KEYS,
 };
 use crate::account::{Binding, Holding, Profile, UserChange};
 use crate::catalog::{CatalogKind, CatalogRow};
@@ -470,6 +471,61 @@ impl Store for SqliteStore {
             .bind(name);
         self.touch(Entity::Catalog, &catalog_key(kind, name), q)
             .await
+    }
+
+    async fn online_sessions(&self) -> Result<Vec<OnlineRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT nas, session_id, user_name, started_at, updated_at FROM online_sessions \
+             ORDER BY started_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OnlineRecord {
+                    nas: r.try_get("nas")?,
+                    session_id: r.try_get("session_id")?,
+                    user: r.try_get("user_name")?,
+                    started_at: r.try_get("started_at")?,
+                    updated_at: r.try_get("updated_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn put_online(&self, s: &OnlineRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO online_sessions (nas, session_id, user_name, started_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (nas, session_id) \
+             DO UPDATE SET user_name = $3, updated_at = $5",
+        )
+        .bind(&s.nas)
+        .bind(&s.session_id)
+        .bind(&s.user)
+        .bind(s.started_at)
+        .bind(s.updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn remove_online(&self, nas: &str, session_id: &str) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM online_sessions WHERE nas = $1 AND session_id = $2")
+            .bind(nas)
+            .bind(session_id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn remove_online_nas(&self, nas: &str) -> Result<u64, StoreError> {
+        let n = sqlx::query("DELETE FROM online_sessions WHERE nas = $1")
+            .bind(nas)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n)
     }
 
     async fn lockouts(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {

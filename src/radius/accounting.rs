@@ -1,0 +1,115 @@
+//! Accounting-Request (RFC 2866) on the wire: validate the packet and its authenticator,
+//! read the narrow [`AccountingRequest`] view the session tracker needs, and build the
+//! Accounting-Response.
+
+use radius::core::code::Code;
+use radius::core::rfc2865::{PROXY_STATE_TYPE, USER_NAME_TYPE};
+use radius::core::rfc2866::{ACCT_SESSION_ID_TYPE, ACCT_STATUS_TYPE_TYPE};
+
+use super::access::Discard;
+use super::clients::NasClient;
+use super::crypto::verify_signed_request;
+use super::packet::{Packet, PacketBuilder};
+
+/// Acct-Status-Type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcctStatus {
+    /// A session began.
+    Start,
+    /// A session ended.
+    Stop,
+    /// A session is still there.
+    InterimUpdate,
+    /// The NAS restarted: none of its sessions are online.
+    AccountingOn,
+    /// The NAS is going down: none of its sessions stay online.
+    AccountingOff,
+    /// Another value, acknowledged and otherwise ignored.
+    Other(u32),
+}
+
+impl AcctStatus {
+    fn from_value(v: u32) -> AcctStatus {
+        match v {
+            1 => AcctStatus::Start,
+            2 => AcctStatus::Stop,
+            3 => AcctStatus::InterimUpdate,
+            7 => AcctStatus::AccountingOn,
+            8 => AcctStatus::AccountingOff,
+            other => AcctStatus::Other(other),
+        }
+    }
+
+    /// Label for metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            AcctStatus::Start => "start",
+            AcctStatus::Stop => "stop",
+            AcctStatus::InterimUpdate => "interim_update",
+            AcctStatus::AccountingOn => "accounting_on",
+            AcctStatus::AccountingOff => "accounting_off",
+            AcctStatus::Other(_) => "other",
+        }
+    }
+}
+
+/// What the tracker needs from an Accounting-Request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountingRequest {
+    /// Acct-Status-Type.
+    pub status: AcctStatus,
+    /// Acct-Session-Id (empty when absent, as for Accounting-On/Off).
+    pub session_id: String,
+    /// User-Name.
+    pub user: String,
+}
+
+/// Validates an Accounting-Request from `client` and reads it.
+pub fn parse(datagram: &[u8], client: &NasClient) -> Result<AccountingRequest, Discard> {
+    let packet = Packet::parse(datagram).map_err(Discard::Malformed)?;
+    if packet.code() != Code::AccountingRequest {
+        return Err(Discard::UnexpectedCode);
+    }
+    if !verify_signed_request(packet.bytes(), client.secret.as_bytes()) {
+        return Err(Discard::BadAuthenticator);
+    }
+    let text = |typ| {
+        packet
+            .first(typ)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_default()
+    };
+    let status = packet
+        .first(ACCT_STATUS_TYPE_TYPE)
+        .and_then(|v| <[u8; 4]>::try_from(v).ok())
+        .map(u32::from_be_bytes)
+        .ok_or(Discard::MissingAttribute)?;
+    let status = AcctStatus::from_value(status);
+    let session_id = text(ACCT_SESSION_ID_TYPE);
+    if session_id.is_empty()
+        && matches!(
+            status,
+            AcctStatus::Start | AcctStatus::Stop | AcctStatus::InterimUpdate
+        )
+    {
+        return Err(Discard::MissingAttribute);
+    }
+    Ok(AccountingRequest {
+        status,
+        session_id,
+        user: text(USER_NAME_TYPE),
+    })
+}
+
+/// The Accounting-Response to `datagram` (already validated by [`parse`]), with the
+/// request's Proxy-State attributes.
+pub fn response(datagram: &[u8], client: &NasClient) -> Result<Vec<u8>, Discard> {
+    let packet = Packet::parse(datagram).map_err(Discard::Malformed)?;
+    let mut b = PacketBuilder::new(Code::AccountingResponse, packet.identifier());
+    for a in packet.attributes().filter(|a| a.typ == PROXY_STATE_TYPE) {
+        b = b
+            .attribute(PROXY_STATE_TYPE, a.value)
+            .map_err(|_| Discard::ReplyTooLarge)?;
+    }
+    Ok(b.finish_reply(packet.authenticator(), &client.secret))
+}
