@@ -347,14 +347,26 @@ impl Object for Group {
     }
 }
 
+/// Catalog objects of the given kinds, by name, read as `T`.
+async fn rows_of<T: DeserializeOwned>(
+    backend: &Backend,
+    kinds: &[CatalogKind],
+) -> Result<Vec<(String, T)>> {
+    backend
+        .store
+        .catalog()
+        .await?
+        .into_iter()
+        .filter(|r| kinds.contains(&r.kind))
+        .map(|r| Ok((r.name.clone(), r.parse()?)))
+        .collect()
+}
+
 async fn find<T: Object>(backend: &Backend, name: &str) -> Result<Option<T>> {
-    let rows = backend.store.catalog().await?;
-    Ok(
-        match rows.iter().find(|r| r.kind == T::KIND && r.name == name) {
-            Some(row) => Some(row.parse()?),
-            None => None,
-        },
-    )
+    Ok(rows_of::<T>(backend, &[T::KIND])
+        .await?
+        .into_iter()
+        .find_map(|(n, object)| (n == name).then_some(object)))
 }
 
 /// Objects that refer to `name` of `kind`, as "kind name" strings.
@@ -432,15 +444,7 @@ async fn object_command<T: Object>(
             warn_dangling(&backend, &object).await?;
         }
         ObjectCommand::List { json } => {
-            let rows: Vec<(String, T)> = backend
-                .store
-                .catalog()
-                .await?
-                .into_iter()
-                .filter(|r| r.kind == kind)
-                .map(|r| Ok((r.name.clone(), r.parse::<T>()?)))
-                .collect::<Result<_>>()?;
-            print_rows(&rows, json)?;
+            print_rows(&rows_of::<T>(&backend, &[kind]).await?, json)?;
         }
         ObjectCommand::Del { name, force } => {
             let users = referring_users(&backend, kind, &name).await?;
@@ -530,15 +534,8 @@ pub async fn blacklist(settings: &Settings, cmd: BlacklistCommand) -> Result<()>
             println!("removed {name} from the blacklist");
         }
         BlacklistCommand::List { json } => {
-            let rows: Vec<(String, BlacklistEntry)> = backend
-                .store
-                .catalog()
-                .await?
-                .into_iter()
-                .filter(|r| matches!(r.kind, CatalogKind::MacBlacklist | CatalogKind::IpBlacklist))
-                .map(|r| Ok((r.name.clone(), r.parse()?)))
-                .collect::<Result<_>>()?;
-            print_rows(&rows, json)?;
+            let kinds = [CatalogKind::MacBlacklist, CatalogKind::IpBlacklist];
+            print_rows(&rows_of::<BlacklistEntry>(&backend, &kinds).await?, json)?;
         }
     }
     Ok(())
@@ -574,15 +571,8 @@ pub async fn ip_table(settings: &Settings, cmd: IpTableCommand) -> Result<()> {
             println!("removed {name}");
         }
         IpTableCommand::List { json } => {
-            let rows: Vec<(String, IpRange)> = backend
-                .store
-                .catalog()
-                .await?
-                .into_iter()
-                .filter(|r| r.kind == CatalogKind::IpRange)
-                .map(|r| Ok((r.name.clone(), r.parse()?)))
-                .collect::<Result<_>>()?;
-            print_rows(&rows, json)?;
+            let kinds = [CatalogKind::IpRange];
+            print_rows(&rows_of::<IpRange>(&backend, &kinds).await?, json)?;
         }
     }
     Ok(())
@@ -591,15 +581,11 @@ pub async fn ip_table(settings: &Settings, cmd: IpTableCommand) -> Result<()> {
 /// `turnstile system`.
 pub async fn system(settings: &Settings, cmd: SystemCommand) -> Result<()> {
     let backend = Backend::open(settings).await?;
-    let current = backend
-        .store
-        .catalog()
+    let current = rows_of::<SystemSwitches>(&backend, &[CatalogKind::System])
         .await?
         .into_iter()
-        .find(|r| r.kind == CatalogKind::System)
-        .map(|r| r.parse::<SystemSwitches>())
-        .transpose()?
-        .unwrap_or_default();
+        .next()
+        .map_or_else(SystemSwitches::default, |(_, s)| s);
     match cmd {
         SystemCommand::Set {
             auth_enabled,

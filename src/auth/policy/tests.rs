@@ -5,6 +5,19 @@ use crate::catalog::{BillingKind, Group, Product};
 use crate::directory::UserEntry;
 
 const NOW: i64 = 1_800_000_000;
+
+/// A test value from its text.
+fn v<T: std::str::FromStr>(s: &str) -> T
+where
+    T::Err: std::fmt::Debug,
+{
+    s.parse().expect("a valid test value")
+}
+
+/// The control policy every test product uses.
+fn std_control(case: &mut Case) -> &mut ControlPolicy {
+    case.catalog.control.entry("std".into()).or_default()
+}
 /// 10:00 local.
 const TEN: u32 = 10 * 3600;
 
@@ -64,12 +77,12 @@ fn request(password: &[u8]) -> Request<'_> {
     Request {
         interface: Interface::Radius,
         credentials: Credentials::Pap { password },
-        mac: Some("aa:bb:cc:dd:ee:ff".parse().unwrap()),
+        mac: Some(v("aa:bb:cc:dd:ee:ff")),
         station: Some("aa-bb-cc-dd-ee-ff"),
-        ip: Some("10.1.2.3".parse().unwrap()),
+        ip: Some(v("10.1.2.3")),
         nas: NasIdentity {
             client: "bras-1",
-            ip: Some("192.0.2.1".parse().unwrap()),
+            ip: Some(v("192.0.2.1")),
             identifier: Some("bras-one"),
         },
         nas_port_id: Some("0/1/0:100.200"),
@@ -165,13 +178,13 @@ fn session_timeout_is_the_smallest_limit() {
     );
     // End of the time window.
     u.profile.expires_at = None;
-    case.catalog.control.get_mut("std").unwrap().windows = vec!["08:00-10:05".parse().unwrap()];
+    std_control(&mut case).windows = vec![v("08:00-10:05")];
     assert_eq!(
         grant(case.run(&request(b"pw"), Some(&u))).session_timeout,
         Some(300)
     );
     // None at all.
-    let c = case.catalog.control.get_mut("std").unwrap();
+    let c = std_control(&mut case);
     c.windows.clear();
     c.session_timeout_secs = 0;
     assert_eq!(
@@ -262,15 +275,13 @@ fn history_refusals() {
 fn address_refusals() {
     let mut case = Case::new();
     let r = request(b"pw");
-    case.catalog.ip_allowed.push("10.9.0.0/16".parse().unwrap());
+    case.catalog.ip_allowed.push(v("10.9.0.0/16"));
     assert_eq!(case.code(&r, &user()), ECode::IpNotInIpTable);
-    case.catalog.ip_allowed.push("10.1.0.0/16".parse().unwrap());
+    case.catalog.ip_allowed.push(v("10.1.0.0/16"));
     assert_eq!(case.code(&r, &user()), ECode::LoginSuccess);
-    case.catalog.ip_no_auth.push("10.1.2.0/24".parse().unwrap());
+    case.catalog.ip_no_auth.push(v("10.1.2.0/24"));
     assert_eq!(case.code(&r, &user()), ECode::IpNeedsNoAuth);
-    case.catalog
-        .ip_blacklist
-        .push("10.1.2.3/32".parse().unwrap());
+    case.catalog.ip_blacklist.push(v("10.1.2.3/32"));
     assert_eq!(case.code(&r, &user()), ECode::IpBlacklisted);
     // Without an address, the IP checks do not apply.
     let no_ip = Request {
@@ -280,9 +291,7 @@ fn address_refusals() {
     assert_eq!(case.code(&no_ip, &user()), ECode::LoginSuccess);
 
     let mut case = Case::new();
-    case.catalog
-        .mac_blacklist
-        .insert("aa:bb:cc:dd:ee:ff".parse().unwrap());
+    case.catalog.mac_blacklist.insert(v("aa:bb:cc:dd:ee:ff"));
     assert_eq!(case.code(&r, &user()), ECode::MacBlacklisted);
 }
 
@@ -295,7 +304,7 @@ fn binding_refusals() {
         u.bindings = b.into();
         u
     };
-    let mac = |s: &str| Binding::Mac(s.parse().unwrap());
+    let mac = |s: &str| Binding::Mac(v(s));
     assert_eq!(
         case.code(&r, &with(vec![mac("00:00:00:00:00:01")])),
         ECode::MacBindingMismatch
@@ -316,7 +325,7 @@ fn binding_refusals() {
         ECode::MacBindingMismatch
     );
 
-    let ip = |s: &str| Binding::Ip(s.parse().unwrap());
+    let ip = |s: &str| Binding::Ip(v(s));
     assert_eq!(
         case.code(&r, &with(vec![ip("10.1.2.4")])),
         ECode::IpBindingMismatch
@@ -401,7 +410,12 @@ fn money_refusals() {
     .into();
     assert_eq!(case.code(&r, &u), ECode::ConsumptionLimitReached);
     let mut priced = Case::new();
-    priced.catalog.billing.get_mut("20h").unwrap().fen_per_hour = 100;
+    priced
+        .catalog
+        .billing
+        .entry("20h".into())
+        .or_default()
+        .fen_per_hour = 100;
     let g = grant(priced.run(&r, Some(&u)));
     assert_eq!(g.session_timeout, Some(86_400));
 }
@@ -438,10 +452,7 @@ fn product_refusals() {
 
     // Outside every time window, the control policy does not match.
     let mut case = Case::new();
-    case.catalog.control.get_mut("std").unwrap().windows = vec![
-        "22:00-06:00".parse().unwrap(),
-        "12:00-13:00".parse().unwrap(),
-    ];
+    std_control(&mut case).windows = vec![v("22:00-06:00"), v("12:00-13:00")];
     assert_eq!(case.code(&r, &user()), ECode::NoMatchingControlPolicy);
     case.secs_of_day = 23 * 3600;
     assert_eq!(
@@ -496,7 +507,7 @@ fn session_limit_refuses_or_kicks() {
     u.profile.max_online = Some(0);
     assert_eq!(case.code(&request(b"pw"), &u), ECode::LoginSuccess);
 
-    case.catalog.control.get_mut("std").unwrap().over_limit = OverLimit::KickOldest;
+    std_control(&mut case).over_limit = OverLimit::KickOldest;
     // At the licence limit too: the kick keeps the total where it is.
     case.catalog.system.licensed_online = 5;
     let g = grant(case.run(&request(b"pw"), Some(&user())));
