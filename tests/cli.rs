@@ -221,3 +221,119 @@ fn codes_prints_the_whole_catalog() {
     assert!(text.contains("E2531: User does not exist"));
     assert_eq!(text.lines().count(), 159);
 }
+
+#[test]
+fn catalog_commands_name_what_is_wrong() {
+    let d = Daemon::start();
+    let fails = |args: &[&str], want: &str| {
+        let out = d.cli(args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+    };
+    // The starter objects exist and refer to each other.
+    let products = d.cli_ok(&["product", "list", "--json"]);
+    assert!(products.contains("\"standard\""), "{products}");
+    fails(
+        &["billing-policy", "del", "free"],
+        "billing_policy \"free\" is used by product \"standard\"",
+    );
+    fails(
+        &["product", "del", "standard"],
+        "product \"standard\" is used by group \"default\"",
+    );
+    fails(
+        &[
+            "product",
+            "add",
+            "standard",
+            "--billing-policy",
+            "free",
+            "--control-policy",
+            "unlimited",
+        ],
+        "already exists",
+    );
+    fails(
+        &[
+            "product",
+            "add",
+            "p:1",
+            "--billing-policy",
+            "free",
+            "--control-policy",
+            "unlimited",
+        ],
+        "must not contain",
+    );
+    fails(
+        &["product", "add", "p", "--control-policy", "unlimited"],
+        "--billing-policy is required",
+    );
+    fails(
+        &["control-policy", "add", "c", "--window", "25:00-26:00"],
+        "HH:MM-HH:MM",
+    );
+    fails(
+        &["control-policy", "add", "c", "--up", "fast"],
+        "expected bit/s",
+    );
+    fails(
+        &["billing-policy", "add", "b", "--kind", "weekly"],
+        "unknown billing kind",
+    );
+    fails(
+        &["control-policy", "set", "ghost", "--up", "1M"],
+        "no control_policy \"ghost\"",
+    );
+    fails(&["blacklist", "add", "--mac", "aa:bb"], "not a MAC address");
+    fails(&["blacklist", "add"], "--mac");
+    fails(&["ip-table", "add", "10.0.0.0/33"], "10.0.0.0/33");
+    fails(&["user", "set", "alice", "--bind-vlan", "x"], "--bind-vlan");
+    fails(
+        &["user", "set", "alice", "--expire", "tomorrow"],
+        "YYYY-MM-DD",
+    );
+    fails(
+        &["user", "set", "ghost", "--balance", "5"],
+        "E5992: 找不到这个用户",
+    );
+
+    // A forced delete is allowed and leaves the product refusing with E2807.
+    d.cli_ok(&["billing-policy", "del", "free", "--force"]);
+    // Changes are shown back.
+    d.cli_ok(&[
+        "control-policy",
+        "set",
+        "unlimited",
+        "--up",
+        "2M",
+        "--window",
+        "08:00-23:00",
+    ]);
+    let shown = d.cli_ok(&["control-policy", "list", "--json"]);
+    assert!(
+        shown.contains("\"up_bps\": 2000000") && shown.contains("\"08:00-23:00\""),
+        "{shown}"
+    );
+    d.cli_ok(&[
+        "user",
+        "set",
+        "alice",
+        "--bind-mac",
+        "AABB.CC00.0001",
+        "--balance",
+        "-5",
+        "--product",
+        "standard",
+    ]);
+    let user = d.cli_ok(&["user", "show", "alice", "--json"]);
+    assert!(
+        user.contains("\"mac=aa:bb:cc:00:00:01\"")
+            && user.contains("\"balance_fen\": -5")
+            && user.contains("\"standard\""),
+        "{user}"
+    );
+    let warned = d.cli(&["user", "set", "alice", "--product", "gold"]);
+    assert!(String::from_utf8_lossy(&warned.stderr).contains("no product \"gold\" exists yet"));
+}
