@@ -108,7 +108,7 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     let (stop, shutdown) = watch::channel(false);
     let throttle = Throttle::new(settings.policy);
     let online = Arc::new(OnlineTable::default());
-    let tracker = SessionTracker::restore(directory.store(), online.clone()).await?;
+    let (tracker, journal) = SessionTracker::restore(directory.store(), online.clone()).await?;
     tracing::info!(sessions = online.len(), "online table restored");
     let store = directory.store();
     for (user, until) in store.lockouts(crate::store::unix_now()).await? {
@@ -166,6 +166,8 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     let _ = stop.send(true);
     workers.stop().await;
     let _ = acct.await;
+    // The accounting server held the last tracker: the journal finishes its batch and ends.
+    let _ = journal.await;
     let _ = follower.await;
     // The workers are gone, so is every sender: the writer drains and ends.
     drop(ctx_keep);

@@ -101,16 +101,16 @@ async fn handle(ctx: &AcctContext, datagram: &[u8], source: SocketAddr) -> Optio
     }
     let outcome = async {
         let request = accounting::parse(datagram, &client)?;
+        let status = request.status;
         ctx.tracker
-            .apply(&client.name, &request, crate::store::unix_now())
+            .apply(&client.name, request, crate::store::unix_now())
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, nas = %client.name, "accounting record not stored; no response, the NAS will retransmit");
                 super::access::Discard::StoreFailed
             })?;
-        metrics::counter!("turnstile_accounting_requests_total", "status" => request.status.label())
+        metrics::counter!("turnstile_accounting_requests_total", "status" => status.label())
             .increment(1);
-        tracing::debug!(nas = %client.name, user = ?request.user, session = ?request.session_id, status = request.status.label(), "accounting");
         accounting::response(datagram, &client)
     }
     .await;

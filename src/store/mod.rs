@@ -103,6 +103,22 @@ pub struct OnlineRecord {
     pub updated_at: i64,
 }
 
+/// A change to the stored online sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnlineChange {
+    /// The session is online (insert or update).
+    Put(OnlineRecord),
+    /// The session ended.
+    Remove {
+        /// NAS client name.
+        nas: String,
+        /// Acct-Session-Id.
+        session_id: String,
+    },
+    /// Every session of the NAS ended.
+    RemoveNas(String),
+}
+
 /// What kind of row a change-log entry is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Entity {
@@ -187,12 +203,8 @@ pub trait Store: Send + Sync {
     async fn delete_catalog(&self, kind: CatalogKind, name: &str) -> Result<bool, StoreError>;
     /// Every session online, oldest first.
     async fn online_sessions(&self) -> Result<Vec<OnlineRecord>, StoreError>;
-    /// Records a session as online (again is an update), durably.
-    async fn put_online(&self, session: &OnlineRecord) -> Result<(), StoreError>;
-    /// Removes an online session, durably; false if it was not online.
-    async fn remove_online(&self, nas: &str, session_id: &str) -> Result<bool, StoreError>;
-    /// Removes every online session of a NAS, durably; returns how many.
-    async fn remove_online_nas(&self, nas: &str) -> Result<u64, StoreError>;
+    /// Applies changes to the online sessions in order, in one durable transaction.
+    async fn apply_online(&self, changes: &[OnlineChange]) -> Result<(), StoreError>;
     /// Locks still in force at `now`: (user, locked until).
     async fn lockouts(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError>;
     /// Records that `name` is locked until `until` (unix seconds).

@@ -11,8 +11,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::{
-    catalog_key, unix_now, Change, Entity, NasRecord, OnlineRecord, Put, Store, StoreError,
-    UserRecord, ALL_KEYS,
+    catalog_key, unix_now, Change, Entity, NasRecord, OnlineChange, OnlineRecord, Put, Store,
+    StoreError, UserRecord, ALL_KEYS,
 };
 use crate::account::{Binding, Holding, Profile, UserChange};
 use crate::catalog::{CatalogKind, CatalogRow};
@@ -493,39 +493,42 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn put_online(&self, s: &OnlineRecord) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO online_sessions (nas, session_id, user_name, started_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (nas, session_id) \
-             DO UPDATE SET user_name = $3, updated_at = $5",
-        )
-        .bind(&s.nas)
-        .bind(&s.session_id)
-        .bind(&s.user)
-        .bind(s.started_at)
-        .bind(s.updated_at)
-        .execute(&self.pool)
-        .await?;
+    async fn apply_online(&self, changes: &[OnlineChange]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for change in changes {
+            match change {
+                OnlineChange::Put(s) => {
+                    sqlx::query(
+                        "INSERT INTO online_sessions \
+                         (nas, session_id, user_name, started_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (nas, session_id) \
+                         DO UPDATE SET user_name = $3, updated_at = $5",
+                    )
+                    .bind(&s.nas)
+                    .bind(&s.session_id)
+                    .bind(&s.user)
+                    .bind(s.started_at)
+                    .bind(s.updated_at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                OnlineChange::Remove { nas, session_id } => {
+                    sqlx::query("DELETE FROM online_sessions WHERE nas = $1 AND session_id = $2")
+                        .bind(nas)
+                        .bind(session_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                OnlineChange::RemoveNas(nas) => {
+                    sqlx::query("DELETE FROM online_sessions WHERE nas = $1")
+                        .bind(nas)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        tx.commit().await?;
         Ok(())
-    }
-
-    async fn remove_online(&self, nas: &str, session_id: &str) -> Result<bool, StoreError> {
-        let n = sqlx::query("DELETE FROM online_sessions WHERE nas = $1 AND session_id = $2")
-            .bind(nas)
-            .bind(session_id)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(n > 0)
-    }
-
-    async fn remove_online_nas(&self, nas: &str) -> Result<u64, StoreError> {
-        let n = sqlx::query("DELETE FROM online_sessions WHERE nas = $1")
-            .bind(nas)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(n)
     }
 
     async fn lockouts(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {

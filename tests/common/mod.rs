@@ -100,6 +100,12 @@ impl Daemon {
         Self::spawn(dir, config, env)
     }
 
+    /// Kills the daemon with SIGKILL: no chance to flush or finish anything.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Stops the daemon (SIGTERM, as systemd does) and starts it again on the same data.
     pub fn restart(&mut self) {
         // SAFETY: signalling our own child process.
