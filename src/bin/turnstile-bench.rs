@@ -14,6 +14,7 @@ use radius::core::rfc2865::{
     CALLING_STATION_ID_TYPE, FRAMED_IP_ADDRESS_TYPE, NAS_IP_ADDRESS_TYPE, USER_NAME_TYPE,
     USER_PASSWORD_TYPE,
 };
+use radius::core::rfc2866::{ACCT_SESSION_ID_TYPE, ACCT_STATUS_TYPE_TYPE};
 use radius::core::rfc2869::NAS_PORT_ID_TYPE;
 use rand::RngCore;
 use std::net::{SocketAddr, UdpSocket};
@@ -62,6 +63,10 @@ struct Opts {
     /// Label for the output.
     #[arg(long, default_value = "server")]
     label: String,
+    /// `access` sends Access-Requests; `accounting` sends, per session, Start,
+    /// Interim-Update and Stop (counted as accepted when answered).
+    #[arg(long, default_value = "access")]
+    mode: Mode,
     /// Also send what a BRAS sends about the subscriber, derived from user i:
     /// Calling-Station-Id 02-00-00-II-II-II, Framed-IP-Address 10.II.II.II and
     /// NAS-Port-Id 0/1/0:100.
@@ -83,6 +88,32 @@ struct Slot {
     sent_at: Instant,
     authenticator: [u8; 16],
     measured: bool,
+}
+
+/// What the generator sends.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Mode {
+    /// PAP Access-Requests.
+    Access,
+    /// Accounting-Requests: Start, Interim-Update, Stop for each session in turn.
+    Accounting,
+}
+
+/// Request `n` of socket `tag` in accounting mode: session n / 3, status Start, Interim,
+/// Stop by n % 3. Its authenticator is the signature.
+fn build_accounting(opts: &Opts, tag: usize, id: u8, n: usize) -> Vec<u8> {
+    let user = opts
+        .user_format
+        .replace("{}", &(n / 3 % opts.users.max(1)).to_string());
+    let session = format!("bench-{tag}-{}", n / 3);
+    let status = [1u32, 3, 2][n % 3];
+    PacketBuilder::new(Code::AccountingRequest, id)
+        .u32_attribute(ACCT_STATUS_TYPE_TYPE, status)
+        .and_then(|b| b.attribute(ACCT_SESSION_ID_TYPE, session.as_bytes()))
+        .and_then(|b| b.attribute(USER_NAME_TYPE, user.as_bytes()))
+        .and_then(|b| b.attribute(NAS_IP_ADDRESS_TYPE, &[127, 0, 0, 1]))
+        .expect("small packet")
+        .finish_signed_request(&SharedSecret::new(opts.secret.as_bytes()))
 }
 
 fn build(opts: &Opts, id: u8, n: usize, auth: &[u8; 16]) -> Vec<u8> {
@@ -110,6 +141,7 @@ fn build(opts: &Opts, id: u8, n: usize, auth: &[u8; 16]) -> Vec<u8> {
 }
 
 fn run_socket(
+    tag: usize,
     opts: Opts,
     window: usize,
     measuring: Arc<AtomicBool>,
@@ -144,8 +176,17 @@ fn run_socket(
         while !stopping && outstanding < window {
             let Some(id) = free.pop() else { break };
             let mut auth = [0u8; 16];
-            rng.fill_bytes(&mut auth);
-            let packet = build(&opts, id, n, &auth);
+            let packet = match opts.mode {
+                Mode::Access => {
+                    rng.fill_bytes(&mut auth);
+                    build(&opts, id, n, &auth)
+                }
+                Mode::Accounting => {
+                    let packet = build_accounting(&opts, tag, id, n);
+                    auth.copy_from_slice(&packet[4..20]);
+                    packet
+                }
+            };
             n += 1;
             if socket.send(&packet).is_err() {
                 free.push(id);
@@ -180,7 +221,7 @@ fn run_socket(
                     continue;
                 }
                 match reply.code() {
-                    Code::AccessAccept => tally.accepts += 1,
+                    Code::AccessAccept | Code::AccountingResponse => tally.accepts += 1,
                     Code::AccessReject => tally.rejects += 1,
                     _ => tally.invalid += 1,
                 }
@@ -225,9 +266,9 @@ fn main() {
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let threads: Vec<_> = (0..sockets)
-        .map(|_| {
+        .map(|tag| {
             let (o, m, s) = (opts.clone(), measuring.clone(), stop.clone());
-            std::thread::spawn(move || run_socket(o, per_socket, m, s))
+            std::thread::spawn(move || run_socket(tag, o, per_socket, m, s))
         })
         .collect();
     std::thread::sleep(Duration::from_secs(opts.warmup_seconds));
