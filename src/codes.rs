@@ -96,6 +96,8 @@ catalog! {
     LoginSuccess = 0, Success, "登录成功", "Login successful";
     UserRequest = 2401, NasTerminate, "User-Request", "User-Request";
     LostCarrier = 2402, NasTerminate, "Lost-Carrier", "Lost-Carrier";
+    // Not in the Srun tables: RFC 2866 value 3, so that every cause 1-17 has its code.
+    LostService = 2403, NasTerminate, "Lost-Service", "Lost-Service";
     IdleTimeout = 2404, NasTerminate, "Idle-Timeout", "Idle-Timeout";
     SessionTimeout = 2405, NasTerminate, "Session-Timeout", "Session-Timeout";
     AdminReset = 2406, NasTerminate, "Admin-Reset", "Admin-Reset";
@@ -268,6 +270,24 @@ impl ECode {
         format!("{self}: {}", self.text(lang))
     }
 
+    /// Codes this catalog adds to the Srun tables.
+    pub const EXTENSIONS: &'static [ECode] = &[ECode::LostService];
+
+    /// False for the codes of [`ECode::EXTENSIONS`], which the Srun tables do not have.
+    pub fn from_seed(self) -> bool {
+        !ECode::EXTENSIONS.contains(&self)
+    }
+
+    /// The code of an RFC 2866 Acct-Terminate-Cause: 1–17 are E2401–E2417; other values
+    /// have none and are kept raw.
+    pub fn from_terminate_cause(value: u32) -> Option<ECode> {
+        if (1..=17).contains(&value) {
+            ECode::from_number(2400 + value)
+        } else {
+            None
+        }
+    }
+
     /// Looks a code up by its number.
     pub fn from_number(number: u32) -> Option<ECode> {
         ECode::ALL
@@ -296,7 +316,9 @@ mod tests {
 
     #[test]
     fn catalog_has_every_distinct_seed_code_in_order() {
-        assert_eq!(ECode::ALL.len(), 159);
+        let seed = ECode::ALL.iter().filter(|c| c.from_seed()).count();
+        assert_eq!(seed, 159);
+        assert_eq!(ECode::ALL.len(), 159 + ECode::EXTENSIONS.len());
         assert!(ECode::ALL.windows(2).all(|w| w[0].number() < w[1].number()));
     }
 
@@ -314,7 +336,20 @@ mod tests {
     #[test]
     fn lookup_by_number() {
         assert_eq!(ECode::from_number(2616), Some(ECode::Arrearage));
-        assert_eq!(ECode::from_number(2403), None);
+        assert_eq!(ECode::from_number(2404), Some(ECode::IdleTimeout));
+        assert_eq!(ECode::from_number(2599), None);
+    }
+
+    #[test]
+    fn every_terminate_cause_has_its_code() {
+        for v in 1..=17 {
+            let code = ECode::from_terminate_cause(v).unwrap_or_else(|| panic!("{v}"));
+            assert_eq!(code.number(), 2400 + v);
+        }
+        assert_eq!(ECode::from_terminate_cause(3), Some(ECode::LostService));
+        assert!(!ECode::LostService.from_seed());
+        assert_eq!(ECode::from_terminate_cause(0), None);
+        assert_eq!(ECode::from_terminate_cause(18), None);
     }
 
     #[test]

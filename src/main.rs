@@ -145,6 +145,8 @@ fn print_codes(lang: Lang, json: bool) -> Result<()> {
         family: turnstile::codes::Family,
         zh: &'static str,
         en: &'static str,
+        /// False for codes the catalog adds to the Srun tables.
+        from_seed: bool,
     }
     if json {
         let rows: Vec<Row> = ECode::ALL
@@ -155,6 +157,7 @@ fn print_codes(lang: Lang, json: bool) -> Result<()> {
                 family: c.family(),
                 zh: c.zh(),
                 en: c.en(),
+                from_seed: c.from_seed(),
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&rows)?);
