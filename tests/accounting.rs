@@ -4,9 +4,13 @@ mod common;
 
 use common::{Daemon, Nas};
 use radius::core::code::Code;
+use radius::core::rfc2865::{CALLING_STATION_ID_TYPE, CLASS_TYPE, FRAMED_IP_ADDRESS_TYPE};
 use radius::core::rfc2865::{NAS_IP_ADDRESS_TYPE, USER_NAME_TYPE};
-use radius::core::rfc2866::{ACCT_SESSION_ID_TYPE, ACCT_STATUS_TYPE_TYPE};
-use sqlx::Row;
+use radius::core::rfc2866::{
+    ACCT_INPUT_OCTETS_TYPE, ACCT_OUTPUT_OCTETS_TYPE, ACCT_SESSION_ID_TYPE, ACCT_SESSION_TIME_TYPE,
+    ACCT_STATUS_TYPE_TYPE, ACCT_TERMINATE_CAUSE_TYPE,
+};
+use radius::core::rfc2869::{ACCT_OUTPUT_GIGAWORDS_TYPE, NAS_PORT_ID_TYPE};
 use std::collections::{HashMap, HashSet};
 use std::net::UdpSocket;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -89,21 +93,11 @@ fn kill_9_loses_no_acknowledged_start() {
     let acked = acked.lock().unwrap().clone();
 
     d.restart();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let stored: HashSet<String> = runtime.block_on(async {
-        let url = format!(
-            "sqlite://{}?mode=ro",
-            d.dir.path().join("data/turnstile.db").display()
-        );
-        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-        sqlx::query("SELECT session_id FROM online_sessions")
-            .fetch_all(&pool)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get::<String, _>("session_id"))
-            .collect()
-    });
+    let stored: HashSet<String> = d
+        .query("SELECT session_id FROM online_sessions")
+        .into_iter()
+        .filter_map(|mut row| row.remove(0))
+        .collect();
     let lost: Vec<_> = acked.difference(&stored).collect();
     assert!(
         lost.is_empty(),
@@ -145,4 +139,101 @@ fn a_retransmitted_stop_is_applied_once() {
         d.metric("turnstile_accounting_requests_total{status=\"stop\"}"),
         1.0
     );
+}
+
+fn int(v: u32) -> [u8; 4] {
+    v.to_be_bytes()
+}
+
+#[test]
+fn session_lifecycle_with_usage_and_causes() {
+    let d = Daemon::start();
+    let mut acct = Nas::accounting("127.0.0.1", &d);
+    let send = |acct: &mut Nas, r: common::Request| {
+        assert_eq!(acct.exchange(&r).code(), Code::AccountingResponse);
+    };
+    let class = b"ts1:standard:alice";
+    let r = acct.acct_with(
+        1,
+        "s1",
+        "alice",
+        &[
+            (FRAMED_IP_ADDRESS_TYPE, &[10, 1, 2, 3]),
+            (CALLING_STATION_ID_TYPE, b"aa-bb-cc-dd-ee-ff"),
+            (NAS_PORT_ID_TYPE, b"0/1/0:100"),
+            (CLASS_TYPE, class),
+        ],
+    );
+    send(&mut acct, r);
+    let r = acct.acct_with(
+        3,
+        "s1",
+        "alice",
+        &[
+            (ACCT_SESSION_TIME_TYPE, &int(60)),
+            (ACCT_INPUT_OCTETS_TYPE, &int(1000)),
+            (ACCT_OUTPUT_OCTETS_TYPE, &int(5)),
+            (ACCT_OUTPUT_GIGAWORDS_TYPE, &int(2)),
+        ],
+    );
+    send(&mut acct, r);
+    let online = d.query(
+        "SELECT user_name, product, framed_ip, station, nas_port, session_time, input_octets, output_octets FROM online_sessions",
+    );
+    let s = |v: &str| Some(v.to_string());
+    assert_eq!(
+        online,
+        vec![vec![
+            s("alice"),
+            s("standard"),
+            s("10.1.2.3"),
+            s("aa-bb-cc-dd-ee-ff"),
+            s("0/1/0:100"),
+            s("60"),
+            s("1000"),
+            s(&(2u64 * (1 << 32) + 5).to_string())
+        ]]
+    );
+    // Stop with Lost-Service (3): the catalog's E2403.
+    let r = acct.acct_with(
+        2,
+        "s1",
+        "alice",
+        &[
+            (ACCT_SESSION_TIME_TYPE, &int(90)),
+            (ACCT_INPUT_OCTETS_TYPE, &int(2000)),
+            (ACCT_TERMINATE_CAUSE_TYPE, &int(3)),
+        ],
+    );
+    send(&mut acct, r);
+    // A Stop for a session never started is recorded, with a cause outside 1-17 kept raw.
+    let r = acct.acct_with(2, "ghost", "bob", &[(ACCT_TERMINATE_CAUSE_TYPE, &int(99))]);
+    send(&mut acct, r);
+    // Accounting-On closes what the NAS had open, as E2411.
+    let r = acct.acct(1, "s2", "carol");
+    send(&mut acct, r);
+    let r = acct.acct(7, "", "");
+    send(&mut acct, r);
+
+    assert!(d.query("SELECT * FROM online_sessions").is_empty());
+    let history = d.query(
+        "SELECT session_id, user_name, framed_ip, session_time, input_octets, cause, terminate_cause FROM session_history ORDER BY id",
+    );
+    assert_eq!(
+        history,
+        vec![
+            vec![
+                s("s1"),
+                s("alice"),
+                s("10.1.2.3"),
+                s("90"),
+                s("2000"),
+                s("2403"),
+                s("3")
+            ],
+            vec![s("ghost"), s("bob"), None, s("0"), s("0"), None, s("99")],
+            vec![s("s2"), s("carol"), None, s("0"), s("0"), s("2411"), None],
+        ]
+    );
+    assert_eq!(d.metric("turnstile_online_sessions"), 0.0);
 }

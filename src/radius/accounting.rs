@@ -3,10 +3,21 @@
 //! Accounting-Response.
 
 use radius::core::code::Code;
-use radius::core::rfc2865::{PROXY_STATE_TYPE, USER_NAME_TYPE};
-use radius::core::rfc2866::{ACCT_SESSION_ID_TYPE, ACCT_STATUS_TYPE_TYPE};
+use radius::core::rfc2865::{
+    CALLING_STATION_ID_TYPE, CLASS_TYPE, FRAMED_IP_ADDRESS_TYPE, NAS_PORT_TYPE, PROXY_STATE_TYPE,
+    USER_NAME_TYPE,
+};
+use radius::core::rfc2866::{
+    ACCT_INPUT_OCTETS_TYPE, ACCT_OUTPUT_OCTETS_TYPE, ACCT_SESSION_ID_TYPE, ACCT_SESSION_TIME_TYPE,
+    ACCT_STATUS_TYPE_TYPE, ACCT_TERMINATE_CAUSE_TYPE,
+};
+use radius::core::rfc2869::{
+    ACCT_INPUT_GIGAWORDS_TYPE, ACCT_OUTPUT_GIGAWORDS_TYPE, NAS_PORT_ID_TYPE,
+};
+use std::net::Ipv4Addr;
 
 use super::access::Discard;
+use super::class::SessionClass;
 use super::clients::NasClient;
 use super::crypto::verify_signed_request;
 use super::packet::{Packet, PacketBuilder};
@@ -62,6 +73,22 @@ pub struct AccountingRequest {
     pub session_id: String,
     /// User-Name.
     pub user: String,
+    /// Acct-Terminate-Cause (Stop).
+    pub terminate_cause: Option<u32>,
+    /// Acct-Session-Time, seconds.
+    pub session_time: Option<u32>,
+    /// Octets from the user (Acct-Input-Octets + 2^32 × Acct-Input-Gigawords).
+    pub input_octets: u64,
+    /// Octets to the user (Acct-Output-Octets + 2^32 × Acct-Output-Gigawords).
+    pub output_octets: u64,
+    /// Framed-IP-Address.
+    pub framed_ip: Option<Ipv4Addr>,
+    /// Calling-Station-Id.
+    pub station: Option<String>,
+    /// NAS-Port-Id, else NAS-Port.
+    pub nas_port: Option<String>,
+    /// The Class of the Access-Accept, when turnstile wrote it.
+    pub class: Option<SessionClass>,
 }
 
 /// Validates an Accounting-Request from `client` and reads it.
@@ -77,15 +104,19 @@ pub fn parse(datagram: &[u8], client: &NasClient) -> Result<AccountingRequest, D
         packet
             .first(typ)
             .map(|v| String::from_utf8_lossy(v).into_owned())
-            .unwrap_or_default()
     };
-    let status = packet
-        .first(ACCT_STATUS_TYPE_TYPE)
-        .and_then(|v| <[u8; 4]>::try_from(v).ok())
-        .map(u32::from_be_bytes)
-        .ok_or(Discard::MissingAttribute)?;
+    let integer = |typ| {
+        packet
+            .first(typ)
+            .and_then(|v| <[u8; 4]>::try_from(v).ok())
+            .map(u32::from_be_bytes)
+    };
+    let octets = |low, high| {
+        u64::from(integer(high).unwrap_or(0)) << 32 | u64::from(integer(low).unwrap_or(0))
+    };
+    let status = integer(ACCT_STATUS_TYPE_TYPE).ok_or(Discard::MissingAttribute)?;
     let status = AcctStatus::from_value(status);
-    let session_id = text(ACCT_SESSION_ID_TYPE);
+    let session_id = text(ACCT_SESSION_ID_TYPE).unwrap_or_default();
     if session_id.is_empty()
         && matches!(
             status,
@@ -97,7 +128,18 @@ pub fn parse(datagram: &[u8], client: &NasClient) -> Result<AccountingRequest, D
     Ok(AccountingRequest {
         status,
         session_id,
-        user: text(USER_NAME_TYPE),
+        user: text(USER_NAME_TYPE).unwrap_or_default(),
+        terminate_cause: integer(ACCT_TERMINATE_CAUSE_TYPE),
+        session_time: integer(ACCT_SESSION_TIME_TYPE),
+        input_octets: octets(ACCT_INPUT_OCTETS_TYPE, ACCT_INPUT_GIGAWORDS_TYPE),
+        output_octets: octets(ACCT_OUTPUT_OCTETS_TYPE, ACCT_OUTPUT_GIGAWORDS_TYPE),
+        framed_ip: packet
+            .first(FRAMED_IP_ADDRESS_TYPE)
+            .and_then(|v| <[u8; 4]>::try_from(v).ok())
+            .map(Ipv4Addr::from),
+        station: text(CALLING_STATION_ID_TYPE),
+        nas_port: text(NAS_PORT_ID_TYPE).or_else(|| integer(NAS_PORT_TYPE).map(|p| p.to_string())),
+        class: packet.first(CLASS_TYPE).and_then(SessionClass::decode),
     })
 }
 

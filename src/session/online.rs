@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::auth::policy::OnlineCounts;
 use crate::codes::ECode;
+use crate::store::OnlineRecord;
 
 /// Identifies a session: the NAS client's name and the Acct-Session-Id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -17,7 +18,7 @@ pub struct SessionKey {
 }
 
 /// One online session.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Session {
     /// User name.
     pub user: Box<str>,
@@ -25,6 +26,25 @@ pub struct Session {
     pub started_at: i64,
     /// Why the server wants it ended, once decided (e.g. E3008), until it is gone.
     pub pending_end: Option<ECode>,
+    /// The rest of what accounting said, as stored.
+    pub record: OnlineRecord,
+}
+
+impl Session {
+    /// The in-memory form of a stored session.
+    pub fn from_record(record: OnlineRecord) -> (SessionKey, Session) {
+        let key = SessionKey {
+            nas: record.nas.as_str().into(),
+            id: record.session_id.as_str().into(),
+        };
+        let session = Session {
+            user: record.user.as_str().into(),
+            started_at: record.started_at,
+            pending_end: None,
+            record,
+        };
+        (key, session)
+    }
 }
 
 /// Every session online now.
@@ -133,7 +153,7 @@ mod tests {
         Session {
             user: user.into(),
             started_at,
-            pending_end: None,
+            ..Session::default()
         }
     }
 

@@ -10,8 +10,9 @@ use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
 use super::online::{OnlineTable, Session, SessionKey};
+use crate::codes::ECode;
 use crate::radius::accounting::{AccountingRequest, AcctStatus};
-use crate::store::{OnlineChange, OnlineRecord, Store, StoreError};
+use crate::store::{HistoryRecord, OnlineChange, OnlineRecord, Store, StoreError};
 
 /// Most requests written in one transaction.
 const MAX_BATCH: usize = 1024;
@@ -50,17 +51,8 @@ impl SessionTracker {
         online: Arc<OnlineTable>,
     ) -> Result<(SessionTracker, tokio::task::JoinHandle<()>), StoreError> {
         for r in store.online_sessions().await? {
-            online.insert(
-                SessionKey {
-                    nas: r.nas.into(),
-                    id: r.session_id.into(),
-                },
-                Session {
-                    user: r.user.into(),
-                    started_at: r.started_at,
-                    pending_end: None,
-                },
-            );
+            let (key, session) = Session::from_record(r);
+            online.insert(key, session);
         }
         metrics::gauge!("turnstile_online_sessions").set(online.len() as f64);
         let (queue, rx) = mpsc::channel(QUEUE);
@@ -119,10 +111,11 @@ async fn journal(store: Arc<dyn Store>, online: Arc<OnlineTable>, mut rx: mpsc::
     }
 }
 
-/// The store changes for a batch, in order. A repeated Start or an Interim-Update keeps
-/// the session's start, as seen after the earlier requests of the same batch.
+/// The store changes for a batch, in order. Each request is merged into the session as
+/// the earlier requests of the same batch left it: what an update does not say (the start,
+/// the address) is kept.
 fn plan(online: &OnlineTable, batch: &[Pending]) -> Vec<OnlineChange> {
-    let mut started: HashMap<SessionKey, Option<i64>> = HashMap::new();
+    let mut seen: HashMap<SessionKey, Option<OnlineRecord>> = HashMap::new();
     let mut cleared: HashSet<&str> = HashSet::new();
     let mut changes = Vec::with_capacity(batch.len());
     for p in batch {
@@ -131,34 +124,38 @@ fn plan(online: &OnlineTable, batch: &[Pending]) -> Vec<OnlineChange> {
             nas: p.nas.clone(),
             id: r.session_id.as_str().into(),
         };
+        let prior = match seen.get(&key) {
+            Some(s) => s.clone(),
+            None if cleared.contains(&*p.nas) => None,
+            None => online.get(&key).map(|s| s.record),
+        };
         match r.status {
             AcctStatus::Start | AcctStatus::InterimUpdate => {
-                let known = match started.get(&key) {
-                    Some(s) => *s,
-                    None if cleared.contains(&*p.nas) => None,
-                    None => online.get(&key).map(|s| s.started_at),
-                };
-                let started_at = known.unwrap_or(p.now);
-                started.insert(key, Some(started_at));
-                changes.push(OnlineChange::Put(OnlineRecord {
-                    nas: p.nas.to_string(),
-                    session_id: r.session_id.clone(),
-                    user: r.user.clone(),
-                    started_at,
-                    updated_at: p.now,
-                }));
+                let record = merge(prior, &p.nas, r, p.now);
+                seen.insert(key, Some(record.clone()));
+                changes.push(OnlineChange::Put(record));
             }
             AcctStatus::Stop => {
-                started.insert(key, None);
-                changes.push(OnlineChange::Remove {
-                    nas: p.nas.to_string(),
-                    session_id: r.session_id.clone(),
-                });
+                // A Stop for a session never seen is recorded all the same.
+                let session = merge(prior, &p.nas, r, p.now);
+                seen.insert(key, None);
+                changes.push(OnlineChange::End(HistoryRecord {
+                    session,
+                    cause: r
+                        .terminate_cause
+                        .and_then(ECode::from_terminate_cause)
+                        .map(ECode::number),
+                    terminate_cause: r.terminate_cause,
+                }));
             }
             AcctStatus::AccountingOn | AcctStatus::AccountingOff => {
-                started.retain(|k, _| k.nas != p.nas);
+                seen.retain(|k, _| k.nas != p.nas);
                 cleared.insert(&p.nas);
-                changes.push(OnlineChange::RemoveNas(p.nas.to_string()));
+                changes.push(OnlineChange::EndNas {
+                    nas: p.nas.to_string(),
+                    at: p.now,
+                    cause: ECode::NasReboot.number(),
+                });
             }
             AcctStatus::Other(_) => {}
         }
@@ -166,31 +163,57 @@ fn plan(online: &OnlineTable, batch: &[Pending]) -> Vec<OnlineChange> {
     changes
 }
 
+/// The session after `r`: the request's values where it has them, the prior ones where not.
+fn merge(prior: Option<OnlineRecord>, nas: &str, r: &AccountingRequest, now: i64) -> OnlineRecord {
+    let prior = prior.unwrap_or_default();
+    let session_time = r.session_time.map(i64::from);
+    let started_at = if prior.started_at > 0 {
+        prior.started_at
+    } else {
+        now - session_time.unwrap_or(0)
+    };
+    let octets = |new: u64, old: i64| i64::try_from(new).unwrap_or(i64::MAX).max(old);
+    OnlineRecord {
+        nas: nas.to_string(),
+        session_id: r.session_id.clone(),
+        user: if r.user.is_empty() {
+            prior.user
+        } else {
+            r.user.clone()
+        },
+        product: r
+            .class
+            .as_ref()
+            .map(|c| c.product.clone())
+            .or(prior.product),
+        framed_ip: r.framed_ip.map(|ip| ip.to_string()).or(prior.framed_ip),
+        station: r.station.clone().or(prior.station),
+        nas_port: r.nas_port.clone().or(prior.nas_port),
+        started_at,
+        updated_at: now,
+        session_time: session_time
+            .unwrap_or(now - started_at)
+            .max(prior.session_time),
+        input_octets: octets(r.input_octets, prior.input_octets),
+        output_octets: octets(r.output_octets, prior.output_octets),
+    }
+}
+
 /// Applies a stored change to memory.
 fn apply(online: &OnlineTable, change: &OnlineChange) {
     match change {
         OnlineChange::Put(r) => {
-            let key = SessionKey {
-                nas: r.nas.as_str().into(),
-                id: r.session_id.as_str().into(),
-            };
-            let pending_end = online.get(&key).and_then(|s| s.pending_end);
-            online.insert(
-                key,
-                Session {
-                    user: r.user.as_str().into(),
-                    started_at: r.started_at,
-                    pending_end,
-                },
-            );
+            let (key, mut session) = Session::from_record(r.clone());
+            session.pending_end = online.get(&key).and_then(|s| s.pending_end);
+            online.insert(key, session);
         }
-        OnlineChange::Remove { nas, session_id } => {
+        OnlineChange::End(h) => {
             online.remove(&SessionKey {
-                nas: nas.as_str().into(),
-                id: session_id.as_str().into(),
+                nas: h.session.nas.as_str().into(),
+                id: h.session.session_id.as_str().into(),
             });
         }
-        OnlineChange::RemoveNas(nas) => {
+        OnlineChange::EndNas { nas, .. } => {
             let n = online.remove_nas(nas);
             tracing::info!(nas = %nas, sessions = n, "NAS sessions closed (Accounting-On/Off)");
         }

@@ -89,7 +89,7 @@ pub struct NasRecord {
 }
 
 /// A session online, as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OnlineRecord {
     /// NAS client name.
     pub nas: String,
@@ -97,10 +97,35 @@ pub struct OnlineRecord {
     pub session_id: String,
     /// User-Name.
     pub user: String,
+    /// Product instance, from the Class the Accept carried.
+    pub product: Option<String>,
+    /// Framed-IP-Address.
+    pub framed_ip: Option<String>,
+    /// Calling-Station-Id.
+    pub station: Option<String>,
+    /// NAS-Port-Id, else NAS-Port.
+    pub nas_port: Option<String>,
     /// Unix second of the Start.
     pub started_at: i64,
     /// Unix second of the last Start or Interim-Update.
     pub updated_at: i64,
+    /// Acct-Session-Time, seconds.
+    pub session_time: i64,
+    /// Octets from the user (upload), gigawords included.
+    pub input_octets: i64,
+    /// Octets to the user (download), gigawords included.
+    pub output_octets: i64,
+}
+
+/// An ended session (上网明细).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryRecord {
+    /// The session as it last was; `updated_at` is when it ended.
+    pub session: OnlineRecord,
+    /// The E-code of the end, when there is one.
+    pub cause: Option<u32>,
+    /// Acct-Terminate-Cause as sent by the NAS.
+    pub terminate_cause: Option<u32>,
 }
 
 /// A change to the stored online sessions.
@@ -108,15 +133,17 @@ pub struct OnlineRecord {
 pub enum OnlineChange {
     /// The session is online (insert or update).
     Put(OnlineRecord),
-    /// The session ended.
-    Remove {
+    /// The session ended: it leaves the online sessions for the history.
+    End(HistoryRecord),
+    /// Every session of the NAS ended at `at` with `cause`.
+    EndNas {
         /// NAS client name.
         nas: String,
-        /// Acct-Session-Id.
-        session_id: String,
+        /// Unix second.
+        at: i64,
+        /// E-code number.
+        cause: u32,
     },
-    /// Every session of the NAS ended.
-    RemoveNas(String),
 }
 
 /// What kind of row a change-log entry is about.
@@ -205,6 +232,12 @@ pub trait Store: Send + Sync {
     async fn online_sessions(&self) -> Result<Vec<OnlineRecord>, StoreError>;
     /// Applies changes to the online sessions in order, in one durable transaction.
     async fn apply_online(&self, changes: &[OnlineChange]) -> Result<(), StoreError>;
+    /// Ended sessions, newest first: of one user, or of everyone; at most `limit`.
+    async fn history(
+        &self,
+        user: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<HistoryRecord>, StoreError>;
     /// Locks still in force at `now`: (user, locked until).
     async fn lockouts(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError>;
     /// Records that `name` is locked until `until` (unix seconds).

@@ -11,8 +11,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::{
-    catalog_key, unix_now, Change, Entity, NasRecord, OnlineChange, OnlineRecord, Put, Store,
-    StoreError, UserRecord, ALL_KEYS,
+    catalog_key, unix_now, Change, Entity, HistoryRecord, NasRecord, OnlineChange, OnlineRecord,
+    Put, Store, StoreError, UserRecord, ALL_KEYS,
 };
 use crate::account::{Binding, Holding, Profile, UserChange};
 use crate::catalog::{CatalogKind, CatalogRow};
@@ -158,6 +158,48 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 const USER_COLUMNS: &str = "name, password_sealed, enabled, created_at, updated_at, \
     group_name, expires_at, balance_fen, phone, max_online, allow_radius, allow_portal, \
     banned_until, consumption_limit_fen";
+
+/// Columns of `online_sessions`, in [`push_session`] order.
+const SESSION_COLUMNS: &str = "nas, session_id, user_name, product, framed_ip, station, \
+    nas_port, started_at, updated_at, session_time, input_octets, output_octets";
+/// The same columns of `session_history`, where the last update is the end.
+const HISTORY_COLUMNS: &str = "nas, session_id, user_name, product, framed_ip, station, \
+    nas_port, started_at, ended_at, session_time, input_octets, output_octets";
+
+fn push_session(
+    row: &mut sqlx::query_builder::Separated<'_, '_, Sqlite, &'static str>,
+    s: &OnlineRecord,
+) {
+    row.push_bind(s.nas.clone())
+        .push_bind(s.session_id.clone())
+        .push_bind(s.user.clone())
+        .push_bind(s.product.clone())
+        .push_bind(s.framed_ip.clone())
+        .push_bind(s.station.clone())
+        .push_bind(s.nas_port.clone())
+        .push_bind(s.started_at)
+        .push_bind(s.updated_at)
+        .push_bind(s.session_time)
+        .push_bind(s.input_octets)
+        .push_bind(s.output_octets);
+}
+
+fn session_from_row(r: &SqliteRow) -> Result<OnlineRecord, StoreError> {
+    Ok(OnlineRecord {
+        nas: r.try_get("nas")?,
+        session_id: r.try_get("session_id")?,
+        user: r.try_get("user_name")?,
+        product: r.try_get("product")?,
+        framed_ip: r.try_get("framed_ip")?,
+        station: r.try_get("station")?,
+        nas_port: r.try_get("nas_port")?,
+        started_at: r.try_get("started_at")?,
+        updated_at: r.try_get("updated_at")?,
+        session_time: r.try_get("session_time")?,
+        input_octets: r.try_get("input_octets")?,
+        output_octets: r.try_get("output_octets")?,
+    })
+}
 
 const BINDINGS_QUERY: &str = "SELECT user_name, kind, value FROM user_bindings";
 const BINDINGS_ORDER: &str = "ORDER BY user_name, kind, value";
@@ -474,23 +516,9 @@ impl Store for SqliteStore {
     }
 
     async fn online_sessions(&self) -> Result<Vec<OnlineRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT nas, session_id, user_name, started_at, updated_at FROM online_sessions \
-             ORDER BY started_at",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(OnlineRecord {
-                    nas: r.try_get("nas")?,
-                    session_id: r.try_get("session_id")?,
-                    user: r.try_get("user_name")?,
-                    started_at: r.try_get("started_at")?,
-                    updated_at: r.try_get("updated_at")?,
-                })
-            })
-            .collect()
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM online_sessions ORDER BY started_at");
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter().map(session_from_row).collect()
     }
 
     async fn apply_online(&self, changes: &[OnlineChange]) -> Result<(), StoreError> {
@@ -498,28 +526,50 @@ impl Store for SqliteStore {
         for change in changes {
             match change {
                 OnlineChange::Put(s) => {
-                    sqlx::query(
-                        "INSERT INTO online_sessions \
-                         (nas, session_id, user_name, started_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (nas, session_id) \
-                         DO UPDATE SET user_name = $3, updated_at = $5",
-                    )
-                    .bind(&s.nas)
-                    .bind(&s.session_id)
-                    .bind(&s.user)
-                    .bind(s.started_at)
-                    .bind(s.updated_at)
-                    .execute(&mut *tx)
-                    .await?;
+                    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+                        "INSERT INTO online_sessions ({SESSION_COLUMNS}) "
+                    ));
+                    q.push_values(std::iter::once(s), |mut row, s| push_session(&mut row, s));
+                    q.push(
+                        " ON CONFLICT (nas, session_id) DO UPDATE SET user_name = excluded.user_name, \
+                         product = excluded.product, framed_ip = excluded.framed_ip, \
+                         station = excluded.station, nas_port = excluded.nas_port, \
+                         updated_at = excluded.updated_at, session_time = excluded.session_time, \
+                         input_octets = excluded.input_octets, output_octets = excluded.output_octets",
+                    );
+                    q.build().execute(&mut *tx).await?;
                 }
-                OnlineChange::Remove { nas, session_id } => {
+                OnlineChange::End(h) => {
+                    let s = &h.session;
                     sqlx::query("DELETE FROM online_sessions WHERE nas = $1 AND session_id = $2")
-                        .bind(nas)
-                        .bind(session_id)
+                        .bind(&s.nas)
+                        .bind(&s.session_id)
                         .execute(&mut *tx)
                         .await?;
+                    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+                        "INSERT INTO session_history ({HISTORY_COLUMNS}, cause, terminate_cause) "
+                    ));
+                    q.push_values(std::iter::once(h), |mut row, h| {
+                        push_session(&mut row, &h.session);
+                        row.push_bind(h.cause.map(i64::from))
+                            .push_bind(h.terminate_cause.map(i64::from));
+                    });
+                    q.build().execute(&mut *tx).await?;
                 }
-                OnlineChange::RemoveNas(nas) => {
+                OnlineChange::EndNas { nas, at, cause } => {
+                    // The sessions end now; their usage is what the last update said.
+                    let sql = format!(
+                        "INSERT INTO session_history ({HISTORY_COLUMNS}, cause) \
+                         SELECT nas, session_id, user_name, product, framed_ip, station, nas_port, \
+                         started_at, $1, session_time, input_octets, output_octets, $2 \
+                         FROM online_sessions WHERE nas = $3"
+                    );
+                    sqlx::query(&sql)
+                        .bind(at)
+                        .bind(i64::from(*cause))
+                        .bind(nas)
+                        .execute(&mut *tx)
+                        .await?;
                     sqlx::query("DELETE FROM online_sessions WHERE nas = $1")
                         .bind(nas)
                         .execute(&mut *tx)
@@ -529,6 +579,38 @@ impl Store for SqliteStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn history(
+        &self,
+        user: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<HistoryRecord>, StoreError> {
+        let columns = HISTORY_COLUMNS.replace("ended_at", "ended_at AS updated_at");
+        let sql = format!(
+            "SELECT {columns}, cause, terminate_cause FROM session_history \
+             WHERE $1 IS NULL OR user_name = $1 ORDER BY id DESC LIMIT $2"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(user)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let code = |column: &str| -> Result<Option<u32>, StoreError> {
+                    let v: Option<i64> = r.try_get(column)?;
+                    v.map(u32::try_from)
+                        .transpose()
+                        .map_err(|e| corrupt("session_history".into(), format!("{column}: {e}")))
+                };
+                Ok(HistoryRecord {
+                    session: session_from_row(r)?,
+                    cause: code("cause")?,
+                    terminate_cause: code("terminate_cause")?,
+                })
+            })
+            .collect()
     }
 
     async fn lockouts(&self, now: i64) -> Result<Vec<(String, i64)>, StoreError> {

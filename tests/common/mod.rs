@@ -100,6 +100,36 @@ impl Daemon {
         Self::spawn(dir, config, env)
     }
 
+    /// Rows of a query on the daemon's SQLite file (read-only), each as strings.
+    pub fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        use sqlx::Row;
+        let url = format!(
+            "sqlite://{}?mode=ro",
+            self.dir.path().join("data/turnstile.db").display()
+        );
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            let rows = sqlx::query(sql).fetch_all(&pool).await.unwrap();
+            rows.iter()
+                .map(|r| {
+                    (0..r.columns().len())
+                        .map(|i| {
+                            r.try_get::<Option<String>, _>(i)
+                                .ok()
+                                .flatten()
+                                .or_else(|| {
+                                    r.try_get::<Option<i64>, _>(i)
+                                        .ok()
+                                        .flatten()
+                                        .map(|v| v.to_string())
+                                })
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+    }
+
     /// Kills the daemon with SIGKILL: no chance to flush or finish anything.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
@@ -477,6 +507,17 @@ impl Nas {
     /// An Accounting-Request: Acct-Status-Type `status` (1 Start, 2 Stop, 3 Interim-Update,
     /// 7 Accounting-On, 8 Accounting-Off) for `session` of `user`.
     pub fn acct(&mut self, status: u32, session: &str, user: &str) -> Request {
+        self.acct_with(status, session, user, &[])
+    }
+
+    /// An Accounting-Request with extra attributes (type, value).
+    pub fn acct_with(
+        &mut self,
+        status: u32,
+        session: &str,
+        user: &str,
+        extra: &[(u8, &[u8])],
+    ) -> Request {
         let id = self.id();
         let mut b = PacketBuilder::new(Code::AccountingRequest, id)
             .u32_attribute(ACCT_STATUS_TYPE_TYPE, status)
@@ -490,6 +531,9 @@ impl Nas {
         }
         if !user.is_empty() {
             b = b.attribute(USER_NAME_TYPE, user.as_bytes()).unwrap();
+        }
+        for (typ, value) in extra {
+            b = b.attribute(*typ, value).unwrap();
         }
         let bytes = b.finish_signed_request(&SharedSecret::new(&self.secret));
         Request {
