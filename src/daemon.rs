@@ -80,9 +80,8 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
         addr: acct_addr.to_string(),
         source,
     };
-    let acct_socket = acct_server::bind(acct_addr)
-        .await
-        .map_err(acct_bind_error)?;
+    let acct_socket =
+        acct_server::bind(acct_addr, settings.radius.recv_buffer_bytes).map_err(acct_bind_error)?;
     let acct_local = acct_socket.local_addr().map_err(acct_bind_error)?;
 
     let metrics_local = match settings.telemetry.metrics_listen.as_str() {

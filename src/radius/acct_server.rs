@@ -28,9 +28,18 @@ pub struct AcctContext {
     pub tracker: SessionTracker,
 }
 
-/// Binds the accounting socket.
-pub async fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
-    UdpSocket::bind(addr).await
+/// Binds the accounting socket with a kernel receive buffer of `recv_buffer` bytes.
+pub fn bind(addr: SocketAddr, recv_buffer: usize) -> io::Result<UdpSocket> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    // The kernel may cap this at net.core.rmem_max; a smaller buffer still works.
+    let _ = socket.set_recv_buffer_size(recv_buffer);
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
 }
 
 /// Serves accounting on `socket` until `shutdown` turns true.

@@ -201,6 +201,80 @@ fn session_from_row(r: &SqliteRow) -> Result<OnlineRecord, StoreError> {
     })
 }
 
+/// Writes puts and ends of sessions (no NAS-wide end among them) in three statements.
+async fn write_sessions(
+    tx: &mut Transaction<'_, Sqlite>,
+    changes: &[OnlineChange],
+) -> Result<(), StoreError> {
+    let mut last: HashMap<(&str, &str), &OnlineChange> = HashMap::new();
+    let mut ended: Vec<&HistoryRecord> = Vec::new();
+    for c in changes {
+        match c {
+            OnlineChange::Put(r) => {
+                last.insert((&r.nas, &r.session_id), c);
+            }
+            OnlineChange::End(h) => {
+                last.insert((&h.session.nas, &h.session.session_id), c);
+                ended.push(h);
+            }
+            OnlineChange::EndNas { .. } => {}
+        }
+    }
+    let gone: Vec<(&str, &str)> = last
+        .iter()
+        .filter(|(_, c)| matches!(c, OnlineChange::End(_)))
+        .map(|(k, _)| *k)
+        .collect();
+    let online: Vec<&OnlineRecord> = last
+        .values()
+        .filter_map(|c| match c {
+            OnlineChange::Put(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    // Below SQLite's 32,766 bound values per statement.
+    const ROWS: usize = 1000;
+    for chunk in gone.chunks(ROWS) {
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new("DELETE FROM online_sessions WHERE (nas, session_id) IN (VALUES ");
+        let mut list = q.separated(", ");
+        for (nas, id) in chunk {
+            list.push("(");
+            list.push_bind_unseparated(nas.to_string());
+            list.push_unseparated(", ");
+            list.push_bind_unseparated(id.to_string());
+            list.push_unseparated(")");
+        }
+        q.push(")");
+        q.build().execute(&mut **tx).await?;
+    }
+    for chunk in ended.chunks(ROWS) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+            "INSERT INTO session_history ({HISTORY_COLUMNS}, cause, terminate_cause) "
+        ));
+        q.push_values(chunk, |mut row, h| {
+            push_session(&mut row, &h.session);
+            row.push_bind(h.cause.map(i64::from))
+                .push_bind(h.terminate_cause.map(i64::from));
+        });
+        q.build().execute(&mut **tx).await?;
+    }
+    for chunk in online.chunks(ROWS) {
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("INSERT INTO online_sessions ({SESSION_COLUMNS}) "));
+        q.push_values(chunk, |mut row, r| push_session(&mut row, r));
+        q.push(
+            " ON CONFLICT (nas, session_id) DO UPDATE SET user_name = excluded.user_name, \
+             product = excluded.product, framed_ip = excluded.framed_ip, \
+             station = excluded.station, nas_port = excluded.nas_port, \
+             updated_at = excluded.updated_at, session_time = excluded.session_time, \
+             input_octets = excluded.input_octets, output_octets = excluded.output_octets",
+        );
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 const BINDINGS_QUERY: &str = "SELECT user_name, kind, value FROM user_bindings";
 const BINDINGS_ORDER: &str = "ORDER BY user_name, kind, value";
 const HOLDINGS_QUERY: &str =
@@ -523,58 +597,32 @@ impl Store for SqliteStore {
 
     async fn apply_online(&self, changes: &[OnlineChange]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        for change in changes {
-            match change {
-                OnlineChange::Put(s) => {
-                    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-                        "INSERT INTO online_sessions ({SESSION_COLUMNS}) "
-                    ));
-                    q.push_values(std::iter::once(s), |mut row, s| push_session(&mut row, s));
-                    q.push(
-                        " ON CONFLICT (nas, session_id) DO UPDATE SET user_name = excluded.user_name, \
-                         product = excluded.product, framed_ip = excluded.framed_ip, \
-                         station = excluded.station, nas_port = excluded.nas_port, \
-                         updated_at = excluded.updated_at, session_time = excluded.session_time, \
-                         input_octets = excluded.input_octets, output_octets = excluded.output_octets",
-                    );
-                    q.build().execute(&mut *tx).await?;
-                }
-                OnlineChange::End(h) => {
-                    let s = &h.session;
-                    sqlx::query("DELETE FROM online_sessions WHERE nas = $1 AND session_id = $2")
-                        .bind(&s.nas)
-                        .bind(&s.session_id)
-                        .execute(&mut *tx)
-                        .await?;
-                    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-                        "INSERT INTO session_history ({HISTORY_COLUMNS}, cause, terminate_cause) "
-                    ));
-                    q.push_values(std::iter::once(h), |mut row, h| {
-                        push_session(&mut row, &h.session);
-                        row.push_bind(h.cause.map(i64::from))
-                            .push_bind(h.terminate_cause.map(i64::from));
-                    });
-                    q.build().execute(&mut *tx).await?;
-                }
-                OnlineChange::EndNas { nas, at, cause } => {
-                    // The sessions end now; their usage is what the last update said.
-                    let sql = format!(
-                        "INSERT INTO session_history ({HISTORY_COLUMNS}, cause) \
-                         SELECT nas, session_id, user_name, product, framed_ip, station, nas_port, \
-                         started_at, $1, session_time, input_octets, output_octets, $2 \
-                         FROM online_sessions WHERE nas = $3"
-                    );
-                    sqlx::query(&sql)
-                        .bind(at)
-                        .bind(i64::from(*cause))
-                        .bind(nas)
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query("DELETE FROM online_sessions WHERE nas = $1")
-                        .bind(nas)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+        // Each statement is a round trip to SQLite's thread, so a batch is collapsed into
+        // a few statements: between two NAS-wide ends, only the last state of each
+        // session matters, and the order of different sessions does not.
+        for segment in changes.split_inclusive(|c| matches!(c, OnlineChange::EndNas { .. })) {
+            let (last, rest) = match segment.split_last() {
+                Some((end @ OnlineChange::EndNas { .. }, rest)) => (Some(end), rest),
+                _ => (None, segment),
+            };
+            write_sessions(&mut tx, rest).await?;
+            if let Some(OnlineChange::EndNas { nas, at, cause }) = last {
+                // The sessions end now; their usage is what the last update said.
+                let select = SESSION_COLUMNS.replace("updated_at", "$1");
+                let sql = format!(
+                    "INSERT INTO session_history ({HISTORY_COLUMNS}, cause) \
+                     SELECT {select}, $2 FROM online_sessions WHERE nas = $3"
+                );
+                sqlx::query(&sql)
+                    .bind(at)
+                    .bind(i64::from(*cause))
+                    .bind(nas)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM online_sessions WHERE nas = $1")
+                    .bind(nas)
+                    .execute(&mut *tx)
+                    .await?;
             }
         }
         tx.commit().await?;
