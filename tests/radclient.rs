@@ -1,5 +1,6 @@
 //! FreeRADIUS's own client (`radclient`, Debian package `freeradius-utils`) against the
-//! daemon: an independent implementation of PAP, CHAP and Message-Authenticator.
+//! daemon: an independent implementation of PAP, CHAP, Message-Authenticator and the
+//! accounting request authenticator.
 
 mod common;
 
@@ -8,10 +9,14 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 fn radclient(d: &Daemon, input: &str) -> String {
+    radclient_to(d.auth, "auth", input)
+}
+
+fn radclient_to(server: std::net::SocketAddr, kind: &str, input: &str) -> String {
     let mut child = Command::new("radclient")
         .args(["-x", "-t", "3", "-r", "1"])
-        .arg(d.auth.to_string())
-        .arg("auth")
+        .arg(server.to_string())
+        .arg(kind)
         .arg(SECRET)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -74,4 +79,26 @@ fn radclient_pap_and_chap() {
     // radclient checks the reply's Message-Authenticator itself; a reply that failed it
     // would be reported as invalid rather than received.
     assert!(!out.contains("invalid"), "{out}");
+}
+
+#[test]
+fn radclient_accounting_start_and_stop() {
+    let d = Daemon::start();
+    let start = "Acct-Status-Type = Start, Acct-Session-Id = \"rc-1\", User-Name = \"alice\", \
+                 Framed-IP-Address = 10.9.8.7\n";
+    let out = radclient_to(d.acct, "acct", start);
+    assert!(out.contains("Received Accounting-Response"), "{out}");
+    let stop = "Acct-Status-Type = Stop, Acct-Session-Id = \"rc-1\", User-Name = \"alice\", \
+                Acct-Session-Time = 42, Acct-Input-Octets = 1234, Acct-Terminate-Cause = User-Request\n";
+    let out = radclient_to(d.acct, "acct", stop);
+    assert!(out.contains("Received Accounting-Response"), "{out}");
+    assert_eq!(
+        d.query("SELECT framed_ip, session_time, input_octets, cause FROM session_history"),
+        vec![vec![
+            Some("10.9.8.7".to_string()),
+            Some("42".to_string()),
+            Some("1234".to_string()),
+            Some("2401".to_string())
+        ]]
+    );
 }
