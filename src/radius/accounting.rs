@@ -4,8 +4,8 @@
 
 use radius::core::code::Code;
 use radius::core::rfc2865::{
-    CALLING_STATION_ID_TYPE, CLASS_TYPE, FRAMED_IP_ADDRESS_TYPE, NAS_PORT_TYPE, PROXY_STATE_TYPE,
-    USER_NAME_TYPE,
+    CALLING_STATION_ID_TYPE, CLASS_TYPE, FRAMED_IP_ADDRESS_TYPE, NAS_IP_ADDRESS_TYPE,
+    NAS_PORT_TYPE, PROXY_STATE_TYPE, USER_NAME_TYPE,
 };
 use radius::core::rfc2866::{
     ACCT_INPUT_OCTETS_TYPE, ACCT_OUTPUT_OCTETS_TYPE, ACCT_SESSION_ID_TYPE, ACCT_SESSION_TIME_TYPE,
@@ -83,6 +83,8 @@ pub struct AccountingRequest {
     pub output_octets: u64,
     /// Framed-IP-Address.
     pub framed_ip: Option<Ipv4Addr>,
+    /// NAS-IP-Address.
+    pub nas_ip: Option<Ipv4Addr>,
     /// Calling-Station-Id.
     pub station: Option<String>,
     /// NAS-Port-Id, else NAS-Port.
@@ -111,6 +113,12 @@ pub fn parse(datagram: &[u8], client: &NasClient) -> Result<AccountingRequest, D
             .and_then(|v| <[u8; 4]>::try_from(v).ok())
             .map(u32::from_be_bytes)
     };
+    let ipv4 = |typ| {
+        packet
+            .first(typ)
+            .and_then(|v| <[u8; 4]>::try_from(v).ok())
+            .map(Ipv4Addr::from)
+    };
     let octets = |low, high| {
         u64::from(integer(high).unwrap_or(0)) << 32 | u64::from(integer(low).unwrap_or(0))
     };
@@ -133,10 +141,8 @@ pub fn parse(datagram: &[u8], client: &NasClient) -> Result<AccountingRequest, D
         session_time: integer(ACCT_SESSION_TIME_TYPE),
         input_octets: octets(ACCT_INPUT_OCTETS_TYPE, ACCT_INPUT_GIGAWORDS_TYPE),
         output_octets: octets(ACCT_OUTPUT_OCTETS_TYPE, ACCT_OUTPUT_GIGAWORDS_TYPE),
-        framed_ip: packet
-            .first(FRAMED_IP_ADDRESS_TYPE)
-            .and_then(|v| <[u8; 4]>::try_from(v).ok())
-            .map(Ipv4Addr::from),
+        framed_ip: ipv4(FRAMED_IP_ADDRESS_TYPE),
+        nas_ip: ipv4(NAS_IP_ADDRESS_TYPE),
         station: text(CALLING_STATION_ID_TYPE),
         nas_port: text(NAS_PORT_ID_TYPE).or_else(|| integer(NAS_PORT_TYPE).map(|p| p.to_string())),
         class: packet.first(CLASS_TYPE).and_then(SessionClass::decode),

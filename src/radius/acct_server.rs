@@ -112,7 +112,7 @@ async fn handle(ctx: &AcctContext, datagram: &[u8], source: SocketAddr) -> Optio
         let request = accounting::parse(datagram, &client)?;
         let status = request.status;
         ctx.tracker
-            .apply(&client.name, request, crate::store::unix_now())
+            .apply(&client.name, request, source.ip(), crate::store::unix_now())
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, nas = %client.name, "accounting record not stored; no response, the NAS will retransmit");

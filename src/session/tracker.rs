@@ -5,6 +5,7 @@
 //! recorded survives a crash, and memory never runs ahead of the store.
 
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::Arc;
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
@@ -30,9 +31,20 @@ pub enum TrackerError {
     Stopped,
 }
 
+/// What a queued change is.
+enum Op {
+    /// An Accounting-Request from `source`.
+    Accounting {
+        request: AccountingRequest,
+        source: IpAddr,
+    },
+    /// The server ends a session (DM acknowledged, local offline…) with `cause`.
+    End { session_id: String, cause: ECode },
+}
+
 struct Pending {
     nas: Box<str>,
-    request: AccountingRequest,
+    op: Op,
     now: i64,
     done: oneshot::Sender<Result<(), TrackerError>>,
 }
@@ -60,19 +72,35 @@ impl SessionTracker {
         Ok((SessionTracker { queue }, journal))
     }
 
-    /// Records one Accounting-Request from `nas` at unix second `now`; returns once the
-    /// change is durable and applied to the online table.
+    /// Records one Accounting-Request from `nas` (sent from `source`) at unix second
+    /// `now`; returns once the change is durable and applied to the online table.
     pub async fn apply(
         &self,
         nas: &str,
         request: AccountingRequest,
+        source: IpAddr,
         now: i64,
     ) -> Result<(), TrackerError> {
+        self.submit(nas, Op::Accounting { request, source }, now)
+            .await
+    }
+
+    /// Ends a session on the server's side with `cause`: it moves to the history. A
+    /// session already gone is left alone.
+    pub async fn end(&self, key: &SessionKey, cause: ECode, now: i64) -> Result<(), TrackerError> {
+        let op = Op::End {
+            session_id: key.id.to_string(),
+            cause,
+        };
+        self.submit(&key.nas, op, now).await
+    }
+
+    async fn submit(&self, nas: &str, op: Op, now: i64) -> Result<(), TrackerError> {
         let (done, result) = oneshot::channel();
         self.queue
             .send(Pending {
                 nas: nas.into(),
-                request,
+                op,
                 now,
                 done,
             })
@@ -119,25 +147,43 @@ fn plan(online: &OnlineTable, batch: &[Pending]) -> Vec<OnlineChange> {
     let mut cleared: HashSet<&str> = HashSet::new();
     let mut changes = Vec::with_capacity(batch.len());
     for p in batch {
-        let r = &p.request;
+        let session_id = match &p.op {
+            Op::Accounting { request, .. } => &request.session_id,
+            Op::End { session_id, .. } => session_id,
+        };
         let key = SessionKey {
             nas: p.nas.clone(),
-            id: r.session_id.as_str().into(),
+            id: session_id.as_str().into(),
         };
         let prior = match seen.get(&key) {
             Some(s) => s.clone(),
             None if cleared.contains(&*p.nas) => None,
             None => online.get(&key).map(|s| s.record),
         };
+        let (r, source) = match &p.op {
+            Op::Accounting { request, source } => (request, *source),
+            Op::End { cause, .. } => {
+                if let Some(mut session) = prior {
+                    session.updated_at = p.now;
+                    seen.insert(key, None);
+                    changes.push(OnlineChange::End(HistoryRecord {
+                        session,
+                        cause: Some(cause.number()),
+                        terminate_cause: None,
+                    }));
+                }
+                continue;
+            }
+        };
         match r.status {
             AcctStatus::Start | AcctStatus::InterimUpdate => {
-                let record = merge(prior, &p.nas, r, p.now);
+                let record = merge(prior, &p.nas, r, source, p.now);
                 seen.insert(key, Some(record.clone()));
                 changes.push(OnlineChange::Put(record));
             }
             AcctStatus::Stop => {
                 // A Stop for a session never seen is recorded all the same.
-                let session = merge(prior, &p.nas, r, p.now);
+                let session = merge(prior, &p.nas, r, source, p.now);
                 seen.insert(key, None);
                 changes.push(OnlineChange::End(HistoryRecord {
                     session,
@@ -164,7 +210,13 @@ fn plan(online: &OnlineTable, batch: &[Pending]) -> Vec<OnlineChange> {
 }
 
 /// The session after `r`: the request's values where it has them, the prior ones where not.
-fn merge(prior: Option<OnlineRecord>, nas: &str, r: &AccountingRequest, now: i64) -> OnlineRecord {
+fn merge(
+    prior: Option<OnlineRecord>,
+    nas: &str,
+    r: &AccountingRequest,
+    source: IpAddr,
+    now: i64,
+) -> OnlineRecord {
     let prior = prior.unwrap_or_default();
     let session_time = r.session_time.map(i64::from);
     let started_at = if prior.started_at > 0 {
@@ -189,6 +241,7 @@ fn merge(prior: Option<OnlineRecord>, nas: &str, r: &AccountingRequest, now: i64
         framed_ip: r.framed_ip.map(|ip| ip.to_string()).or(prior.framed_ip),
         station: r.station.clone().or(prior.station),
         nas_port: r.nas_port.clone().or(prior.nas_port),
+        nas_addr: Some(r.nas_ip.map_or(source, IpAddr::V4).to_string()),
         started_at,
         updated_at: now,
         session_time: session_time

@@ -105,6 +105,8 @@ pub struct OnlineRecord {
     pub station: Option<String>,
     /// NAS-Port-Id, else NAS-Port.
     pub nas_port: Option<String>,
+    /// NAS-IP-Address, else the address accounting came from: where DM/CoA go.
+    pub nas_addr: Option<String>,
     /// Unix second of the Start.
     pub started_at: i64,
     /// Unix second of the last Start or Interim-Update.

@@ -161,10 +161,10 @@ const USER_COLUMNS: &str = "name, password_sealed, enabled, created_at, updated_
 
 /// Columns of `online_sessions`, in [`push_session`] order.
 const SESSION_COLUMNS: &str = "nas, session_id, user_name, product, framed_ip, station, \
-    nas_port, started_at, updated_at, session_time, input_octets, output_octets";
+    nas_port, nas_addr, started_at, updated_at, session_time, input_octets, output_octets";
 /// The same columns of `session_history`, where the last update is the end.
 const HISTORY_COLUMNS: &str = "nas, session_id, user_name, product, framed_ip, station, \
-    nas_port, started_at, ended_at, session_time, input_octets, output_octets";
+    nas_port, nas_addr, started_at, ended_at, session_time, input_octets, output_octets";
 
 fn push_session(
     row: &mut sqlx::query_builder::Separated<'_, '_, Sqlite, &'static str>,
@@ -177,6 +177,7 @@ fn push_session(
         .push_bind(s.framed_ip.clone())
         .push_bind(s.station.clone())
         .push_bind(s.nas_port.clone())
+        .push_bind(s.nas_addr.clone())
         .push_bind(s.started_at)
         .push_bind(s.updated_at)
         .push_bind(s.session_time)
@@ -193,6 +194,7 @@ fn session_from_row(r: &SqliteRow) -> Result<OnlineRecord, StoreError> {
         framed_ip: r.try_get("framed_ip")?,
         station: r.try_get("station")?,
         nas_port: r.try_get("nas_port")?,
+        nas_addr: r.try_get("nas_addr")?,
         started_at: r.try_get("started_at")?,
         updated_at: r.try_get("updated_at")?,
         session_time: r.try_get("session_time")?,
@@ -267,7 +269,7 @@ async fn write_sessions(
             " ON CONFLICT (nas, session_id) DO UPDATE SET user_name = excluded.user_name, \
              product = excluded.product, framed_ip = excluded.framed_ip, \
              station = excluded.station, nas_port = excluded.nas_port, \
-             updated_at = excluded.updated_at, session_time = excluded.session_time, \
+             nas_addr = excluded.nas_addr, updated_at = excluded.updated_at, session_time = excluded.session_time, \
              input_octets = excluded.input_octets, output_octets = excluded.output_octets",
         );
         q.build().execute(&mut **tx).await?;
