@@ -59,6 +59,12 @@ pub struct Settings {
     pub store: StoreSettings,
     /// Thresholds of the authorization policy.
     pub policy: PolicySettings,
+    /// Retransmission of Disconnect and CoA requests.
+    pub dynauth: DynAuthSettings,
+    /// Server-side checks of online sessions.
+    pub sessions: SessionSettings,
+    /// The operator's local HTTP API.
+    pub api: ApiSettings,
     /// Logs and metrics.
     pub telemetry: TelemetrySettings,
     /// Accounts created when the store is first created.
@@ -138,6 +144,13 @@ pub struct ClientSettings {
     /// Drop Access-Requests without Message-Authenticator (BlastRADIUS defence).
     #[serde(default = "yes")]
     pub require_message_authenticator: bool,
+    /// Port the NAS takes Disconnect and CoA requests on.
+    #[serde(default = "coa_port")]
+    pub coa_port: u16,
+}
+
+fn coa_port() -> u16 {
+    crate::radius::clients::DEFAULT_COA_PORT
 }
 
 fn yes() -> bool {
@@ -195,6 +208,68 @@ impl Default for PolicySettings {
             lockout_failures: 5,
             lockout_window_secs: 300,
             lockout_secs: 300,
+        }
+    }
+}
+
+/// `[dynauth]`: how Disconnect and CoA requests are retransmitted (RFC 5176). The same
+/// request is sent again after `initial_retry_ms`, doubling up to `max_retry_ms`, at most
+/// `tries` times and never after `total_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DynAuthSettings {
+    /// Wait before the first retransmission.
+    pub initial_retry_ms: u64,
+    /// Longest wait between two sends.
+    pub max_retry_ms: u64,
+    /// Sends in all, the first included.
+    pub tries: u32,
+    /// Time after which the NAS is taken not to answer.
+    pub total_ms: u64,
+}
+
+impl Default for DynAuthSettings {
+    fn default() -> Self {
+        DynAuthSettings {
+            initial_retry_ms: 2_000,
+            max_retry_ms: 16_000,
+            tries: 5,
+            total_ms: 30_000,
+        }
+    }
+}
+
+/// `[sessions]`: the sweeper that ends sessions on the server's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionSettings {
+    /// How often every online session is checked.
+    pub sweep_interval_ms: u64,
+    /// A session without Interim-Update for this many interim intervals is ended (E3101).
+    pub heartbeat_intervals: u32,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings {
+            sweep_interval_ms: 10_000,
+            heartbeat_intervals: 3,
+        }
+    }
+}
+
+/// `[api]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSettings {
+    /// Address of the operator API; "" turns it off. Keep it on loopback.
+    pub listen: String,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            listen: "127.0.0.1:9813".into(),
         }
     }
 }

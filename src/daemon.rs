@@ -10,7 +10,10 @@ use tokio::sync::watch;
 use crate::auth::throttle::Throttle;
 use crate::config::Settings;
 use crate::directory::{Directory, DirectoryError};
+use crate::admin::AdminState;
 use crate::radius::acct_server::{self, AcctContext};
+use crate::radius::dynauth::DynAuthClient;
+use crate::session::kick::Kicker;
 use crate::radius::reply_cache::ReplyCache;
 use crate::radius::server::{AuthContext, AuthServer};
 use crate::session::online::OnlineTable;
@@ -42,7 +45,7 @@ pub enum DaemonError {
     Metrics(String),
 }
 
-/// Runs the daemon. Prints `turnstile ready auth=ADDR acct=ADDR metrics=ADDR` on stdout once every
+/// Runs the daemon. Prints `turnstile ready auth=ADDR acct=ADDR api=ADDR metrics=ADDR` on stdout once every
 /// listener is bound (tests and scripts wait for that line).
 pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     let started = Instant::now();
@@ -84,30 +87,24 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
         acct_server::bind(acct_addr, settings.radius.recv_buffer_bytes).map_err(acct_bind_error)?;
     let acct_local = acct_socket.local_addr().map_err(acct_bind_error)?;
 
-    let metrics_local = match settings.telemetry.metrics_listen.as_str() {
-        "" => None,
-        addr => {
-            let parsed: SocketAddr = addr.parse().map_err(|_| DaemonError::Bind {
-                what: "metrics",
-                addr: addr.to_string(),
-                source: std::io::ErrorKind::InvalidInput.into(),
-            })?;
-            Some(
-                telemetry::serve_metrics(prometheus, parsed)
-                    .await
-                    .map_err(|source| DaemonError::Bind {
-                        what: "metrics",
-                        addr: addr.to_string(),
-                        source,
-                    })?,
-            )
-        }
+    let metrics_local = match listen_address("metrics", &settings.telemetry.metrics_listen)? {
+        None => None,
+        Some(addr) => Some(
+            telemetry::serve_metrics(prometheus, addr)
+                .await
+                .map_err(|source| DaemonError::Bind {
+                    what: "metrics",
+                    addr: addr.to_string(),
+                    source,
+                })?,
+        ),
     };
 
     let (stop, shutdown) = watch::channel(false);
     let throttle = Throttle::new(settings.policy);
     let online = Arc::new(OnlineTable::default());
     let (tracker, journal) = SessionTracker::restore(directory.store(), online.clone()).await?;
+    let kick_tracker = tracker.clone();
     tracing::info!(sessions = online.len(), "online table restored");
     let store = directory.store();
     for (user, until) in store.lockouts(crate::store::unix_now()).await? {
@@ -145,6 +142,53 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
         }),
         shutdown.clone(),
     ));
+    let dynauth = DynAuthClient::bind(settings.radius.listen, settings.dynauth)
+        .await
+        .map_err(|source| DaemonError::Bind {
+            what: "DM/CoA client",
+            addr: settings.radius.listen.to_string(),
+            source,
+        })?;
+    let kicker = Arc::new(Kicker {
+        online: online.clone(),
+        tracker: kick_tracker,
+        directory: directory.clone(),
+        dynauth,
+    });
+    let sweeper = tokio::spawn(crate::session::sweeper::run(
+        kicker.clone(),
+        settings.sessions,
+        shutdown.clone(),
+    ));
+    let api_local = match listen_address("operator API", &settings.api.listen)? {
+        None => None,
+        Some(addr) => {
+            let token = crate::admin::token::load_or_create(&settings.general.data_dir).map_err(
+                |source| DaemonError::Bind {
+                    what: "operator API token",
+                    addr: crate::admin::token::path(&settings.general.data_dir)
+                        .display()
+                        .to_string(),
+                    source,
+                },
+            )?;
+            let state = Arc::new(AdminState {
+                token,
+                lang: settings.general.language,
+                kicker: kicker.clone(),
+            });
+            Some(
+                crate::admin::serve(addr, state, shutdown.clone())
+                    .await
+                    .map_err(|source| DaemonError::Bind {
+                        what: "operator API",
+                        addr: addr.to_string(),
+                        source,
+                    })?,
+            )
+        }
+    };
+    drop(kicker);
     let follower = tokio::spawn(directory.clone().follow(
         Duration::from_millis(settings.store.sync_interval_ms),
         shutdown.clone(),
@@ -156,22 +200,39 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
         source,
     })?;
 
-    let metrics_text = metrics_local.map_or_else(|| "off".to_string(), |a| a.to_string());
-    tracing::info!(auth = %auth_local, acct = %acct_local, metrics = %metrics_text, "turnstile ready");
-    println!("turnstile ready auth={auth_local} acct={acct_local} metrics={metrics_text}");
+    let shown = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_string(), |a| a.to_string());
+    let (metrics_text, api_text) = (shown(metrics_local), shown(api_local));
+    tracing::info!(auth = %auth_local, acct = %acct_local, api = %api_text, metrics = %metrics_text, "turnstile ready");
+    println!(
+        "turnstile ready auth={auth_local} acct={acct_local} api={api_text} metrics={metrics_text}"
+    );
 
     wait_for_signal().await;
     tracing::info!("shutting down");
     let _ = stop.send(true);
     workers.stop().await;
     let _ = acct.await;
-    // The accounting server held the last tracker: the journal finishes its batch and ends.
-    let _ = journal.await;
+    let _ = sweeper.await;
+    // With the accounting server, the sweeper and the API gone, no tracker is left: the
+    // journal finishes its batch and ends.
+    let _ = tokio::time::timeout(Duration::from_secs(5), journal).await;
     let _ = follower.await;
     // The workers are gone, so is every sender: the writer drains and ends.
     drop(ctx_keep);
     let _ = tokio::time::timeout(Duration::from_secs(2), lockout_writer).await;
     Ok(())
+}
+
+/// A listen address from the config; None when it is "" (off).
+fn listen_address(what: &'static str, text: &str) -> Result<Option<SocketAddr>, DaemonError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| DaemonError::Bind {
+        what,
+        addr: text.to_string(),
+        source: std::io::ErrorKind::InvalidInput.into(),
+    })
 }
 
 async fn wait_for_signal() {

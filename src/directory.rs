@@ -228,6 +228,7 @@ impl Directory {
                     c.vendor,
                     c.require_message_authenticator,
                 )
+                .with_coa_port(c.coa_port)
             })
             .collect();
         for nas in self.backend.store.nas_devices().await? {

@@ -34,6 +34,7 @@
 //! transaction, and [`directory::Directory::follow`] applies it to memory.
 
 pub mod account;
+pub mod admin;
 pub mod auth;
 pub mod catalog;
 pub mod codes;

@@ -23,10 +23,21 @@ pub struct NasClient {
     pub vendor: Vendor,
     /// Drop Access-Requests without Message-Authenticator.
     pub require_message_authenticator: bool,
+    /// Port the NAS takes Disconnect and CoA requests on (RFC 5176).
+    pub coa_port: u16,
     warned_at: WarnLimiter,
 }
 
+/// The port RFC 5176 assigns to Dynamic Authorization.
+pub const DEFAULT_COA_PORT: u16 = 3799;
+
 impl NasClient {
+    /// The same entry taking Disconnect and CoA requests on `port`.
+    pub fn with_coa_port(mut self, port: u16) -> Self {
+        self.coa_port = port;
+        self
+    }
+
     /// A client entry.
     pub fn new(
         name: String,
@@ -41,6 +52,7 @@ impl NasClient {
             secret: SharedSecret::new(secret),
             vendor,
             require_message_authenticator,
+            coa_port: DEFAULT_COA_PORT,
             warned_at: WarnLimiter::default(),
         }
     }
@@ -117,6 +129,14 @@ impl ClientTable {
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.exact.len() + self.ranges.len()
+    }
+
+    /// The entry of this name.
+    pub fn by_name(&self, name: &str) -> Option<&Arc<NasClient>> {
+        self.exact
+            .values()
+            .chain(&self.ranges)
+            .find(|c| c.name == name)
     }
 
     /// True when no client is known.

@@ -7,6 +7,7 @@ pub mod acct_server;
 pub mod class;
 pub mod clients;
 pub mod crypto;
+pub mod dynauth;
 pub mod packet;
 pub mod reply_cache;
 pub mod server;

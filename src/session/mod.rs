@@ -2,5 +2,7 @@
 //! through [`tracker::SessionTracker`], durably; the policy reads its counts; kicks are
 //! recorded on the session they end.
 
+pub mod kick;
 pub mod online;
+pub mod sweeper;
 pub mod tracker;

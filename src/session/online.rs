@@ -26,6 +26,8 @@ pub struct Session {
     pub started_at: i64,
     /// Why the server wants it ended, once decided (e.g. E3008), until it is gone.
     pub pending_end: Option<ECode>,
+    /// Unix second the traffic counters last moved (for the idle check).
+    pub traffic_at: i64,
     /// The rest of what accounting said, as stored.
     pub record: OnlineRecord,
 }
@@ -41,6 +43,7 @@ impl Session {
             user: record.user.as_str().into(),
             started_at: record.started_at,
             pending_end: None,
+            traffic_at: record.updated_at,
             record,
         };
         (key, session)
@@ -130,6 +133,25 @@ impl OnlineTable {
     /// True when nobody is online.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Every session (of `user`, when given), copied out.
+    pub fn snapshot(&self, user: Option<&str>) -> Vec<(SessionKey, Session)> {
+        match user {
+            Some(user) => self
+                .by_user
+                .get(user)
+                .map(|keys| keys.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|k| self.get(&k).map(|s| (k, s)))
+                .collect(),
+            None => self
+                .sessions
+                .iter()
+                .map(|e| (e.key().clone(), e.value().clone()))
+                .collect(),
+        }
     }
 
     /// The session under `key`.

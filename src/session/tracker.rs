@@ -38,8 +38,13 @@ enum Op {
         request: AccountingRequest,
         source: IpAddr,
     },
-    /// The server ends a session (DM acknowledged, local offline…) with `cause`.
-    End { session_id: String, cause: ECode },
+    /// The server ends a session (DM acknowledged, local offline…) with `cause`,
+    /// reached `via` a DM or offline code when that differs.
+    End {
+        session_id: String,
+        cause: ECode,
+        via: Option<ECode>,
+    },
 }
 
 struct Pending {
@@ -85,12 +90,20 @@ impl SessionTracker {
             .await
     }
 
-    /// Ends a session on the server's side with `cause`: it moves to the history. A
-    /// session already gone is left alone.
-    pub async fn end(&self, key: &SessionKey, cause: ECode, now: i64) -> Result<(), TrackerError> {
+    /// Ends a session on the server's side with `cause` (reached `via` a DM or offline
+    /// code, when that is not the cause itself): it moves to the history. A session
+    /// already gone is left alone.
+    pub async fn end(
+        &self,
+        key: &SessionKey,
+        cause: ECode,
+        via: Option<ECode>,
+        now: i64,
+    ) -> Result<(), TrackerError> {
         let op = Op::End {
             session_id: key.id.to_string(),
             cause,
+            via,
         };
         self.submit(&key.nas, op, now).await
     }
@@ -162,7 +175,7 @@ fn plan(online: &OnlineTable, batch: &[Pending]) -> Vec<OnlineChange> {
         };
         let (r, source) = match &p.op {
             Op::Accounting { request, source } => (request, *source),
-            Op::End { cause, .. } => {
+            Op::End { cause, via, .. } => {
                 if let Some(mut session) = prior {
                     session.updated_at = p.now;
                     seen.insert(key, None);
@@ -170,6 +183,7 @@ fn plan(online: &OnlineTable, batch: &[Pending]) -> Vec<OnlineChange> {
                         session,
                         cause: Some(cause.number()),
                         terminate_cause: None,
+                        via: via.map(ECode::number),
                     }));
                 }
                 continue;
@@ -192,6 +206,7 @@ fn plan(online: &OnlineTable, batch: &[Pending]) -> Vec<OnlineChange> {
                         .and_then(ECode::from_terminate_cause)
                         .map(ECode::number),
                     terminate_cause: r.terminate_cause,
+                    via: None,
                 }));
             }
             AcctStatus::AccountingOn | AcctStatus::AccountingOff => {
@@ -257,7 +272,14 @@ fn apply(online: &OnlineTable, change: &OnlineChange) {
     match change {
         OnlineChange::Put(r) => {
             let (key, mut session) = Session::from_record(r.clone());
-            session.pending_end = online.get(&key).and_then(|s| s.pending_end);
+            if let Some(prior) = online.get(&key) {
+                session.pending_end = prior.pending_end;
+                let moved = (prior.record.input_octets, prior.record.output_octets)
+                    != (r.input_octets, r.output_octets);
+                if !moved {
+                    session.traffic_at = prior.traffic_at;
+                }
+            }
             online.insert(key, session);
         }
         OnlineChange::End(h) => {

@@ -128,6 +128,8 @@ pub struct HistoryRecord {
     pub cause: Option<u32>,
     /// Acct-Terminate-Cause as sent by the NAS.
     pub terminate_cause: Option<u32>,
+    /// How a server-side end reached the session (E4xxx), when `cause` says why.
+    pub via: Option<u32>,
 }
 
 /// A change to the stored online sessions.

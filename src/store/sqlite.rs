@@ -252,12 +252,13 @@ async fn write_sessions(
     }
     for chunk in ended.chunks(ROWS) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-            "INSERT INTO session_history ({HISTORY_COLUMNS}, cause, terminate_cause) "
+            "INSERT INTO session_history ({HISTORY_COLUMNS}, cause, terminate_cause, via) "
         ));
         q.push_values(chunk, |mut row, h| {
             push_session(&mut row, &h.session);
             row.push_bind(h.cause.map(i64::from))
-                .push_bind(h.terminate_cause.map(i64::from));
+                .push_bind(h.terminate_cause.map(i64::from))
+                .push_bind(h.via.map(i64::from));
         });
         q.build().execute(&mut **tx).await?;
     }
@@ -638,7 +639,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<HistoryRecord>, StoreError> {
         let columns = HISTORY_COLUMNS.replace("ended_at", "ended_at AS updated_at");
         let sql = format!(
-            "SELECT {columns}, cause, terminate_cause FROM session_history \
+            "SELECT {columns}, cause, terminate_cause, via FROM session_history \
              WHERE $1 IS NULL OR user_name = $1 ORDER BY id DESC LIMIT $2"
         );
         let rows = sqlx::query(&sql)
@@ -658,6 +659,7 @@ impl Store for SqliteStore {
                     session: session_from_row(r)?,
                     cause: code("cause")?,
                     terminate_cause: code("terminate_cause")?,
+                    via: code("via")?,
                 })
             })
             .collect()

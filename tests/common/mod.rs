@@ -28,6 +28,7 @@ pub struct Daemon {
     pub config: PathBuf,
     pub auth: SocketAddr,
     pub acct: SocketAddr,
+    pub api: SocketAddr,
     pub metrics: SocketAddr,
     child: Child,
     stderr: Arc<Mutex<String>>,
@@ -63,6 +64,9 @@ require_message_authenticator = false
 
 [store]
 sync_interval_ms = 200
+
+[api]
+listen = "127.0.0.1:0"
 
 [telemetry]
 metrics_listen = "127.0.0.1:0"
@@ -191,6 +195,7 @@ impl Daemon {
         Daemon {
             auth: field("auth="),
             acct: field("acct="),
+            api: field("api="),
             metrics: field("metrics="),
             dir,
             config,

@@ -1,0 +1,216 @@
+//! Taking sessions down, and changing them, on behalf of an operator, the system or the
+//! user: by Disconnect-Request (the NAS ends it, its ACK ends it here), locally (dropped
+//! from the online table, the NAS is not told) or virtually; and bandwidth changes by
+//! CoA. Every end records its cause code, which says how and from where.
+
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::online::{OnlineTable, SessionKey};
+use super::tracker::SessionTracker;
+use crate::codes::ECode;
+use crate::directory::Directory;
+use crate::radius::dynauth::{Action, DynAuthClient, Outcome, SessionRef, SESSION_NOT_FOUND};
+use crate::store::unix_now;
+
+/// How to take a session down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KickMode {
+    /// Disconnect-Request to the NAS.
+    Dm,
+    /// Drop it from the online table without telling the NAS.
+    Local,
+    /// Mark it offline here while the NAS keeps it (virtual offline).
+    Virtual,
+}
+
+/// Who asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KickSource {
+    /// The RADIUS module itself (e.g. pushing out the oldest session, E3008).
+    Radius,
+    /// System settings.
+    System,
+    /// The admin console or CLI.
+    Admin,
+    /// The user, from self-service.
+    SelfService,
+}
+
+impl KickMode {
+    /// The code of an end in this mode from `source`.
+    pub fn code(self, source: KickSource) -> ECode {
+        use KickSource::*;
+        match (self, source) {
+            (KickMode::Dm, Radius) => ECode::DmFromRadius,
+            (KickMode::Dm, System) => ECode::DmFromSystemSettings,
+            (KickMode::Dm, Admin) => ECode::DmFromAdminConsole,
+            (KickMode::Dm, SelfService) => ECode::DmFromSelfService,
+            (KickMode::Local, Radius) => ECode::LocalOffline,
+            (KickMode::Local, System) => ECode::LocalFromSystemSettings,
+            (KickMode::Local, Admin) => ECode::LocalFromAdminConsole,
+            (KickMode::Local, SelfService) => ECode::LocalFromSelfService,
+            (KickMode::Virtual, Radius) => ECode::VirtualOffline,
+            (KickMode::Virtual, System) => ECode::VirtualFromSystemSettings,
+            (KickMode::Virtual, Admin) => ECode::VirtualFromAdminConsole,
+            (KickMode::Virtual, SelfService) => ECode::VirtualFromSelfService,
+        }
+    }
+}
+
+/// What became of one request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KickResult {
+    /// `nas/session-id`.
+    pub session: String,
+    /// The session left the online table.
+    pub ended: bool,
+    /// The code recorded (or that would have been).
+    pub code: ECode,
+    /// What happened, for people.
+    pub detail: String,
+}
+
+/// Takes sessions down and changes them.
+pub struct Kicker {
+    /// Sessions online.
+    pub online: Arc<OnlineTable>,
+    /// Where ends are recorded.
+    pub tracker: SessionTracker,
+    /// NAS clients: secret and CoA port.
+    pub directory: Arc<Directory>,
+    /// Sends Disconnect and CoA requests.
+    pub dynauth: DynAuthClient,
+}
+
+impl Kicker {
+    /// Ends one session in `mode`, asked by `source`. `why` is the reason when it is not
+    /// the request itself (E3008 for a pushed-out session).
+    pub async fn kick(
+        &self,
+        key: &SessionKey,
+        mode: KickMode,
+        source: KickSource,
+        why: Option<ECode>,
+    ) -> KickResult {
+        let via = mode.code(source);
+        let cause = why.unwrap_or(via);
+        let result = |ended: bool, detail: String| KickResult {
+            session: format!("{}/{}", key.nas, key.id),
+            ended,
+            code: cause,
+            detail,
+        };
+        let Some(session) = self.online.get(key) else {
+            return result(false, "not online".into());
+        };
+        let record_end = |detail: String| async move {
+            let via = (via != cause).then_some(via);
+            match self.tracker.end(key, cause, via, unix_now()).await {
+                Ok(()) => {
+                    metrics::counter!("turnstile_sessions_ended_total", "cause" => cause.to_string())
+                        .increment(1);
+                    tracing::info!(user = ?session.user, nas = %key.nas, session = ?key.id, cause = %cause, via = ?via.map(|v| v.to_string()), "session ended");
+                    result(true, detail)
+                }
+                Err(e) => result(false, format!("not recorded: {e}")),
+            }
+        };
+        if mode != KickMode::Dm {
+            return record_end(format!("{mode:?} offline").to_lowercase()).await;
+        }
+        let Some((to, secret, _)) = self.target(&session.record.nas_addr, &key.nas) else {
+            return result(false, "the session's NAS is not a known client".into());
+        };
+        let started = Instant::now();
+        let outcome = self
+            .dynauth
+            .send(to, &secret, Action::Disconnect, &session_ref(key, &session.record, to.ip()))
+            .await;
+        let ms = started.elapsed().as_millis() as u64;
+        match outcome {
+            Outcome::Ack => record_end(format!("Disconnect-ACK in {ms} ms")).await,
+            Outcome::Nak(Some(SESSION_NOT_FOUND)) => {
+                record_end("Disconnect-NAK 503: the NAS no longer has it; closed here".into()).await
+            }
+            Outcome::Nak(error) => {
+                tracing::warn!(nas = %key.nas, session = ?key.id, error_cause = ?error, "Disconnect-NAK; session kept");
+                result(false, format!("Disconnect-NAK, Error-Cause {error:?}; session kept"))
+            }
+            Outcome::NoAnswer => {
+                tracing::warn!(nas = %key.nas, session = ?key.id, "no answer to Disconnect-Request; session kept");
+                result(false, format!("no answer from {to} in {ms} ms; session kept"))
+            }
+        }
+    }
+
+    /// Changes a session's bandwidth by CoA; it stays online.
+    pub async fn change_bandwidth(&self, key: &SessionKey, up_bps: u64, down_bps: u64) -> KickResult {
+        let code = ECode::CoaBandwidthChange;
+        let result = |ended: bool, detail: String| KickResult {
+            session: format!("{}/{}", key.nas, key.id),
+            ended,
+            code,
+            detail,
+        };
+        let Some(session) = self.online.get(key) else {
+            return result(false, "not online".into());
+        };
+        let Some((to, secret, vendor)) = self.target(&session.record.nas_addr, &key.nas) else {
+            return result(false, "the session's NAS is not a known client".into());
+        };
+        let action = Action::Bandwidth {
+            up_bps,
+            down_bps,
+            vendor,
+        };
+        match self
+            .dynauth
+            .send(to, &secret, action, &session_ref(key, &session.record, to.ip()))
+            .await
+        {
+            Outcome::Ack => {
+                tracing::info!(nas = %key.nas, session = ?key.id, up_bps, down_bps, code = %code, "bandwidth changed");
+                result(false, "CoA-ACK".into())
+            }
+            Outcome::Nak(error) => result(false, format!("CoA-NAK, Error-Cause {error:?}")),
+            Outcome::NoAnswer => result(false, format!("no answer from {to}")),
+        }
+    }
+
+    /// Where the session's NAS takes DM/CoA, its secret and dialect.
+    fn target(
+        &self,
+        nas_addr: &Option<String>,
+        nas: &str,
+    ) -> Option<(SocketAddr, crate::radius::crypto::SharedSecret, crate::radius::vendor::Vendor)> {
+        let clients = self.directory.clients();
+        let ip: Option<IpAddr> = nas_addr.as_deref().and_then(|a| a.parse().ok());
+        let client = ip
+            .and_then(|ip| clients.lookup(ip))
+            .or_else(|| clients.by_name(nas))?;
+        let ip = ip.or_else(|| {
+            // A single-address client entry names the NAS.
+            (client.range.prefix_len() == client.range.max_prefix_len()).then(|| client.range.addr())
+        })?;
+        Some((
+            SocketAddr::new(ip, client.coa_port),
+            client.secret.clone(),
+            client.vendor,
+        ))
+    }
+}
+
+fn session_ref(key: &SessionKey, r: &crate::store::OnlineRecord, nas_ip: IpAddr) -> SessionRef {
+    SessionRef {
+        user: r.user.clone(),
+        session_id: key.id.to_string(),
+        nas_ip,
+        framed_ip: r.framed_ip.as_deref().and_then(|ip| ip.parse().ok()),
+        station: r.station.clone(),
+    }
+}

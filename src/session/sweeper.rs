@@ -1,0 +1,130 @@
+//! The sweeper: on a timer, looks at every online session and ends those the server must
+//! end — pushed out by a newer login (E3008, by DM), silent for too many interim
+//! intervals (heartbeat lost, E3101, locally: the NAS is not answering accounting), past
+//! the control policy's session timeout (E3007, by DM) or idle for its idle timeout
+//! (E3010, by DM). Quota and balance ends (E3001, E3004) come with settlement.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+use super::kick::{KickMode, KickSource, Kicker};
+use super::online::{OnlineTable, SessionKey};
+use crate::catalog::{Catalog, ControlPolicy};
+use crate::codes::ECode;
+use crate::config::SessionSettings;
+use crate::directory::Directory;
+use crate::store::unix_now;
+
+/// A session the server must end, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Due {
+    /// Which.
+    pub key: SessionKey,
+    /// Why (E3008, E3101, E3007, E3010).
+    pub cause: ECode,
+}
+
+/// The control policy governing a session: the user's group override, else its product's.
+fn control_of<'c>(
+    catalog: &'c Catalog,
+    directory: &Directory,
+    user: &str,
+    product: Option<&str>,
+) -> Option<&'c ControlPolicy> {
+    let group_override = directory
+        .user(user)
+        .and_then(|u| u.profile.group.clone())
+        .and_then(|g| catalog.groups.get(&g))
+        .and_then(|g| g.control_policy.clone());
+    let name = match group_override {
+        Some(name) => name,
+        None => catalog.products.get(product?)?.control_policy.clone(),
+    };
+    catalog.control.get(&name)
+}
+
+/// Every session due to end at `now`, in one pass over the table.
+pub fn due(
+    online: &OnlineTable,
+    catalog: &Catalog,
+    directory: &Directory,
+    settings: &SessionSettings,
+    now: i64,
+) -> Vec<Due> {
+    let mut out = Vec::new();
+    for (key, s) in online.snapshot(None) {
+        if let Some(cause) = s.pending_end {
+            out.push(Due { key, cause });
+            continue;
+        }
+        let Some(control) = control_of(catalog, directory, &s.user, s.record.product.as_deref())
+        else {
+            continue;
+        };
+        let interim = i64::from(control.interim_secs);
+        let heartbeat = interim * i64::from(settings.heartbeat_intervals);
+        let cause = if heartbeat > 0 && now - s.record.updated_at > heartbeat {
+            Some(ECode::HeartbeatLost)
+        } else if control.session_timeout_secs > 0
+            && now - s.started_at > i64::from(control.session_timeout_secs)
+        {
+            Some(ECode::Timeout)
+        } else if control.idle_timeout_secs > 0
+            && now - s.traffic_at > i64::from(control.idle_timeout_secs)
+        {
+            Some(ECode::NoTrafficTimeout)
+        } else {
+            None
+        };
+        if let Some(cause) = cause {
+            out.push(Due { key, cause });
+        }
+    }
+    out
+}
+
+/// Runs the sweeper until `shutdown`.
+pub async fn run(
+    kicker: Arc<Kicker>,
+    settings: SessionSettings,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_millis(settings.sweep_interval_ms.max(100)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Sessions whose end is under way, so that a slow NAS is not asked twice.
+    let busy: Arc<Mutex<HashSet<SessionKey>>> = Arc::default();
+    let pass = metrics::histogram!("turnstile_sweep_seconds");
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let started = Instant::now();
+        let catalog = kicker.directory.catalog();
+        let due = due(&kicker.online, &catalog, &kicker.directory, &settings, unix_now());
+        drop(catalog);
+        pass.record(started.elapsed().as_secs_f64());
+        for d in due {
+            if !busy.lock().unwrap_or_else(|e| e.into_inner()).insert(d.key.clone()) {
+                continue;
+            }
+            let (kicker, busy) = (kicker.clone(), busy.clone());
+            tokio::spawn(async move {
+                if d.cause == ECode::HeartbeatLost {
+                    // The NAS stopped reporting: there is nobody to send a DM to.
+                    if let Err(e) = kicker.tracker.end(&d.key, d.cause, None, unix_now()).await {
+                        tracing::warn!(error = %e, "heartbeat end not recorded");
+                    }
+                    tracing::info!(nas = %d.key.nas, session = ?d.key.id, cause = %d.cause, "session ended");
+                } else {
+                    kicker
+                        .kick(&d.key, KickMode::Dm, KickSource::Radius, Some(d.cause))
+                        .await;
+                }
+                busy.lock().unwrap_or_else(|e| e.into_inner()).remove(&d.key);
+            });
+        }
+    }
+}
