@@ -171,7 +171,7 @@ async fn online(
             record: s.record.into(),
         })
         .collect();
-    rows.sort_by(|a, b| a.record.started_at.cmp(&b.record.started_at));
+    rows.sort_by_key(|r| r.record.started_at);
     Ok(success(rows))
 }
 
