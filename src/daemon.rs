@@ -7,15 +7,15 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::sync::watch;
 
+use crate::admin::AdminState;
 use crate::auth::throttle::Throttle;
 use crate::config::Settings;
 use crate::directory::{Directory, DirectoryError};
-use crate::admin::AdminState;
 use crate::radius::acct_server::{self, AcctContext};
 use crate::radius::dynauth::DynAuthClient;
-use crate::session::kick::Kicker;
 use crate::radius::reply_cache::ReplyCache;
 use crate::radius::server::{AuthContext, AuthServer};
+use crate::session::kick::Kicker;
 use crate::session::online::OnlineTable;
 use crate::session::tracker::SessionTracker;
 use crate::store::{Backend, StoreError};
@@ -87,18 +87,17 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
         acct_server::bind(acct_addr, settings.radius.recv_buffer_bytes).map_err(acct_bind_error)?;
     let acct_local = acct_socket.local_addr().map_err(acct_bind_error)?;
 
-    let metrics_local = match listen_address("metrics", &settings.telemetry.metrics_listen)? {
-        None => None,
-        Some(addr) => Some(
-            telemetry::serve_metrics(prometheus, addr)
-                .await
-                .map_err(|source| DaemonError::Bind {
+    let metrics_local =
+        match listen_address("metrics", &settings.telemetry.metrics_listen)? {
+            None => None,
+            Some(addr) => Some(telemetry::serve_metrics(prometheus, addr).await.map_err(
+                |source| DaemonError::Bind {
                     what: "metrics",
                     addr: addr.to_string(),
                     source,
-                })?,
-        ),
-    };
+                },
+            )?),
+        };
 
     let (stop, shutdown) = watch::channel(false);
     let throttle = Throttle::new(settings.policy);
@@ -177,15 +176,18 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
                 lang: settings.general.language,
                 kicker: kicker.clone(),
             });
-            Some(
-                crate::admin::serve(addr, state, shutdown.clone())
-                    .await
-                    .map_err(|source| DaemonError::Bind {
-                        what: "operator API",
-                        addr: addr.to_string(),
-                        source,
-                    })?,
-            )
+            let bound = crate::admin::serve(addr, state, shutdown.clone())
+                .await
+                .map_err(|source| DaemonError::Bind {
+                    what: "operator API",
+                    addr: addr.to_string(),
+                    source,
+                })?;
+            let file = crate::admin::token::address_path(&settings.general.data_dir);
+            if let Err(e) = std::fs::write(&file, bound.to_string()) {
+                tracing::warn!(file = %file.display(), error = %e, "API address not written; the CLI will use the configured one");
+            }
+            Some(bound)
         }
     };
     drop(kicker);

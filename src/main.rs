@@ -78,6 +78,54 @@ enum Command {
     /// System-wide switches: authentication on/off, licensed online limit.
     #[command(subcommand)]
     System(SystemCommand),
+    /// Sessions online now (asks the running daemon).
+    Online {
+        /// Only this user's.
+        #[arg(long)]
+        user: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ended sessions with their usage and cause, newest first (asks the running daemon).
+    Sessions {
+        /// Only this user's.
+        #[arg(long)]
+        user: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take sessions down: every session of a user, or one (NAS/SESSION-ID).
+    Kick {
+        /// Every session of this user.
+        #[arg(long, required_unless_present = "session", conflicts_with = "session")]
+        user: Option<String>,
+        /// One session, as `turnstile online` shows it (NAS/SESSION-ID).
+        #[arg(long)]
+        session: Option<String>,
+        /// dm (Disconnect-Request), local (drop here) or virtual.
+        #[arg(long, value_enum, default_value = "dm")]
+        mode: cli::sessions::Mode,
+        /// Who asks: admin, system or self-service (chooses the E41xx code).
+        #[arg(long, value_enum, default_value = "admin")]
+        source: cli::sessions::Source,
+    },
+    /// Change a session's bandwidth by CoA (E4006); it stays online.
+    Coa {
+        /// NAS/SESSION-ID.
+        #[arg(long)]
+        session: String,
+        /// Upload, bit/s (2M, 512k …).
+        #[arg(long, value_parser = cli::args::bandwidth)]
+        up: u64,
+        /// Download, bit/s.
+        #[arg(long, value_parser = cli::args::bandwidth)]
+        down: u64,
+    },
 }
 
 fn parse_lang(s: &str) -> Result<Lang, String> {
@@ -134,6 +182,15 @@ fn run(cli: Cli) -> Result<()> {
         Command::Blacklist(cmd) => runtime.block_on(cli::catalog::blacklist(s, cmd)),
         Command::IpTable(cmd) => runtime.block_on(cli::catalog::ip_table(s, cmd)),
         Command::System(cmd) => runtime.block_on(cli::catalog::system(s, cmd)),
+        Command::Online { user, json } => cli::sessions::online(s, user, json),
+        Command::Sessions { user, limit, json } => cli::sessions::sessions(s, user, limit, json),
+        Command::Kick {
+            user,
+            session,
+            mode,
+            source,
+        } => cli::sessions::kick(s, user, session, mode, source),
+        Command::Coa { session, up, down } => cli::sessions::coa(s, session, up, down),
     }
 }
 

@@ -81,7 +81,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({"code": self.code, "msg": self.msg}))).into_response()
+        (
+            self.status,
+            Json(json!({"code": self.code, "msg": self.msg})),
+        )
+            .into_response()
     }
 }
 
@@ -183,7 +187,10 @@ async fn sessions(
     authorize(&state, &headers)?;
     let store = state.kicker.directory.store();
     let rows = store
-        .history(filter.user.as_deref(), filter.limit.unwrap_or(100).min(10_000))
+        .history(
+            filter.user.as_deref(),
+            filter.limit.unwrap_or(100).min(10_000),
+        )
         .await
         .map_err(|e| ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -193,13 +200,14 @@ async fn sessions(
     let lang = state.lang;
     let view = |h: HistoryRecord| {
         let text = |n: Option<u32>| {
-            n.map(|n| {
-                ECode::from_number(n).map_or_else(|| format!("E{n:04}"), |c| c.wire(lang))
-            })
+            n.map(|n| ECode::from_number(n).map_or_else(|| format!("E{n:04}"), |c| c.wire(lang)))
         };
         let mut v = serde_json::to_value(RecordView::from(h.session)).unwrap_or(Value::Null);
         if let Value::Object(map) = &mut v {
-            map.insert("ended_at".into(), map.get("updated_at").cloned().unwrap_or(Value::Null));
+            map.insert(
+                "ended_at".into(),
+                map.get("updated_at").cloned().unwrap_or(Value::Null),
+            );
             map.remove("updated_at");
             map.insert("cause".into(), json!(text(h.cause)));
             map.insert("via".into(), json!(text(h.via)));

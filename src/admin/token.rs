@@ -1,5 +1,6 @@
 //! The operator API's bearer token: random, kept in `DATA_DIR/api.token` (mode 0600),
-//! read by the CLI from the same place.
+//! read by the CLI from the same place; and `DATA_DIR/api.addr`, the address the running
+//! daemon's API is bound to (the config may say port 0).
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -32,4 +33,9 @@ pub fn load_or_create(data_dir: &Path) -> std::io::Result<String> {
     f.write_all(token.as_bytes())?;
     f.sync_all()?;
     Ok(token)
+}
+
+/// Where the running daemon writes its API address.
+pub fn address_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("api.addr")
 }

@@ -3,4 +3,5 @@
 pub mod args;
 pub mod catalog;
 pub mod nas;
+pub mod sessions;
 pub mod user;

@@ -123,7 +123,10 @@ impl DynAuthClient {
             return Outcome::NoAnswer;
         };
         let outcome = self.exchange(to, &packet, rx).await;
-        self.waiting.lock().unwrap_or_else(|e| e.into_inner()).remove(&(to, id));
+        self.waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(to, id));
         match outcome {
             Some(reply) => {
                 let Ok(reply) = Packet::parse(&reply) else {

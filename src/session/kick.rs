@@ -129,7 +129,12 @@ impl Kicker {
         let started = Instant::now();
         let outcome = self
             .dynauth
-            .send(to, &secret, Action::Disconnect, &session_ref(key, &session.record, to.ip()))
+            .send(
+                to,
+                &secret,
+                Action::Disconnect,
+                &session_ref(key, &session.record, to.ip()),
+            )
             .await;
         let ms = started.elapsed().as_millis() as u64;
         match outcome {
@@ -139,17 +144,28 @@ impl Kicker {
             }
             Outcome::Nak(error) => {
                 tracing::warn!(nas = %key.nas, session = ?key.id, error_cause = ?error, "Disconnect-NAK; session kept");
-                result(false, format!("Disconnect-NAK, Error-Cause {error:?}; session kept"))
+                result(
+                    false,
+                    format!("Disconnect-NAK, Error-Cause {error:?}; session kept"),
+                )
             }
             Outcome::NoAnswer => {
                 tracing::warn!(nas = %key.nas, session = ?key.id, "no answer to Disconnect-Request; session kept");
-                result(false, format!("no answer from {to} in {ms} ms; session kept"))
+                result(
+                    false,
+                    format!("no answer from {to} in {ms} ms; session kept"),
+                )
             }
         }
     }
 
     /// Changes a session's bandwidth by CoA; it stays online.
-    pub async fn change_bandwidth(&self, key: &SessionKey, up_bps: u64, down_bps: u64) -> KickResult {
+    pub async fn change_bandwidth(
+        &self,
+        key: &SessionKey,
+        up_bps: u64,
+        down_bps: u64,
+    ) -> KickResult {
         let code = ECode::CoaBandwidthChange;
         let result = |ended: bool, detail: String| KickResult {
             session: format!("{}/{}", key.nas, key.id),
@@ -170,7 +186,12 @@ impl Kicker {
         };
         match self
             .dynauth
-            .send(to, &secret, action, &session_ref(key, &session.record, to.ip()))
+            .send(
+                to,
+                &secret,
+                action,
+                &session_ref(key, &session.record, to.ip()),
+            )
             .await
         {
             Outcome::Ack => {
@@ -187,7 +208,11 @@ impl Kicker {
         &self,
         nas_addr: &Option<String>,
         nas: &str,
-    ) -> Option<(SocketAddr, crate::radius::crypto::SharedSecret, crate::radius::vendor::Vendor)> {
+    ) -> Option<(
+        SocketAddr,
+        crate::radius::crypto::SharedSecret,
+        crate::radius::vendor::Vendor,
+    )> {
         let clients = self.directory.clients();
         let ip: Option<IpAddr> = nas_addr.as_deref().and_then(|a| a.parse().ok());
         let client = ip
@@ -195,7 +220,8 @@ impl Kicker {
             .or_else(|| clients.by_name(nas))?;
         let ip = ip.or_else(|| {
             // A single-address client entry names the NAS.
-            (client.range.prefix_len() == client.range.max_prefix_len()).then(|| client.range.addr())
+            (client.range.prefix_len() == client.range.max_prefix_len())
+                .then(|| client.range.addr())
         })?;
         Some((
             SocketAddr::new(ip, client.coa_port),

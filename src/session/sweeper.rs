@@ -91,7 +91,8 @@ pub async fn run(
     settings: SessionSettings,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut tick = tokio::time::interval(Duration::from_millis(settings.sweep_interval_ms.max(100)));
+    let mut tick =
+        tokio::time::interval(Duration::from_millis(settings.sweep_interval_ms.max(100)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Sessions whose end is under way, so that a slow NAS is not asked twice.
     let busy: Arc<Mutex<HashSet<SessionKey>>> = Arc::default();
@@ -103,11 +104,21 @@ pub async fn run(
         }
         let started = Instant::now();
         let catalog = kicker.directory.catalog();
-        let due = due(&kicker.online, &catalog, &kicker.directory, &settings, unix_now());
+        let due = due(
+            &kicker.online,
+            &catalog,
+            &kicker.directory,
+            &settings,
+            unix_now(),
+        );
         drop(catalog);
         pass.record(started.elapsed().as_secs_f64());
         for d in due {
-            if !busy.lock().unwrap_or_else(|e| e.into_inner()).insert(d.key.clone()) {
+            if !busy
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(d.key.clone())
+            {
                 continue;
             }
             let (kicker, busy) = (kicker.clone(), busy.clone());
@@ -123,7 +134,9 @@ pub async fn run(
                         .kick(&d.key, KickMode::Dm, KickSource::Radius, Some(d.cause))
                         .await;
                 }
-                busy.lock().unwrap_or_else(|e| e.into_inner()).remove(&d.key);
+                busy.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&d.key);
             });
         }
     }

@@ -524,10 +524,14 @@ impl Nas {
         extra: &[(u8, &[u8])],
     ) -> Request {
         let id = self.id();
+        let own = match self.socket.local_addr().unwrap().ip() {
+            std::net::IpAddr::V4(ip) => ip.octets(),
+            std::net::IpAddr::V6(_) => [127, 0, 0, 1],
+        };
         let mut b = PacketBuilder::new(Code::AccountingRequest, id)
             .u32_attribute(ACCT_STATUS_TYPE_TYPE, status)
             .unwrap()
-            .attribute(NAS_IP_ADDRESS_TYPE, &[127, 0, 0, 1])
+            .attribute(NAS_IP_ADDRESS_TYPE, &own)
             .unwrap();
         if !session.is_empty() {
             b = b
@@ -546,5 +550,89 @@ impl Nas {
             bytes,
             id,
         }
+    }
+}
+
+/// How the NAS simulator answers Disconnect and CoA requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Disconnect-ACK / CoA-ACK.
+    Ack,
+    /// NAK with this Error-Cause.
+    Nak(u32),
+    /// Nothing.
+    Silence,
+}
+
+/// A NAS's Dynamic Authorization server (RFC 5176) for tests: checks each request's
+/// authenticator and Message-Authenticator, keeps it, and answers as told.
+pub struct NasSim {
+    pub addr: SocketAddr,
+    pub received: Arc<Mutex<Vec<Vec<u8>>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl NasSim {
+    pub fn start(ip: &str, answer: Answer) -> NasSim {
+        let socket = UdpSocket::bind((ip, 0)).expect("bind NAS simulator");
+        socket
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let addr = socket.local_addr().unwrap();
+        let received: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (log, halt) = (received.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let secret = SharedSecret::new(SECRET.as_bytes());
+            let mut buf = [0u8; 4096];
+            while !halt.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok((n, from)) = socket.recv_from(&mut buf) else {
+                    continue;
+                };
+                let bytes = buf[..n].to_vec();
+                let Ok(p) = Packet::parse(&bytes) else {
+                    continue;
+                };
+                // The request authenticator: MD5 over the packet with a zero one (RFC 5176).
+                if !turnstile::radius::crypto::verify_signed_request(&bytes, SECRET.as_bytes())
+                    || verify_message_authenticator(&bytes, &[0; 16], &secret) != Some(true)
+                {
+                    continue;
+                }
+                let (ack, nak) = match p.code() {
+                    Code::DisconnectRequest => (Code::DisconnectACK, Code::DisconnectNAK),
+                    Code::CoARequest => (Code::CoAACK, Code::CoANAK),
+                    _ => continue,
+                };
+                let authenticator = *p.authenticator();
+                let id = p.identifier();
+                log.lock().unwrap().push(bytes);
+                let reply = match answer {
+                    Answer::Silence => continue,
+                    Answer::Ack => PacketBuilder::new(ack, id).message_authenticator(),
+                    Answer::Nak(cause) => PacketBuilder::new(nak, id)
+                        .message_authenticator()
+                        .u32_attribute(101, cause)
+                        .unwrap(),
+                };
+                let _ = socket.send_to(&reply.finish_reply(&authenticator, &secret), from);
+            }
+        });
+        NasSim {
+            addr,
+            received,
+            stop,
+        }
+    }
+
+    /// Requests received so far.
+    pub fn requests(&self) -> Vec<Vec<u8>> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+impl Drop for NasSim {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
