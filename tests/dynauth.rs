@@ -213,7 +213,13 @@ fn the_sweeper_pushes_out_the_oldest_session_by_dm() {
         |nas| nas.pap("alice", "wonderland", true),
         |r| r.reply_message() == "E2620: 已经在线了",
     );
-    d.cli_ok(&["control-policy", "set", "unlimited", "--over-limit", "kick-oldest"]);
+    d.cli_ok(&[
+        "control-policy",
+        "set",
+        "unlimited",
+        "--over-limit",
+        "kick-oldest",
+    ]);
     let accept = nas.eventually(
         |nas| nas.pap("alice", "wonderland", true),
         |r| r.code() == Code::AccessAccept,

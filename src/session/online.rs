@@ -135,6 +135,14 @@ impl OnlineTable {
         self.len() == 0
     }
 
+    /// Calls `check` on every session in place (no copies) and collects what it returns.
+    pub fn scan<T>(&self, mut check: impl FnMut(&SessionKey, &Session) -> Option<T>) -> Vec<T> {
+        self.sessions
+            .iter()
+            .filter_map(|e| check(e.key(), e.value()))
+            .collect()
+    }
+
     /// Every session (of `user`, when given), copied out.
     pub fn snapshot(&self, user: Option<&str>) -> Vec<(SessionKey, Session)> {
         match user {

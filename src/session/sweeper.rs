@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use super::kick::{KickMode, KickSource, Kicker};
 use super::online::{OnlineTable, SessionKey};
-use crate::catalog::{Catalog, ControlPolicy};
+use crate::catalog::{Catalog, ControlPolicy, DEFAULT_GROUP};
 use crate::codes::ECode;
 use crate::config::SessionSettings;
 use crate::directory::Directory;
@@ -27,62 +27,57 @@ pub struct Due {
 }
 
 /// The control policy governing a session: the user's group override, else its product's.
-fn control_of<'c>(
+pub fn control_of<'c>(
     catalog: &'c Catalog,
     directory: &Directory,
     user: &str,
     product: Option<&str>,
 ) -> Option<&'c ControlPolicy> {
-    let group_override = directory
-        .user(user)
-        .and_then(|u| u.profile.group.clone())
-        .and_then(|g| catalog.groups.get(&g))
-        .and_then(|g| g.control_policy.clone());
-    let name = match group_override {
+    let group = directory.user(user).and_then(|u| {
+        let name = u.profile.group.as_deref().unwrap_or(DEFAULT_GROUP);
+        catalog.groups.get(name)?.control_policy.clone()
+    });
+    let name = match group {
         Some(name) => name,
         None => catalog.products.get(product?)?.control_policy.clone(),
     };
     catalog.control.get(&name)
 }
 
-/// Every session due to end at `now`, in one pass over the table.
-pub fn due(
+/// Every session due to end at `now`, in one pass over the table; `control` names the
+/// control policy of a user's session on a product.
+pub fn due<'c>(
     online: &OnlineTable,
-    catalog: &Catalog,
-    directory: &Directory,
     settings: &SessionSettings,
     now: i64,
+    control: impl Fn(&str, Option<&str>) -> Option<&'c ControlPolicy>,
 ) -> Vec<Due> {
-    let mut out = Vec::new();
-    for (key, s) in online.snapshot(None) {
-        if let Some(cause) = s.pending_end {
-            out.push(Due { key, cause });
-            continue;
-        }
-        let Some(control) = control_of(catalog, directory, &s.user, s.record.product.as_deref())
-        else {
-            continue;
+    online.scan(|key, s| {
+        let due = |cause| {
+            Some(Due {
+                key: key.clone(),
+                cause,
+            })
         };
-        let interim = i64::from(control.interim_secs);
-        let heartbeat = interim * i64::from(settings.heartbeat_intervals);
-        let cause = if heartbeat > 0 && now - s.record.updated_at > heartbeat {
-            Some(ECode::HeartbeatLost)
+        if let Some(cause) = s.pending_end {
+            return due(cause);
+        }
+        let control = control(&s.user, s.record.product.as_deref())?;
+        let heartbeat = i64::from(control.interim_secs) * i64::from(settings.heartbeat_intervals);
+        if heartbeat > 0 && now - s.record.updated_at > heartbeat {
+            due(ECode::HeartbeatLost)
         } else if control.session_timeout_secs > 0
             && now - s.started_at > i64::from(control.session_timeout_secs)
         {
-            Some(ECode::Timeout)
+            due(ECode::Timeout)
         } else if control.idle_timeout_secs > 0
             && now - s.traffic_at > i64::from(control.idle_timeout_secs)
         {
-            Some(ECode::NoTrafficTimeout)
+            due(ECode::NoTrafficTimeout)
         } else {
             None
-        };
-        if let Some(cause) = cause {
-            out.push(Due { key, cause });
         }
-    }
-    out
+    })
 }
 
 /// Runs the sweeper until `shutdown`.
@@ -104,13 +99,9 @@ pub async fn run(
         }
         let started = Instant::now();
         let catalog = kicker.directory.catalog();
-        let due = due(
-            &kicker.online,
-            &catalog,
-            &kicker.directory,
-            &settings,
-            unix_now(),
-        );
+        let due = due(&kicker.online, &settings, unix_now(), |user, product| {
+            control_of(&catalog, &kicker.directory, user, product)
+        });
         drop(catalog);
         pass.record(started.elapsed().as_secs_f64());
         for d in due {
