@@ -1,8 +1,14 @@
-//! The online table: sessions keyed by NAS and Acct-Session-Id, indexed by user, so the
-//! policy can count a user's sessions and find the oldest to push out.
+//! The online table: sessions keyed by NAS and Acct-Session-Id, indexed by user (the
+//! policy counts a user's sessions and finds the oldest to push out), by NAS
+//! (Accounting-On/Off), by framed IP and by MAC (the portal finds a client's session).
 
 use dashmap::DashMap;
+use std::borrow::Borrow;
+use std::hash::Hash;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::auth::mac::MacAddr;
 
 use crate::auth::policy::OnlineCounts;
 use crate::codes::ECode;
@@ -50,54 +56,131 @@ impl Session {
     }
 }
 
+/// Sessions by one of their attributes.
+#[derive(Debug)]
+struct Index<K: Eq + Hash>(DashMap<K, Vec<SessionKey>>);
+
+impl<K: Eq + Hash> Default for Index<K> {
+    fn default() -> Self {
+        Index(DashMap::new())
+    }
+}
+
+impl<K: Eq + Hash> Index<K> {
+    fn add(&self, k: K, key: &SessionKey) {
+        self.0.entry(k).or_default().push(key.clone());
+    }
+
+    fn remove<Q: Hash + Eq + ?Sized>(&self, k: &Q, key: &SessionKey)
+    where
+        K: Borrow<Q>,
+    {
+        if let Some(mut keys) = self.0.get_mut(k) {
+            keys.retain(|x| x != key);
+        }
+        self.0.remove_if(k, |_, keys| keys.is_empty());
+    }
+
+    fn get<Q: Hash + Eq + ?Sized>(&self, k: &Q) -> Vec<SessionKey>
+    where
+        K: Borrow<Q>,
+    {
+        self.0.get(k).map(|keys| keys.clone()).unwrap_or_default()
+    }
+
+    fn count<Q: Hash + Eq + ?Sized>(&self, k: &Q) -> usize
+    where
+        K: Borrow<Q>,
+    {
+        self.0.get(k).map_or(0, |keys| keys.len())
+    }
+}
+
 /// Every session online now.
 #[derive(Debug, Default)]
 pub struct OnlineTable {
     sessions: DashMap<SessionKey, Session>,
-    by_user: DashMap<Box<str>, Vec<SessionKey>>,
+    by_user: Index<Box<str>>,
+    by_nas: Index<Box<str>>,
+    by_ip: Index<IpAddr>,
+    by_mac: Index<MacAddr>,
     total: AtomicU32,
+}
+
+/// The framed IP and MAC of a session, for the indexes.
+fn addresses(s: &Session) -> (Option<IpAddr>, Option<MacAddr>) {
+    (
+        s.record.framed_ip.as_deref().and_then(|ip| ip.parse().ok()),
+        s.record
+            .station
+            .as_deref()
+            .and_then(|m| MacAddr::from_station_id(m.as_bytes())),
+    )
 }
 
 impl OnlineTable {
     /// Adds or replaces a session.
     pub fn insert(&self, key: SessionKey, session: Session) {
+        let (ip, mac) = addresses(&session);
         let user = session.user.clone();
         if let Some(old) = self.sessions.insert(key.clone(), session) {
-            self.unindex(&old.user, &key);
+            self.unindex(&key, &old);
         } else {
             self.total.fetch_add(1, Ordering::Relaxed);
         }
-        self.by_user.entry(user).or_default().push(key);
+        self.by_user.add(user, &key);
+        self.by_nas.add(key.nas.clone(), &key);
+        if let Some(ip) = ip {
+            self.by_ip.add(ip, &key);
+        }
+        if let Some(mac) = mac {
+            self.by_mac.add(mac, &key);
+        }
     }
 
     /// Removes a session, returning it.
     pub fn remove(&self, key: &SessionKey) -> Option<Session> {
         let (_, session) = self.sessions.remove(key)?;
         self.total.fetch_sub(1, Ordering::Relaxed);
-        self.unindex(&session.user, key);
+        self.unindex(key, &session);
         Some(session)
     }
 
-    fn unindex(&self, user: &str, key: &SessionKey) {
-        if let Some(mut keys) = self.by_user.get_mut(user) {
-            keys.retain(|k| k != key);
+    fn unindex(&self, key: &SessionKey, session: &Session) {
+        let (ip, mac) = addresses(session);
+        self.by_user.remove(&*session.user, key);
+        self.by_nas.remove(&*key.nas, key);
+        if let Some(ip) = ip {
+            self.by_ip.remove(&ip, key);
         }
-        self.by_user.remove_if(user, |_, keys| keys.is_empty());
+        if let Some(mac) = mac {
+            self.by_mac.remove(&mac, key);
+        }
     }
 
     /// Sessions of `user` and of everyone.
     pub fn counts(&self, user: &str) -> OnlineCounts {
         OnlineCounts {
-            user: self.by_user.get(user).map_or(0, |k| k.len() as u32),
+            user: self.by_user.count(user) as u32,
             total: self.total.load(Ordering::Relaxed),
         }
+    }
+
+    /// Sessions with this framed IP address.
+    pub fn with_ip(&self, ip: IpAddr) -> Vec<SessionKey> {
+        self.by_ip.get(&ip)
+    }
+
+    /// Sessions of the device with this MAC address.
+    pub fn with_mac(&self, mac: MacAddr) -> Vec<SessionKey> {
+        self.by_mac.get(&mac)
     }
 
     /// Marks the oldest session of `user` not already marked to be ended with `cause`;
     /// returns its key. Of sessions started in the same second, the first recorded is the
     /// oldest.
     pub fn mark_oldest(&self, user: &str, cause: ECode) -> Option<SessionKey> {
-        let keys = self.by_user.get(user)?.clone();
+        let keys = self.by_user.get(user);
         let mut oldest: Option<(i64, SessionKey)> = None;
         for k in keys {
             let Some(s) = self.sessions.get(&k) else {
@@ -116,12 +199,7 @@ impl OnlineTable {
 
     /// Removes every session of a NAS; returns how many.
     pub fn remove_nas(&self, nas: &str) -> usize {
-        let keys: Vec<SessionKey> = self
-            .sessions
-            .iter()
-            .filter(|e| &*e.key().nas == nas)
-            .map(|e| e.key().clone())
-            .collect();
+        let keys = self.by_nas.get(nas);
         keys.iter().filter(|k| self.remove(k).is_some()).count()
     }
 
@@ -149,8 +227,6 @@ impl OnlineTable {
             Some(user) => self
                 .by_user
                 .get(user)
-                .map(|keys| keys.clone())
-                .unwrap_or_default()
                 .into_iter()
                 .filter_map(|k| self.get(&k).map(|s| (k, s)))
                 .collect(),
@@ -209,6 +285,26 @@ mod tests {
         );
         assert_eq!(t.remove_nas("bras"), 2);
         assert_eq!(t.counts("alice"), OnlineCounts { user: 1, total: 1 });
+    }
+
+    #[test]
+    fn indexes_by_nas_ip_and_mac() {
+        let t = OnlineTable::default();
+        let mut s = session("alice", 1);
+        s.record.framed_ip = Some("10.0.0.7".into());
+        s.record.station = Some("AA-BB-CC-DD-EE-FF".into());
+        t.insert(key("1"), s.clone());
+        let ip = "10.0.0.7".parse().unwrap();
+        let mac = "aa:bb:cc:dd:ee:ff".parse().unwrap();
+        assert_eq!(t.with_ip(ip), vec![key("1")]);
+        assert_eq!(t.with_mac(mac), vec![key("1")]);
+        // A new address replaces the old in the index.
+        s.record.framed_ip = Some("10.0.0.8".into());
+        t.insert(key("1"), s);
+        assert!(t.with_ip(ip).is_empty());
+        assert_eq!(t.remove_nas("bras"), 1);
+        assert!(t.with_mac(mac).is_empty());
+        assert!(t.is_empty());
     }
 
     #[test]
