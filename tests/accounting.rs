@@ -237,3 +237,48 @@ fn session_lifecycle_with_usage_and_causes() {
     );
     assert_eq!(d.metric("turnstile_online_sessions"), 0.0);
 }
+
+#[test]
+fn message_authenticator_in_accounting_is_checked_when_present() {
+    let d = Daemon::start();
+    let secret = SharedSecret::new(common::SECRET.as_bytes());
+    let request = |ma_ok: bool| {
+        let mut bytes = PacketBuilder::new(Code::AccountingRequest, 7)
+            .message_authenticator()
+            .u32_attribute(ACCT_STATUS_TYPE_TYPE, 1)
+            .and_then(|b| b.attribute(ACCT_SESSION_ID_TYPE, b"ma"))
+            .unwrap()
+            .finish_signed_request(&secret);
+        if !ma_ok {
+            // Corrupt the Message-Authenticator, then sign the packet again so that only
+            // the Message-Authenticator is wrong.
+            bytes[22] ^= 0xff;
+            bytes[4..20].fill(0);
+            let auth = turnstile::radius::crypto::response_authenticator(
+                &bytes,
+                common::SECRET.as_bytes(),
+            );
+            bytes[4..20].copy_from_slice(&auth);
+        }
+        bytes
+    };
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.connect(d.acct).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    socket.send(&request(false)).unwrap();
+    assert!(
+        socket.recv(&mut buf).is_err(),
+        "a bad Message-Authenticator is answered"
+    );
+    d.wait_metric(
+        "turnstile_accounting_dropped_total{reason=\"bad_message_authenticator\"}",
+        1.0,
+    );
+    socket.send(&request(true)).unwrap();
+    let n = socket.recv(&mut buf).unwrap();
+    assert_eq!(buf[0], Code::AccountingResponse as u8);
+    assert!(n >= 20);
+}

@@ -19,7 +19,7 @@ use std::net::Ipv4Addr;
 use super::access::Discard;
 use super::class::SessionClass;
 use super::clients::NasClient;
-use super::crypto::verify_signed_request;
+use super::crypto::{verify_message_authenticator, verify_signed_request};
 use super::packet::{Packet, PacketBuilder};
 
 /// Acct-Status-Type.
@@ -101,6 +101,11 @@ pub fn parse(datagram: &[u8], client: &NasClient) -> Result<AccountingRequest, D
     }
     if !verify_signed_request(packet.bytes(), client.secret.as_bytes()) {
         return Err(Discard::BadAuthenticator);
+    }
+    // Optional here; when present it is computed over a zero Request Authenticator,
+    // since the authenticator itself covers it.
+    if verify_message_authenticator(packet.bytes(), &[0; 16], &client.secret) == Some(false) {
+        return Err(Discard::BadMessageAuthenticator);
     }
     let text = |typ| {
         packet
