@@ -6,11 +6,12 @@
 //! | --- | --- |
 //! | [`codes`] | the E-code catalog: every Srun code with its Chinese and English text |
 //! | [`config`] | typed settings from `config/turnstile.toml` and `TURNSTILE__…` variables |
-//! | [`radius`] | wire format, MD5/HMAC cryptography, NAS client table, reply cache, listener |
+//! | [`radius`] | wire format, MD5/HMAC cryptography, NAS client table, reply cache, the auth and accounting listeners, vendor attributes, the DM/CoA client |
 //! | [`auth`] | credential checks (PAP, CHAP), login history and [`auth::policy::evaluate`]: grant with limits, or refuse with a code |
 //! | [`account`] | what a user holds: profile, bindings, product instances |
 //! | [`catalog`] | groups, products, billing and control policies, blacklists, IP tables, system switches |
-//! | [`session`] | the online table |
+//! | [`session`] | the online table, the accounting journal (group commit), kicks, the sweeper |
+//! | [`admin`] | the operator's local HTTP API (online, history, kick, CoA) |
 //! | [`directory`] | the in-memory users, NAS clients and catalog that the packet path reads |
 //! | [`store`] | the [`store::Store`] trait and its SQLite backend; sealed secrets; CSV import |
 //! | [`daemon`] | wiring for `turnstile serve` |
@@ -28,6 +29,15 @@
 //!              clock) ─▶ Decision::Accept(Grant) | Reject(ECode) ─▶ reply
 //!              (Message-Authenticator first; Accept: timeouts, Class, vendor bandwidth;
 //!              Reject: Reply-Message "CODE: text") ─▶ cache ─▶ NAS
+//! ```
+//!
+//! # How accounting flows
+//!
+//! ```text
+//! NAS ─UDP─▶ radius::acct_server ─▶ reply_cache ─▶ radius::accounting::parse ─▶
+//!            session::tracker (journal: one transaction for everything queued ─▶
+//!            online table in memory) ─▶ Accounting-Response
+//! sweeper / admin API ─▶ session::kick ─▶ radius::dynauth ─▶ NAS:3799 ─▶ ACK ─▶ tracker
 //! ```
 //!
 //! The CLI changes the store; every change is written to a change log in the same
