@@ -11,33 +11,12 @@ cd "$(dirname "$0")/.."
 SECONDS_PER_ROUND=${1:-10}
 ROUNDS=${2:-3}
 IN_FLIGHT=${3:-256}
-SECRET=bench-secret
-
-if ! command -v freeradius >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq freeradius >/dev/null
-  else
-    echo "bench: FreeRADIUS is missing: apt-get install freeradius" >&2; exit 1
-  fi
-fi
-cargo build --release --quiet --bins
-BIN=target/release
-scratch=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$scratch"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source scripts/bench-lib.sh
+need_freeradius
 
 # --- FreeRADIUS: accounting into the detail file ----------------------------------------
 FR_PORT=$(free_port)
-raddb="$scratch/raddb"
-cp -rL /etc/freeradius/3.0 "$raddb"
-sed -i -e '/^\s*user\s*=\s*freerad/d' -e '/^\s*group\s*=\s*freerad/d' \
-       -e 's|^\(\s*logdir\s*=\).*|\1 '"$scratch"'|' \
-       -e 's|^\(\s*run_dir\s*=\).*|\1 '"$scratch"'|' \
-       -e 's|^\(\s*radacctdir\s*=\).*|\1 '"$scratch/radacct"'|' \
-       "$raddb/radiusd.conf"
-rm -f "$raddb"/sites-enabled/* "$raddb"/mods-enabled/eap
+freeradius_scratch_config
 cat > "$raddb/sites-enabled/bench" <<CONF
 server bench {
   listen {
@@ -51,12 +30,6 @@ server bench {
   accounting {
     detail
   }
-}
-CONF
-cat > "$raddb/clients.conf" <<CONF
-client bench {
-  ipaddr = 127.0.0.1
-  secret = $SECRET
 }
 CONF
 freeradius -f -d "$raddb" -l "$scratch/freeradius.log" &

@@ -19,22 +19,16 @@ SECONDS_PER_ROUND=${1:-10}
 ROUNDS=${2:-3}
 IN_FLIGHT=${3:-256}
 USERS=10000
-SECRET=bench-secret
-
 command -v sqlite3 >/dev/null || { echo "bench: sqlite3 is missing: apt-get install sqlite3" >&2; exit 1; }
-cargo build --release --quiet --bins
-BIN=target/release
-scratch=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$scratch"; }
-trap cleanup EXIT
-PORT=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+source scripts/bench-lib.sh
+PORT=$(free_port)
 
 cat > "$scratch/turnstile.toml" <<CONF
 [general]
 data_dir = "$scratch/data"
 [radius]
 auth_port = $PORT
+acct_port = 0
 [[radius.clients]]
 name = "bench"
 address = "127.0.0.1"
@@ -43,6 +37,8 @@ vendor = "huawei"
 [policy]
 # Every user logs in many times a second here.
 min_auth_interval_secs = 0
+[api]
+listen = ""
 [telemetry]
 metrics_listen = ""
 CONF

@@ -16,24 +16,8 @@ SECONDS_PER_ROUND=${1:-10}
 ROUNDS=${2:-3}
 IN_FLIGHT=${3:-256}
 USERS=10000
-SECRET=bench-secret
-
-if ! command -v freeradius >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq freeradius >/dev/null
-  else
-    echo "bench: FreeRADIUS is missing: apt-get install freeradius" >&2; exit 1
-  fi
-fi
-cargo build --release --quiet --bins
-BIN=target/release
-
-scratch=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$scratch"; }
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source scripts/bench-lib.sh
+need_freeradius
 
 # --- users -------------------------------------------------------------------------
 : > "$scratch/users.csv"
@@ -45,15 +29,8 @@ done
 
 # --- FreeRADIUS ----------------------------------------------------------------------
 FR_PORT=$(free_port)
-raddb="$scratch/raddb"
-cp -rL /etc/freeradius/3.0 "$raddb"
+freeradius_scratch_config
 cp "$scratch/authorize" "$raddb/mods-config/files/authorize"
-sed -i -e 's/^\(\s*reject_delay\s*=\).*/\1 0/' \
-       -e '/^\s*user\s*=\s*freerad/d' -e '/^\s*group\s*=\s*freerad/d' \
-       -e 's|^\(\s*logdir\s*=\).*|\1 '"$scratch"'|' \
-       -e 's|^\(\s*run_dir\s*=\).*|\1 '"$scratch"'|' \
-       "$raddb/radiusd.conf"
-rm -f "$raddb"/sites-enabled/* "$raddb"/mods-enabled/eap  # EAP needs its own site
 cat > "$raddb/sites-enabled/bench" <<CONF
 server bench {
   listen {
@@ -73,12 +50,6 @@ server bench {
   }
 }
 CONF
-cat > "$raddb/clients.conf" <<CONF
-client bench {
-  ipaddr = 127.0.0.1
-  secret = $SECRET
-}
-CONF
 freeradius -f -d "$raddb" -l "$scratch/freeradius.log" &
 pids+=($!)
 
@@ -89,10 +60,16 @@ cat > "$scratch/turnstile.toml" <<CONF
 data_dir = "$scratch/turnstile-data"
 [radius]
 auth_port = $TS_PORT
+acct_port = 0
 [[radius.clients]]
 name = "bench"
 address = "127.0.0.1"
 secret = "$SECRET"
+[policy]
+# Every user logs in many times a second here (FreeRADIUS has no such check).
+min_auth_interval_secs = 0
+[api]
+listen = ""
 [telemetry]
 metrics_listen = ""
 CONF

@@ -1,0 +1,40 @@
+# Shared by the benchmark scripts (sourced, not run): a release build, a scratch
+# directory removed on exit with every started server, free ports, and FreeRADIUS.
+SECRET=bench-secret
+BIN=target/release
+cargo build --release --quiet --bins
+scratch=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$scratch"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+need_freeradius() {
+  command -v freeradius >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq freeradius >/dev/null
+  else
+    echo "bench: FreeRADIUS is missing: apt-get install freeradius" >&2; exit 1
+  fi
+}
+
+# A scratch copy of Debian's FreeRADIUS config in $raddb: no privilege drop, logs and
+# run files in the scratch directory, no default sites, no EAP (it needs its own site).
+freeradius_scratch_config() {
+  raddb="$scratch/raddb"
+  cp -rL /etc/freeradius/3.0 "$raddb"
+  sed -i -e 's/^\(\s*reject_delay\s*=\).*/\1 0/' \
+         -e '/^\s*user\s*=\s*freerad/d' -e '/^\s*group\s*=\s*freerad/d' \
+         -e 's|^\(\s*logdir\s*=\).*|\1 '"$scratch"'|' \
+         -e 's|^\(\s*run_dir\s*=\).*|\1 '"$scratch"'|' \
+         -e 's|^\(\s*radacctdir\s*=\).*|\1 '"$scratch/radacct"'|' \
+         "$raddb/radiusd.conf"
+  rm -f "$raddb"/sites-enabled/* "$raddb"/mods-enabled/eap
+  cat > "$raddb/clients.conf" <<CONF
+client bench {
+  ipaddr = 127.0.0.1
+  secret = $SECRET
+}
+CONF
+}
