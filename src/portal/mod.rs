@@ -2,4 +2,6 @@
 //! `xencode` cipher, its base64 alphabet, `chksum`, the signed-logout `sign`); the HTTP
 //! endpoints and the login page build on it.
 
+pub mod challenge;
+pub mod jsonp;
 pub mod srun_codec;

@@ -1,0 +1,67 @@
+//! Login challenges: 64 hex characters per client address, valid for 60 s and good for one
+//! login. Asking again while one is valid returns the same challenge with what is left of
+//! its life, as real portals do.
+
+use dashmap::DashMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+/// How long a challenge is valid.
+pub const LIFETIME: Duration = Duration::from_secs(60);
+
+/// Challenges by client address.
+#[derive(Debug, Default)]
+pub struct Challenges {
+    live: DashMap<IpAddr, (String, Instant)>,
+}
+
+impl Challenges {
+    /// The challenge for `ip` and its remaining seconds, issuing a new one if needed.
+    pub fn issue(&self, ip: IpAddr, now: Instant) -> (String, u64) {
+        let mut entry = self.live.entry(ip).or_insert_with(|| (fresh(), now));
+        if now.duration_since(entry.1) >= LIFETIME {
+            *entry = (fresh(), now);
+        }
+        let left = LIFETIME.saturating_sub(now.duration_since(entry.1));
+        (entry.0.clone(), left.as_secs().max(1))
+    }
+
+    /// Takes the live challenge of `ip`, if any: a challenge serves one login.
+    pub fn take(&self, ip: IpAddr, now: Instant) -> Option<String> {
+        let (_, (challenge, issued)) = self.live.remove(&ip)?;
+        (now.duration_since(issued) < LIFETIME).then_some(challenge)
+    }
+
+    /// Forgets expired challenges.
+    pub fn prune(&self, now: Instant) {
+        self.live
+            .retain(|_, (_, issued)| now.duration_since(*issued) < LIFETIME);
+    }
+}
+
+fn fresh() -> String {
+    (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_login_per_challenge_and_sixty_seconds() {
+        let c = Challenges::default();
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let t0 = Instant::now();
+        let (a, left) = c.issue(ip, t0);
+        assert_eq!(a.len(), 64);
+        assert_eq!(left, 60);
+        // Asked again: the same one, with what is left.
+        let (b, left) = c.issue(ip, t0 + Duration::from_secs(22));
+        assert_eq!((b.as_str(), left), (a.as_str(), 38));
+        assert_eq!(c.take(ip, t0 + Duration::from_secs(30)), Some(a.clone()));
+        assert_eq!(c.take(ip, t0 + Duration::from_secs(31)), None);
+        let (d, _) = c.issue(ip, t0);
+        assert_ne!(d, a);
+        assert_eq!(c.take(ip, t0 + LIFETIME), None);
+    }
+}
