@@ -65,6 +65,8 @@ pub struct Settings {
     pub sessions: SessionSettings,
     /// The operator's local HTTP API.
     pub api: ApiSettings,
+    /// The Srun-compatible web portal.
+    pub portal: PortalSettings,
     /// Logs and metrics.
     pub telemetry: TelemetrySettings,
     /// Accounts created when the store is first created.
@@ -254,6 +256,25 @@ impl Default for SessionSettings {
         SessionSettings {
             sweep_interval_ms: 10_000,
             heartbeat_intervals: 3,
+        }
+    }
+}
+
+/// `[portal]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PortalSettings {
+    /// Address of the portal; "" turns it off.
+    pub listen: String,
+    /// The `ac_id` values logins may name; `/` redirects to the first.
+    pub ac_ids: Vec<String>,
+}
+
+impl Default for PortalSettings {
+    fn default() -> Self {
+        PortalSettings {
+            listen: "127.0.0.1:8080".into(),
+            ac_ids: vec!["1".into()],
         }
     }
 }

@@ -45,7 +45,7 @@ pub enum DaemonError {
     Metrics(String),
 }
 
-/// Runs the daemon. Prints `turnstile ready auth=ADDR acct=ADDR api=ADDR metrics=ADDR` on stdout once every
+/// Runs the daemon. Prints `turnstile ready auth=ADDR acct=ADDR api=ADDR portal=ADDR metrics=ADDR` on stdout once every
 /// listener is bound (tests and scripts wait for that line).
 pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     let started = Instant::now();
@@ -104,6 +104,7 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     let online = Arc::new(OnlineTable::default());
     let (tracker, journal) = SessionTracker::restore(directory.store(), online.clone()).await?;
     let kick_tracker = tracker.clone();
+    let portal_tracker = tracker.clone();
     tracing::info!(sessions = online.len(), "online table restored");
     let store = directory.store();
     for (user, until) in store.lockouts(crate::store::unix_now()).await? {
@@ -191,6 +192,26 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
         }
     };
     drop(kicker);
+    let portal_local = match listen_address("portal", &settings.portal.listen)? {
+        None => None,
+        Some(addr) => {
+            let state = Arc::new(crate::portal::server::PortalState {
+                auth: ctx.clone(),
+                tracker: portal_tracker,
+                challenges: Default::default(),
+                ac_ids: settings.portal.ac_ids.clone(),
+            });
+            Some(
+                crate::portal::server::serve(addr, state, shutdown.clone())
+                    .await
+                    .map_err(|source| DaemonError::Bind {
+                        what: "portal",
+                        addr: addr.to_string(),
+                        source,
+                    })?,
+            )
+        }
+    };
     let follower = tokio::spawn(directory.clone().follow(
         Duration::from_millis(settings.store.sync_interval_ms),
         shutdown.clone(),
@@ -204,9 +225,10 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
 
     let shown = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_string(), |a| a.to_string());
     let (metrics_text, api_text) = (shown(metrics_local), shown(api_local));
-    tracing::info!(auth = %auth_local, acct = %acct_local, api = %api_text, metrics = %metrics_text, "turnstile ready");
+    let portal_text = shown(portal_local);
+    tracing::info!(auth = %auth_local, acct = %acct_local, api = %api_text, portal = %portal_text, metrics = %metrics_text, "turnstile ready");
     println!(
-        "turnstile ready auth={auth_local} acct={acct_local} api={api_text} metrics={metrics_text}"
+        "turnstile ready auth={auth_local} acct={acct_local} api={api_text} portal={portal_text} metrics={metrics_text}"
     );
 
     wait_for_signal().await;

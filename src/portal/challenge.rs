@@ -23,7 +23,9 @@ impl Challenges {
             *entry = (fresh(), now);
         }
         let left = LIFETIME.saturating_sub(now.duration_since(entry.1));
-        (entry.0.clone(), left.as_secs().max(1))
+        // Whole seconds, rounded up: a challenge issued this instant has 60.
+        let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+        (entry.0.clone(), secs.max(1))
     }
 
     /// Takes the live challenge of `ip`, if any: a challenge serves one login.
@@ -40,7 +42,9 @@ impl Challenges {
 }
 
 fn fresh() -> String {
-    (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect()
+    (0..32)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect()
 }
 
 #[cfg(test)]

@@ -4,4 +4,6 @@
 
 pub mod challenge;
 pub mod jsonp;
+pub mod page;
+pub mod server;
 pub mod srun_codec;

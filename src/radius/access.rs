@@ -232,8 +232,9 @@ fn decide(
     Ok(decision)
 }
 
-/// Takes note of a decision: login history, a new lockout to store, a session to push out.
-fn note(ctx: &AuthContext, user: &str, decision: &Decision, now: i64) {
+/// Takes note of a decision (RADIUS or portal): login history, a new lockout to store, a
+/// session to push out.
+pub fn note(ctx: &AuthContext, user: &str, decision: &Decision, now: i64) {
     if let Some(until) = ctx.throttle.record(user, decision.code(), now) {
         tracing::warn!(user = ?user, until, "too many wrong passwords; account locked");
         // The receiver lives as long as the daemon; a send can only fail at shutdown.

@@ -29,6 +29,7 @@ pub struct Daemon {
     pub auth: SocketAddr,
     pub acct: SocketAddr,
     pub api: SocketAddr,
+    pub portal: SocketAddr,
     pub metrics: SocketAddr,
     child: Child,
     stderr: Arc<Mutex<String>>,
@@ -66,6 +67,9 @@ require_message_authenticator = false
 sync_interval_ms = 200
 
 [api]
+listen = "127.0.0.1:0"
+
+[portal]
 listen = "127.0.0.1:0"
 
 [telemetry]
@@ -196,6 +200,7 @@ impl Daemon {
             auth: field("auth="),
             acct: field("acct="),
             api: field("api="),
+            portal: field("portal="),
             metrics: field("metrics="),
             dir,
             config,

@@ -1,0 +1,474 @@
+//! The portal's HTTP endpoints, wire-compatible with the Srun portal: `/` redirects to the
+//! page URL with `ac_id`; `/cgi-bin/get_challenge`, `/cgi-bin/srun_portal` (login and
+//! logout), `/cgi-bin/rad_user_info` and `/cgi-bin/rad_user_dm`. Every outcome is HTTP
+//! 200 with the reply shapes real clients parse; a login runs the same policy as RADIUS
+//! and creates an online session (NAS `portal`) through the accounting journal.
+
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::challenge::Challenges;
+use super::jsonp::{callback_allowed, wrap, Fields};
+use super::srun_codec::{chksum, decode_info, dm_sign, Signed};
+use crate::account::Interface;
+use crate::auth::nas_port::Vlans;
+use crate::auth::policy::{evaluate, Clock, NasIdentity, Request, Situation};
+use crate::auth::{Credentials, Decision};
+use crate::codes::{ECode, Lang};
+use crate::radius::access::note;
+use crate::radius::accounting::{AccountingRequest, AcctStatus};
+use crate::radius::server::AuthContext;
+use crate::session::online::SessionKey;
+use crate::session::tracker::SessionTracker;
+use crate::store::unix_now;
+
+/// The NAS name of portal sessions.
+pub const PORTAL_NAS: &str = "portal";
+/// The version banner clients see.
+const SRUN_VER: &str = "turnstile SRunCGIAuthIntfSvr V1.18";
+
+/// What the handlers share.
+pub struct PortalState {
+    /// Directory, login history, online table, language.
+    pub auth: Arc<AuthContext>,
+    /// Where portal sessions are recorded.
+    pub tracker: SessionTracker,
+    /// Live challenges.
+    pub challenges: Challenges,
+    /// Allowed `ac_id` values.
+    pub ac_ids: Vec<String>,
+}
+
+/// Serves the portal on `addr` until `shutdown`; returns the bound address.
+pub async fn serve(
+    addr: SocketAddr,
+    state: Arc<PortalState>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let first_ac = state.ac_ids.first().cloned().unwrap_or_else(|| "1".into());
+    let app = Router::new()
+        .route(
+            "/",
+            get(move || async move {
+                Redirect::to(&format!("/srun_portal_pc?ac_id={first_ac}&theme=basic"))
+            }),
+        )
+        .route("/srun_portal_pc", get(page))
+        .route("/srun_portal_phone", get(page))
+        .route("/srun_portal_success", get(page))
+        .route("/cgi-bin/get_challenge", get(get_challenge))
+        .route("/cgi-bin/srun_portal", get(srun_portal))
+        .route("/cgi-bin/rad_user_info", get(rad_user_info))
+        .route("/cgi-bin/rad_user_dm", get(rad_user_dm))
+        .with_state(state.clone());
+    // Weak, so that the portal's state goes when the server stops.
+    let weak = Arc::downgrade(&state);
+    drop(state);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(super::challenge::LIFETIME);
+        loop {
+            tick.tick().await;
+            let Some(state) = weak.upgrade() else { return };
+            state.challenges.prune(Instant::now());
+        }
+    });
+    tokio::spawn(async move {
+        let stopped = async move {
+            let _ = shutdown.changed().await;
+        };
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(listener, service)
+            .with_graceful_shutdown(stopped)
+            .await
+        {
+            tracing::error!(error = %e, "portal stopped");
+        }
+    });
+    Ok(local)
+}
+
+type Params = HashMap<String, String>;
+
+fn param<'a>(p: &'a Params, name: &str) -> &'a str {
+    p.get(name).map(String::as_str).unwrap_or("")
+}
+
+/// `ip` when it is given and valid, else the source address.
+fn online_ip(p: &Params, source: IpAddr) -> IpAddr {
+    param(p, "ip").trim().parse().unwrap_or(source)
+}
+
+/// The fields every JSON reply carries.
+fn base(client: IpAddr, online: IpAddr, error: &str) -> Fields {
+    Fields::default()
+        .set("client_ip", client.to_string())
+        .set("online_ip", online.to_string())
+        .set("ecode", 0)
+        .set("error", error)
+        .set("error_msg", "")
+        .set("res", error)
+        .set("srun_ver", SRUN_VER)
+        .set("st", unix_now())
+}
+
+/// The reply: JSONP with a callback, else `legacy` text (or the bare JSON when None).
+fn respond(p: &Params, fields: Fields, legacy: Option<String>) -> Response {
+    let body = match p.get("callback") {
+        Some(cb) if !callback_allowed(cb) => {
+            return (StatusCode::BAD_REQUEST, "callback name refused").into_response();
+        }
+        Some(cb) => wrap(cb, &fields.json()),
+        None => legacy.unwrap_or_else(|| fields.json()),
+    };
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+async fn page(
+    State(state): State<Arc<PortalState>>,
+    ConnectInfo(source): ConnectInfo<SocketAddr>,
+    Query(p): Query<Params>,
+) -> Response {
+    let ip = source.ip();
+    let ac_id = p
+        .get("ac_id")
+        .filter(|a| state.ac_ids.contains(a))
+        .cloned()
+        .unwrap_or_else(|| state.ac_ids.first().cloned().unwrap_or_default());
+    let html = super::page::render(ip, &ac_id);
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+}
+
+async fn get_challenge(
+    State(state): State<Arc<PortalState>>,
+    ConnectInfo(source): ConnectInfo<SocketAddr>,
+    Query(p): Query<Params>,
+) -> Response {
+    let ip = online_ip(&p, source.ip());
+    let (challenge, left) = state.challenges.issue(ip, Instant::now());
+    let fields = base(source.ip(), ip, "ok")
+        .set("challenge", challenge)
+        .set("expire", left.to_string());
+    respond(&p, fields, None)
+}
+
+async fn srun_portal(
+    State(state): State<Arc<PortalState>>,
+    ConnectInfo(source): ConnectInfo<SocketAddr>,
+    Query(p): Query<Params>,
+) -> Response {
+    match param(&p, "action") {
+        "login" => login(&state, source.ip(), &p).await,
+        "logout" => logout(&state, source.ip(), &p).await,
+        _ => {
+            let ip = online_ip(&p, source.ip());
+            let fields = base(source.ip(), ip, "missing_required_parameters_error");
+            respond(&p, fields, Some("missing_required_parameters_error".into()))
+        }
+    }
+}
+
+/// A protocol-level refusal: `ecode` 0, `error` = `res` = the token.
+fn refuse(p: &Params, client: IpAddr, online: IpAddr, token: &str) -> Response {
+    respond(
+        p,
+        base(client, online, token),
+        Some(format!("login_error#{token}")),
+    )
+}
+
+/// The user an account name refers to: the name as given, else without `@domain`.
+fn account_name<'a>(state: &PortalState, username: &'a str) -> &'a str {
+    if state.auth.directory.user(username).is_some() {
+        return username;
+    }
+    username.split_once('@').map_or(username, |(u, _)| u)
+}
+
+async fn login(state: &PortalState, client: IpAddr, p: &Params) -> Response {
+    let ip = online_ip(p, client);
+    let lang = state.auth.lang;
+    let required = ["username", "password", "ac_id", "info", "chksum"];
+    if required.iter().any(|k| param(p, k).is_empty()) {
+        return refuse(p, client, ip, "missing_required_parameters_error");
+    }
+    if !state.ac_ids.iter().any(|a| a == param(p, "ac_id")) {
+        return refuse(p, client, ip, "no_acid_error");
+    }
+    let username = param(p, "username");
+    if !state.auth.online.with_ip(ip).is_empty() {
+        // Real portals answer this before looking at the password.
+        let fields = base(client, ip, "ok")
+            .set("suc_msg", "ip_already_online_error")
+            .set("username", username);
+        return respond(p, fields, Some("ip_already_online_error".into()));
+    }
+    let Some(hmd5) = param(p, "password").strip_prefix("{MD5}") else {
+        return refuse(p, client, ip, "password_algo_error");
+    };
+    let Some(challenge) = state.challenges.take(ip, Instant::now()) else {
+        return refuse(p, client, ip, "challenge_expire_error");
+    };
+    let info = param(p, "info");
+    let Some(password) = read_info(info, &challenge, username, param(p, "ac_id")) else {
+        return refuse(p, client, ip, "auth_info_error");
+    };
+    let n = p.get("n").map_or("200", String::as_str);
+    let typ = p.get("type").map_or("1", String::as_str);
+    let expected = chksum(
+        &challenge,
+        &Signed {
+            username,
+            hmd5,
+            ac_id: param(p, "ac_id"),
+            ip: param(p, "ip"),
+            n,
+            typ,
+            info,
+        },
+    );
+    if !param(p, "chksum").trim().eq_ignore_ascii_case(&expected) {
+        return refuse(p, client, ip, "sign_error");
+    }
+
+    let account = account_name(state, username);
+    let decision = decide(state, account, &password, ip);
+    if let Decision::Reject(code) = decision {
+        let fields = base(client, ip, "login_error")
+            .set("ecode", code.to_string())
+            .set("error_msg", code.wire(lang));
+        return respond(p, fields, Some(format!("login_error#{}", code.wire(lang))));
+    }
+    let session_id = format!("{:016x}", rand::random::<u64>());
+    let start = AccountingRequest {
+        status: AcctStatus::Start,
+        session_id,
+        user: account.to_string(),
+        terminate_cause: None,
+        session_time: None,
+        input_octets: 0,
+        output_octets: 0,
+        framed_ip: match ip {
+            IpAddr::V4(v4) => Some(v4),
+            IpAddr::V6(_) => None,
+        },
+        nas_ip: None,
+        station: None,
+        nas_port: None,
+        class: None,
+    };
+    if let Err(e) = state.tracker.apply(PORTAL_NAS, start, ip, unix_now()).await {
+        tracing::error!(error = %e, "portal session not recorded");
+        return refuse(p, client, ip, "no_response_data_error");
+    }
+    tracing::info!(user = ?account, ip = %ip, "portal login");
+    let fields = base(client, ip, "ok")
+        .set("suc_msg", "login_ok")
+        .set("ploy_msg", ECode::LoginSuccess.wire(Lang::En))
+        .set("username", username)
+        .set("real_name", "")
+        .set("access_token", challenge)
+        .set("ServerFlag", 0)
+        .set("checkout_date", 0)
+        .set("remain_flux", 0)
+        .set("remain_times", 0)
+        .set("wallet_balance", 0)
+        .set("sysver", env!("CARGO_PKG_VERSION"));
+    respond(p, fields, Some("login_ok".into()))
+}
+
+/// The plain password from `info`, when it decrypts, parses, and names the same user and
+/// ac_id as the query (`acid` may be a string or a number).
+fn read_info(info: &str, challenge: &str, username: &str, ac_id: &str) -> Option<String> {
+    let bytes = decode_info(info, challenge).ok()?;
+    let text = String::from_utf8(bytes.clone())
+        .unwrap_or_else(|_| bytes.iter().map(|&b| b as char).collect());
+    let v: Value = serde_json::from_str(&text).ok()?;
+    let acid = match &v["acid"] {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    if v["username"].as_str()? != username || acid != ac_id {
+        return None;
+    }
+    Some(v["password"].as_str()?.to_string())
+}
+
+fn decide(state: &PortalState, account: &str, password: &str, ip: IpAddr) -> Decision {
+    let ctx = &state.auth;
+    let request = Request {
+        interface: Interface::Portal,
+        credentials: Credentials::Pap {
+            password: password.as_bytes(),
+        },
+        mac: None,
+        station: None,
+        ip: Some(ip),
+        nas: NasIdentity {
+            client: PORTAL_NAS,
+            ip: None,
+            identifier: None,
+        },
+        nas_port_id: None,
+        vlans: Vlans::default(),
+    };
+    let entry = ctx.directory.user(account);
+    let catalog = ctx.directory.catalog();
+    let clock = Clock::now();
+    let decision = evaluate(
+        &request,
+        entry.as_deref(),
+        &Situation {
+            catalog: &catalog,
+            limits: ctx.throttle.limits(),
+            online: ctx.online.counts(account),
+            history: ctx.throttle.history(account),
+            clock,
+        },
+    );
+    if entry.is_some() {
+        note(ctx, account, &decision, clock.unix);
+    }
+    tracing::info!(user = ?account, ip = %ip, code = %decision.code(), "portal decision");
+    decision
+}
+
+/// Ends the portal session of `ip` with `cause`; false when there is none.
+async fn end_portal_session(state: &PortalState, ip: IpAddr, cause: ECode) -> bool {
+    let keys: Vec<SessionKey> = state
+        .auth
+        .online
+        .with_ip(ip)
+        .into_iter()
+        .filter(|k| &*k.nas == PORTAL_NAS)
+        .collect();
+    let mut ended = false;
+    for key in keys {
+        ended |= state
+            .tracker
+            .end(&key, cause, None, unix_now())
+            .await
+            .is_ok();
+    }
+    ended
+}
+
+async fn logout(state: &PortalState, client: IpAddr, p: &Params) -> Response {
+    let ip = online_ip(p, client);
+    if end_portal_session(state, ip, ECode::UserRequest).await {
+        respond(p, base(client, ip, "ok"), Some("logout_ok".into()))
+    } else {
+        let fields = base(client, ip, "not_online_error").set("error_msg", "You are not online.");
+        respond(p, fields, Some("login_error#You are not online.".into()))
+    }
+}
+
+async fn rad_user_info(
+    State(state): State<Arc<PortalState>>,
+    ConnectInfo(source): ConnectInfo<SocketAddr>,
+    Query(p): Query<Params>,
+) -> Response {
+    let client = source.ip();
+    let ip = online_ip(&p, client);
+    let session = state
+        .auth
+        .online
+        .with_ip(ip)
+        .first()
+        .and_then(|k| state.auth.online.get(k));
+    let Some(s) = session else {
+        return respond(
+            &p,
+            base(client, ip, "not_online_error"),
+            Some("not_online_error".into()),
+        );
+    };
+    let r = &s.record;
+    let now = unix_now();
+    let (user, domain) = r.user.split_once('@').unwrap_or((&r.user, ""));
+    let balance = state
+        .auth
+        .directory
+        .user(&r.user)
+        .map_or(0, |u| u.profile.balance_fen / 100);
+    let seconds = (now - r.started_at).max(r.session_time);
+    // Srun's bytes_in is what the user downloaded: our output octets.
+    let fields = base(client, ip, "ok")
+        .set("user_name", user)
+        .set("domain", domain)
+        .set("add_time", r.started_at)
+        .set("keepalive_time", now)
+        .set("bytes_in", r.output_octets)
+        .set("bytes_out", r.input_octets)
+        .set("all_bytes", r.input_octets + r.output_octets)
+        .set("sum_bytes", r.input_octets + r.output_octets)
+        .set("sum_seconds", seconds)
+        .set("user_balance", balance)
+        .set("wallet_balance", 0)
+        .set("user_charge", 0)
+        .set("products_name", r.product.clone().unwrap_or_default())
+        .set("products_id", "")
+        .set(
+            "online_device_total",
+            state.auth.online.counts(&r.user).user.to_string(),
+        )
+        .set("ServerFlag", 0)
+        .set("sysver", env!("CARGO_PKG_VERSION"));
+    let legacy = format!(
+        "{user},{},{now},{},{},0,{},{seconds},{ip},0,,{balance},0,0,0,0,0,0,0,0,{}",
+        r.started_at,
+        r.output_octets,
+        r.input_octets,
+        r.input_octets + r.output_octets,
+        env!("CARGO_PKG_VERSION")
+    );
+    respond(&p, fields, Some(legacy))
+}
+
+async fn rad_user_dm(
+    State(state): State<Arc<PortalState>>,
+    ConnectInfo(source): ConnectInfo<SocketAddr>,
+    Query(p): Query<Params>,
+) -> Response {
+    let client = source.ip();
+    let ip = online_ip(&p, client);
+    let (time, username, unbind) = (
+        param(&p, "time"),
+        param(&p, "username"),
+        param(&p, "unbind"),
+    );
+    let expected = dm_sign(time, username, param(&p, "ip"), unbind);
+    if !param(&p, "sign").trim().eq_ignore_ascii_case(&expected) {
+        return refuse(&p, client, ip, "sign_error");
+    }
+    let skew = time
+        .parse::<i64>()
+        .map_or(i64::MAX, |t| (unix_now() - t).abs());
+    if skew > 2 * 3600 {
+        let code = ECode::ClientClockWrong;
+        let fields = base(client, ip, "login_error")
+            .set("ecode", code.to_string())
+            .set("error_msg", code.wire(state.auth.lang));
+        return respond(&p, fields, Some(format!("login_error#{code}")));
+    }
+    if end_portal_session(&state, ip, ECode::DmFromSelfService).await {
+        respond(&p, base(client, ip, "logout_ok"), Some("logout_ok".into()))
+    } else {
+        let fields = base(client, ip, "not_online_error").set("error_msg", "You are not online.");
+        respond(&p, fields, Some("login_error#You are not online.".into()))
+    }
+}

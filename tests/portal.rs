@@ -1,0 +1,242 @@
+//! The Srun-compatible portal over HTTP: a client doing what login scripts do (challenge,
+//! hmd5, info, chksum) against the real daemon.
+
+mod common;
+
+use common::Daemon;
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use turnstile::portal::srun_codec::{chksum, dm_sign, encode_info, hmac_md5_hex, Signed};
+
+/// One GET; returns (status, headers+body as text).
+fn get(d: &Daemon, path: &str) -> (u16, String, String) {
+    let mut s = TcpStream::connect(d.portal).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: portal\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap();
+    let status = head[9..12].parse().unwrap();
+    (status, head.to_string(), body.to_string())
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The JSON inside `jsonp(…)`, cut out by position as bitsrun does.
+fn jsonp(body: &str) -> Value {
+    assert!(body.starts_with("jsonp(") && body.ends_with(')'), "{body}");
+    serde_json::from_str(&body[6..body.len() - 1]).unwrap()
+}
+
+fn challenge(d: &Daemon, user: &str) -> String {
+    let (status, _, body) = get(
+        d,
+        &format!("/cgi-bin/get_challenge?callback=jsonp&username={user}&ip=127.0.0.1&_=1"),
+    );
+    assert_eq!(status, 200);
+    let v = jsonp(&body);
+    // A string (clients parse it so), at most 60 seconds.
+    let expire: u64 = v["expire"].as_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&expire), "{v}");
+    v["challenge"].as_str().unwrap().to_string()
+}
+
+/// A login as the official page does it; `tamper` may change the query before sending.
+fn login_with(
+    d: &Daemon,
+    user: &str,
+    password: &str,
+    tamper: impl Fn(&mut Vec<(String, String)>),
+) -> Value {
+    let t = challenge(d, user);
+    let ip = "127.0.0.1";
+    let json = format!(
+        r#"{{"username":"{user}","password":"{password}","ip":"{ip}","acid":"1","enc_ver":"srun_bx1"}}"#
+    );
+    let info = encode_info(&json, &t);
+    let hmd5 = hmac_md5_hex(t.as_bytes(), password.as_bytes());
+    let sum = chksum(
+        &t,
+        &Signed {
+            username: user,
+            hmd5: &hmd5,
+            ac_id: "1",
+            ip,
+            n: "200",
+            typ: "1",
+            info: &info,
+        },
+    );
+    let mut q: Vec<(String, String)> = [
+        ("callback", "jsonp".to_string()),
+        ("action", "login".into()),
+        ("username", user.into()),
+        ("password", format!("{{MD5}}{hmd5}")),
+        ("ac_id", "1".into()),
+        ("ip", ip.into()),
+        ("chksum", sum),
+        ("info", info),
+        ("n", "200".into()),
+        ("type", "1".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    tamper(&mut q);
+    let query: Vec<String> = q.iter().map(|(k, v)| format!("{k}={}", enc(v))).collect();
+    let (status, _, body) = get(d, &format!("/cgi-bin/srun_portal?{}", query.join("&")));
+    assert_eq!(status, 200, "{body}");
+    jsonp(&body)
+}
+
+fn login(d: &Daemon, user: &str, password: &str) -> Value {
+    login_with(d, user, password, |_| {})
+}
+
+#[test]
+fn login_status_and_logout() {
+    let d = Daemon::start();
+    let (status, head, _) = get(&d, "/");
+    assert!((300..400).contains(&status), "{head}");
+    assert!(head.contains("ac_id=1"), "{head}");
+    let (_, _, page) = get(&d, "/srun_portal_pc?ac_id=1");
+    assert!(page.contains(r#"id="user_ip" value="127.0.0.1""#), "{page}");
+
+    let (_, _, body) = get(&d, "/cgi-bin/rad_user_info?callback=jsonp");
+    let v = jsonp(&body);
+    assert_eq!(v["error"], "not_online_error");
+    assert_eq!(v["online_ip"], "127.0.0.1");
+
+    let v = login(&d, "alice", "wonderland");
+    assert_eq!(v["error"], "ok", "{v}");
+    assert_eq!(v["suc_msg"], "login_ok");
+    assert_eq!(v["ecode"], 0);
+    assert!(v["ploy_msg"].as_str().unwrap().starts_with("E0000"));
+
+    let (_, _, body) = get(&d, "/cgi-bin/rad_user_info?callback=jsonp&_=2");
+    let v = jsonp(&body);
+    assert_eq!(v["error"], "ok");
+    assert_eq!(v["user_name"], "alice");
+    assert_eq!(v["online_ip"], "127.0.0.1");
+    assert!(v["add_time"].is_i64() && v["user_balance"].is_i64());
+    assert!(d.cli_ok(&["online", "--user", "alice"]).contains("portal/"));
+
+    // Already online from this address.
+    let v = login(&d, "alice", "wonderland");
+    assert_eq!(
+        (v["error"].as_str(), v["suc_msg"].as_str()),
+        (Some("ok"), Some("ip_already_online_error"))
+    );
+
+    // Logout with nothing but the action: the source address is used.
+    let (_, _, body) = get(&d, "/cgi-bin/srun_portal?callback=jsonp&action=logout");
+    assert_eq!(jsonp(&body)["error"], "ok");
+    let (_, _, body) = get(&d, "/cgi-bin/srun_portal?callback=jsonp&action=logout");
+    assert_eq!(jsonp(&body)["error"], "not_online_error");
+    let history = d.cli_ok(&["sessions", "--user", "alice"]);
+    assert!(history.contains("E2401: User-Request"), "{history}");
+    // Without a callback: the legacy text.
+    let (_, _, body) = get(&d, "/cgi-bin/rad_user_info");
+    assert_eq!(body, "not_online_error");
+}
+
+#[test]
+fn refusals_carry_the_code() {
+    let d = Daemon::start();
+    let v = login(&d, "alice", "nope");
+    assert_eq!(v["error"], "login_error");
+    assert_eq!(v["ecode"], "E2553");
+    assert_eq!(v["error_msg"], "E2553: 帐号或密码错误");
+    let v = login(&d, "ghost", "x");
+    assert_eq!(v["ecode"], "E2531");
+    d.cli_ok(&["user", "set", "carol", "--portal", "no"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let v = login(&d, "carol", "chap-secret");
+        if v["ecode"] == "E2607" {
+            break;
+        }
+        // Logged in before the change arrived: out again, and retry.
+        get(&d, "/cgi-bin/srun_portal?callback=jsonp&action=logout");
+        assert!(std::time::Instant::now() < deadline, "{v}");
+    }
+}
+
+#[test]
+fn protocol_errors() {
+    let d = Daemon::start();
+    // A wrong chksum.
+    let v = login_with(&d, "alice", "wonderland", |q| {
+        q.iter_mut().find(|(k, _)| k == "chksum").unwrap().1 = "0".repeat(40);
+    });
+    assert_eq!(v["error"], "sign_error");
+    // A trailing newline and upper case in chksum are tolerated (BitSrunLoginGo).
+    let v = login_with(&d, "alice", "wonderland", |q| {
+        let c = &mut q.iter_mut().find(|(k, _)| k == "chksum").unwrap().1;
+        *c = format!("{}\n", c.to_uppercase());
+    });
+    assert_eq!(v["error"], "ok", "{v}");
+    get(&d, "/cgi-bin/srun_portal?callback=jsonp&action=logout");
+    // Garbage info.
+    let v = login_with(&d, "alice", "wonderland", |q| {
+        q.iter_mut().find(|(k, _)| k == "info").unwrap().1 = "{SRBX1}abc".into();
+    });
+    assert_eq!(v["error"], "auth_info_error");
+    // No {MD5} tag.
+    let v = login_with(&d, "alice", "wonderland", |q| {
+        let p = &mut q.iter_mut().find(|(k, _)| k == "password").unwrap().1;
+        *p = p.trim_start_matches("{MD5}").to_string();
+    });
+    assert_eq!(v["error"], "password_algo_error");
+    // A challenge serves one login: the same login sent twice fails the second time.
+    let v = login_with(&d, "alice", "wonderland", |q| {
+        // Send it once here (logged in, then out), before the helper sends it again.
+        let query: Vec<String> = q.iter().map(|(k, v)| format!("{k}={}", enc(v))).collect();
+        let path = format!("/cgi-bin/srun_portal?{}", query.join("&"));
+        let _ = get(&d, &path);
+        get(&d, "/cgi-bin/srun_portal?callback=jsonp&action=logout");
+    });
+    assert_eq!(v["error"], "challenge_expire_error");
+    // An unknown ac_id.
+    let v = login_with(&d, "alice", "wonderland", |q| {
+        q.iter_mut().find(|(k, _)| k == "ac_id").unwrap().1 = "99".into();
+    });
+    assert_eq!(v["error"], "no_acid_error");
+    // Callback injection is refused and never reflected.
+    let (status, _, body) = get(&d, "/cgi-bin/rad_user_info?callback=alert(1)//");
+    assert_eq!(status, 400);
+    assert!(!body.contains("alert"));
+}
+
+#[test]
+fn signed_logout() {
+    let d = Daemon::start();
+    assert_eq!(login(&d, "alice", "wonderland")["error"], "ok");
+    let time = turnstile::store::unix_now().to_string();
+    let bad = format!(
+        "/cgi-bin/rad_user_dm?callback=jsonp&ip=127.0.0.1&username=alice&time={time}&unbind=1&sign=00"
+    );
+    assert_eq!(jsonp(&get(&d, &bad).2)["error"], "sign_error");
+    let sign = dm_sign(&time, "alice", "127.0.0.1", "1");
+    let ok = format!(
+        "/cgi-bin/rad_user_dm?callback=jsonp&ip=127.0.0.1&username=alice&time={time}&unbind=1&sign={sign}"
+    );
+    let v = jsonp(&get(&d, &ok).2);
+    assert_eq!(v["error"], "logout_ok");
+    assert!(v["client_ip"].is_string() && v["online_ip"].is_string());
+    let history = d.cli_ok(&["sessions", "--user", "alice"]);
+    assert!(history.contains("E4104"), "{history}");
+}
