@@ -1,6 +1,7 @@
 //! The Srun-compatible portal. [`srun_codec`] holds the protocol's algorithms (the
-//! `xencode` cipher, its base64 alphabet, `chksum`, the signed-logout `sign`); the HTTP
-//! endpoints and the login page build on it.
+//! `xencode` cipher, its base64 alphabet, `chksum`, the signed-logout `sign`);
+//! [`jsonp`] frames replies; [`challenge`] keeps login challenges; [`server`] serves the
+//! `/cgi-bin/*` API and [`page`] the page scripts scrape.
 
 pub mod challenge;
 pub mod jsonp;
