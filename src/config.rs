@@ -268,6 +268,9 @@ pub struct PortalSettings {
     pub listen: String,
     /// The `ac_id` values logins may name; `/` redirects to the first.
     pub ac_ids: Vec<String>,
+    /// Login attempts allowed per client address per minute (`speed_limit_error`
+    /// beyond); 0 turns the limit off.
+    pub logins_per_minute: u32,
 }
 
 impl Default for PortalSettings {
@@ -275,6 +278,7 @@ impl Default for PortalSettings {
         PortalSettings {
             listen: "127.0.0.1:8080".into(),
             ac_ids: vec!["1".into()],
+            logins_per_minute: 30,
         }
     }
 }

@@ -200,6 +200,7 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
                 tracker: portal_tracker,
                 challenges: Default::default(),
                 ac_ids: settings.portal.ac_ids.clone(),
+                rate: crate::portal::rate::LoginRate::new(settings.portal.logins_per_minute),
             });
             Some(
                 crate::portal::server::serve(addr, state, shutdown.clone())

@@ -240,3 +240,15 @@ fn signed_logout() {
     let history = d.cli_ok(&["sessions", "--user", "alice"]);
     assert!(history.contains("E4104"), "{history}");
 }
+
+#[test]
+fn login_attempts_per_address_are_limited() {
+    let d = Daemon::start_with("", &[("TURNSTILE__PORTAL__LOGINS_PER_MINUTE", "3")]);
+    for _ in 0..3 {
+        assert_eq!(login(&d, "alice", "bad")["ecode"], "E2553");
+    }
+    let v = login(&d, "alice", "wonderland");
+    assert_eq!(v["error"], "speed_limit_error", "{v}");
+    assert_eq!(v["ecode"], 0);
+    d.wait_metric("turnstile_portal_rate_limited_total", 1.0);
+}

@@ -6,5 +6,6 @@
 pub mod challenge;
 pub mod jsonp;
 pub mod page;
+pub mod rate;
 pub mod server;
 pub mod srun_codec;

@@ -45,6 +45,8 @@ pub struct PortalState {
     pub challenges: Challenges,
     /// Allowed `ac_id` values.
     pub ac_ids: Vec<String>,
+    /// Login attempts per client address.
+    pub rate: super::rate::LoginRate,
 }
 
 /// Serves the portal on `addr` until `shutdown`; returns the bound address.
@@ -80,6 +82,7 @@ pub async fn serve(
             tick.tick().await;
             let Some(state) = weak.upgrade() else { return };
             state.challenges.prune(Instant::now());
+            state.rate.prune(Instant::now());
         }
     });
     tokio::spawn(async move {
@@ -201,6 +204,10 @@ fn account_name<'a>(state: &PortalState, username: &'a str) -> &'a str {
 async fn login(state: &PortalState, client: IpAddr, p: &Params) -> Response {
     let ip = online_ip(p, client);
     let lang = state.auth.lang;
+    if !state.rate.allow(client, Instant::now()) {
+        metrics::counter!("turnstile_portal_rate_limited_total").increment(1);
+        return refuse(p, client, ip, "speed_limit_error");
+    }
     let required = ["username", "password", "ac_id", "info", "chksum"];
     if required.iter().any(|k| param(p, k).is_empty()) {
         return refuse(p, client, ip, "missing_required_parameters_error");
