@@ -64,7 +64,9 @@ struct Opts {
     #[arg(long, default_value = "server")]
     label: String,
     /// `access` sends Access-Requests; `accounting` sends, per session, Start,
-    /// Interim-Update and Stop (counted as accepted when answered).
+    /// Interim-Update and Stop (counted as accepted when answered); `portal` runs
+    /// `in-flight` HTTP clients against `--server` (the portal's address), each doing
+    /// get_challenge + login (measured) + logout for its own client address.
     #[arg(long, default_value = "access")]
     mode: Mode,
     /// Also send what a BRAS sends about the subscriber, derived from user i:
@@ -97,6 +99,132 @@ enum Mode {
     Access,
     /// Accounting-Requests: Start, Interim-Update, Stop for each session in turn.
     Accounting,
+    /// Srun portal logins over HTTP.
+    Portal,
+}
+
+/// One HTTP/1.1 GET on a kept-alive connection; returns the body.
+fn http_get(stream: &mut std::net::TcpStream, host: &str, path: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n")?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or(std::io::ErrorKind::InvalidData)?;
+    let mut body = vec![0u8; len];
+    stream.read_exact(&mut body)?;
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+fn query_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// One portal client: its own address 10.200.x.y and user; logs in and out in a loop.
+fn run_portal_client(
+    tag: usize,
+    opts: Opts,
+    measuring: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+) -> Tally {
+    use turnstile::portal::srun_codec::{chksum, encode_info, hmac_md5_hex, Signed};
+    let mut tally = Tally::default();
+    let host = opts.server.to_string();
+    let ip = format!("10.200.{}.{}", tag >> 8 & 255, tag & 255);
+    let i = tag % opts.users.max(1);
+    let user = opts.user_format.replace("{}", &i.to_string());
+    let password = opts.password_format.replace("{}", &i.to_string());
+    let Ok(mut stream) = std::net::TcpStream::connect(opts.server) else {
+        return tally;
+    };
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(opts.timeout_ms)));
+    while !stop.load(Ordering::Relaxed) {
+        let started = Instant::now();
+        let measured = measuring.load(Ordering::Relaxed);
+        let result = (|| -> std::io::Result<bool> {
+            let body = http_get(
+                &mut stream,
+                &host,
+                &format!("/cgi-bin/get_challenge?callback=jsonp&username={user}&ip={ip}"),
+            )?;
+            let challenge = body
+                .split("\"challenge\":\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .unwrap_or("")
+                .to_string();
+            let json = format!(
+                r#"{{"username":"{user}","password":"{password}","ip":"{ip}","acid":"1","enc_ver":"srun_bx1"}}"#
+            );
+            let info = encode_info(&json, &challenge);
+            let hmd5 = hmac_md5_hex(challenge.as_bytes(), password.as_bytes());
+            let sum = chksum(
+                &challenge,
+                &Signed {
+                    username: &user,
+                    hmd5: &hmd5,
+                    ac_id: "1",
+                    ip: &ip,
+                    n: "200",
+                    typ: "1",
+                    info: &info,
+                },
+            );
+            let path = format!(
+                "/cgi-bin/srun_portal?callback=jsonp&action=login&username={user}&password=%7BMD5%7D{hmd5}&ac_id=1&ip={ip}&chksum={sum}&info={}&n=200&type=1",
+                query_escape(&info)
+            );
+            let body = http_get(&mut stream, &host, &path)?;
+            Ok(body.contains("\"suc_msg\":\"login_ok\""))
+        })();
+        match result {
+            Ok(accepted) => {
+                if measured {
+                    tally.sent += 1;
+                    if accepted {
+                        tally.accepts += 1;
+                    } else {
+                        tally.rejects += 1;
+                    }
+                    tally
+                        .latencies_us
+                        .push(started.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                }
+            }
+            Err(_) => {
+                tally.lost += u64::from(measured);
+                match std::net::TcpStream::connect(opts.server) {
+                    Ok(s) => stream = s,
+                    Err(_) => return tally,
+                }
+                continue;
+            }
+        }
+        let _ = http_get(
+            &mut stream,
+            &host,
+            &format!("/cgi-bin/srun_portal?callback=jsonp&action=logout&ip={ip}"),
+        );
+    }
+    tally
 }
 
 /// Request `n` of socket `tag` in accounting mode: session n / 3, status Start, Interim,
@@ -177,7 +305,8 @@ fn run_socket(
             let Some(id) = free.pop() else { break };
             let mut auth = [0u8; 16];
             let packet = match opts.mode {
-                Mode::Access => {
+                // Portal clients run in run_portal_client.
+                Mode::Access | Mode::Portal => {
                     rng.fill_bytes(&mut auth);
                     build(&opts, id, n, &auth)
                 }
@@ -265,10 +394,19 @@ fn main() {
     let per_socket = opts.in_flight.div_ceil(sockets).min(256);
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
-    let threads: Vec<_> = (0..sockets)
+    let clients = if opts.mode == Mode::Portal {
+        opts.in_flight.max(1)
+    } else {
+        sockets
+    };
+    let threads: Vec<_> = (0..clients)
         .map(|tag| {
             let (o, m, s) = (opts.clone(), measuring.clone(), stop.clone());
-            std::thread::spawn(move || run_socket(tag, o, per_socket, m, s))
+            if o.mode == Mode::Portal {
+                std::thread::spawn(move || run_portal_client(tag, o, m, s))
+            } else {
+                std::thread::spawn(move || run_socket(tag, o, per_socket, m, s))
+            }
         })
         .collect();
     std::thread::sleep(Duration::from_secs(opts.warmup_seconds));

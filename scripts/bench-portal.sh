@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Portal logins end to end: N HTTP clients (default 64), each with its own client
+# address and user, doing get_challenge + login (measured; the login runs the policy
+# and commits the session through the accounting journal) and then logout.
+#
+# Usage: scripts/bench-portal.sh [seconds] [clients]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER_ROUND=${1:-10}
+CLIENTS=${2:-64}
+source scripts/bench-lib.sh
+PORT=$(free_port)
+cat > "$scratch/turnstile.toml" <<CONF
+[general]
+data_dir = "$scratch/data"
+[radius]
+auth_port = 0
+acct_port = 0
+[policy]
+# Each client logs in many times a second.
+min_auth_interval_secs = 0
+[portal]
+listen = "127.0.0.1:$PORT"
+# Every client connects from 127.0.0.1.
+logins_per_minute = 0
+[api]
+listen = ""
+[telemetry]
+metrics_listen = ""
+log_level = "warn"
+CONF
+for ((i = 0; i < CLIENTS; i++)); do echo "web$i,pw$i"; done > "$scratch/users.csv"
+"$BIN/turnstile" --config "$scratch/turnstile.toml" user import "$scratch/users.csv" >/dev/null
+"$BIN/turnstile" --config "$scratch/turnstile.toml" serve > "$scratch/out" 2> "$scratch/log" &
+pids+=($!)
+for _ in $(seq 1 100); do grep -q ready "$scratch/out" && break; sleep 0.1; done
+"$BIN/turnstile-bench" --mode portal --label portal --server "127.0.0.1:$PORT" \
+  --users "$CLIENTS" --user-format 'web{}' --password-format 'pw{}' \
+  --in-flight "$CLIENTS" --seconds "$SECONDS_PER_ROUND" --json
