@@ -7,6 +7,7 @@ use common::Daemon;
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use turnstile::portal::query_escape;
 use turnstile::portal::srun_codec::{chksum, dm_sign, encode_info, hmac_md5_hex, Signed};
 
 /// One GET; returns (status, headers+body as text).
@@ -22,17 +23,6 @@ fn get(d: &Daemon, path: &str) -> (u16, String, String) {
     let (head, body) = reply.split_once("\r\n\r\n").unwrap();
     let status = head[9..12].parse().unwrap();
     (status, head.to_string(), body.to_string())
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// The JSON inside `jsonp(…)`, cut out by position as bitsrun does.
@@ -96,7 +86,10 @@ fn login_with(
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     tamper(&mut q);
-    let query: Vec<String> = q.iter().map(|(k, v)| format!("{k}={}", enc(v))).collect();
+    let query: Vec<String> = q
+        .iter()
+        .map(|(k, v)| format!("{k}={}", query_escape(v)))
+        .collect();
     let (status, _, body) = get(d, &format!("/cgi-bin/srun_portal?{}", query.join("&")));
     assert_eq!(status, 200, "{body}");
     jsonp(&body)
@@ -204,7 +197,10 @@ fn protocol_errors() {
     // A challenge serves one login: the same login sent twice fails the second time.
     let v = login_with(&d, "alice", "wonderland", |q| {
         // Send it once here (logged in, then out), before the helper sends it again.
-        let query: Vec<String> = q.iter().map(|(k, v)| format!("{k}={}", enc(v))).collect();
+        let query: Vec<String> = q
+            .iter()
+            .map(|(k, v)| format!("{k}={}", query_escape(v)))
+            .collect();
         let path = format!("/cgi-bin/srun_portal?{}", query.join("&"));
         let _ = get(&d, &path);
         get(&d, "/cgi-bin/srun_portal?callback=jsonp&action=logout");

@@ -126,17 +126,6 @@ fn http_get(stream: &mut std::net::TcpStream, host: &str, path: &str) -> std::io
     Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
-fn query_escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// One portal client: its own address 10.200.x.y and user; logs in and out in a loop.
 fn run_portal_client(
     tag: usize,
@@ -144,6 +133,7 @@ fn run_portal_client(
     measuring: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
 ) -> Tally {
+    use turnstile::portal::query_escape;
     use turnstile::portal::srun_codec::{chksum, encode_info, hmac_md5_hex, Signed};
     let mut tally = Tally::default();
     let host = opts.server.to_string();

@@ -77,16 +77,7 @@ fn call(settings: &Settings, method: &str, path: &str, body: Option<Value>) -> R
 fn query(user: &Option<String>, limit: Option<u32>) -> String {
     let mut q = Vec::new();
     if let Some(u) = user {
-        let encoded: String = u
-            .bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect();
-        q.push(format!("user={encoded}"));
+        q.push(format!("user={}", turnstile::portal::query_escape(u)));
     }
     if let Some(l) = limit {
         q.push(format!("limit={l}"));

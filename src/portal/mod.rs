@@ -9,3 +9,17 @@ pub mod page;
 pub mod rate;
 pub mod server;
 pub mod srun_codec;
+
+/// Percent-encodes a query value: RFC 3986 unreserved characters stay, every other byte
+/// becomes `%XX` (the `info` value carries `+`, `/` and `=`).
+pub fn query_escape(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

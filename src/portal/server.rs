@@ -379,9 +379,14 @@ async fn logout(state: &PortalState, client: IpAddr, p: &Params) -> Response {
     if end_portal_session(state, ip, ECode::UserRequest).await {
         respond(p, base(client, ip, "ok"), Some("logout_ok".into()))
     } else {
-        let fields = base(client, ip, "not_online_error").set("error_msg", "You are not online.");
-        respond(p, fields, Some("login_error#You are not online.".into()))
+        not_online(p, client, ip)
     }
+}
+
+/// Logout of an address with no portal session.
+fn not_online(p: &Params, client: IpAddr, ip: IpAddr) -> Response {
+    let fields = base(client, ip, "not_online_error").set("error_msg", "You are not online.");
+    respond(p, fields, Some("login_error#You are not online.".into()))
 }
 
 async fn rad_user_info(
@@ -475,7 +480,6 @@ async fn rad_user_dm(
     if end_portal_session(&state, ip, ECode::DmFromSelfService).await {
         respond(&p, base(client, ip, "logout_ok"), Some("logout_ok".into()))
     } else {
-        let fields = base(client, ip, "not_online_error").set("error_msg", "You are not online.");
-        respond(&p, fields, Some("login_error#You are not online.".into()))
+        not_online(&p, client, ip)
     }
 }
