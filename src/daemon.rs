@@ -104,7 +104,6 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     let online = Arc::new(OnlineTable::default());
     let (tracker, journal) = SessionTracker::restore(directory.store(), online.clone()).await?;
     let kick_tracker = tracker.clone();
-    let portal_tracker = tracker.clone();
     tracing::info!(sessions = online.len(), "online table restored");
     let store = directory.store();
     for (user, until) in store.lockouts(crate::store::unix_now()).await? {
@@ -154,6 +153,7 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
         tracker: kick_tracker,
         directory: directory.clone(),
         dynauth,
+        activation: settings.portal.activation.clone(),
     });
     let sweeper = tokio::spawn(crate::session::sweeper::run(
         kicker.clone(),
@@ -191,13 +191,12 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
             Some(bound)
         }
     };
-    drop(kicker);
     let portal_local = match listen_address("portal", &settings.portal.listen)? {
         None => None,
         Some(addr) => {
             let state = Arc::new(crate::portal::server::PortalState {
                 auth: ctx.clone(),
-                tracker: portal_tracker,
+                kicker: kicker.clone(),
                 challenges: Default::default(),
                 ac_ids: settings.portal.ac_ids.clone(),
                 rate: crate::portal::rate::LoginRate::new(settings.portal.logins_per_minute),
@@ -213,6 +212,7 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
             )
         }
     };
+    drop(kicker);
     let follower = tokio::spawn(directory.clone().follow(
         Duration::from_millis(settings.store.sync_interval_ms),
         shutdown.clone(),

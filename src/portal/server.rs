@@ -26,21 +26,21 @@ use crate::codes::{ECode, Lang};
 use crate::radius::access::note;
 use crate::radius::accounting::{AccountingRequest, AcctStatus};
 use crate::radius::server::AuthContext;
-use crate::session::online::SessionKey;
-use crate::session::tracker::SessionTracker;
+use crate::session::kick::{KickMode, KickSource, Kicker};
 use crate::store::unix_now;
 
-/// The NAS name of portal sessions.
-pub const PORTAL_NAS: &str = "portal";
+pub use crate::session::PORTAL_NAS;
 /// The version banner clients see.
 const SRUN_VER: &str = "turnstile SRunCGIAuthIntfSvr V1.18";
+/// What Srun portals answer when the access device does not confirm (§1.10's sentence).
+const BAS_TIMEOUT: &str = "INFO failed, BAS respond timeout.";
 
 /// What the handlers share.
 pub struct PortalState {
     /// Directory, login history, online table, language.
     pub auth: Arc<AuthContext>,
-    /// Where portal sessions are recorded.
-    pub tracker: SessionTracker,
+    /// Records portal sessions, ends them, and switches their service on a NAS.
+    pub kicker: Arc<Kicker>,
     /// Live challenges.
     pub challenges: Challenges,
     /// Allowed `ac_id` values.
@@ -68,6 +68,7 @@ pub async fn serve(
         .route("/srun_portal_pc", get(page))
         .route("/srun_portal_phone", get(page))
         .route("/srun_portal_success", get(page))
+        .route("/static/{name}", get(asset))
         .route("/cgi-bin/get_challenge", get(get_challenge))
         .route("/cgi-bin/srun_portal", get(srun_portal))
         .route("/cgi-bin/rad_user_info", get(rad_user_info))
@@ -151,8 +152,29 @@ async fn page(
         .filter(|a| state.ac_ids.contains(a))
         .cloned()
         .unwrap_or_else(|| state.ac_ids.first().cloned().unwrap_or_default());
-    let html = super::page::render(ip, &ac_id);
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+    let html = super::page::render(ip, &ac_id, state.auth.lang);
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+async fn asset(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    match super::page::asset(&name) {
+        Some((content_type, body)) => (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CACHE_CONTROL, "max-age=300"),
+            ],
+            body,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "not found").into_response(),
+    }
 }
 
 async fn get_challenge(
@@ -260,6 +282,15 @@ async fn login(state: &PortalState, client: IpAddr, p: &Params) -> Response {
         return respond(p, fields, Some(format!("login_error#{}", code.wire(lang))));
     }
     let session_id = format!("{:016x}", rand::random::<u64>());
+    let ac_id = param(p, "ac_id");
+    let kicker = &state.kicker;
+    if let Err(detail) = kicker
+        .switch_portal_service(ac_id, true, account, &session_id, Some(ip))
+        .await
+    {
+        tracing::warn!(user = ?account, ip = %ip, %detail, "portal login not activated");
+        return bas_timeout(p, client, ip);
+    }
     let start = AccountingRequest {
         status: AcctStatus::Start,
         session_id,
@@ -274,10 +305,11 @@ async fn login(state: &PortalState, client: IpAddr, p: &Params) -> Response {
         },
         nas_ip: None,
         station: None,
-        nas_port: None,
+        // The access point, so that logout finds the NAS its login activated.
+        nas_port: Some(ac_id.to_string()),
         class: None,
     };
-    if let Err(e) = state.tracker.apply(PORTAL_NAS, start, ip, unix_now()).await {
+    if let Err(e) = kicker.tracker.apply(PORTAL_NAS, start, ip, unix_now()).await {
         tracing::error!(error = %e, "portal session not recorded");
         return refuse(p, client, ip, "no_response_data_error");
     }
@@ -354,36 +386,59 @@ fn decide(state: &PortalState, account: &str, password: &str, ip: IpAddr) -> Dec
     decision
 }
 
-/// Ends the portal session of `ip` with `cause`; false when there is none.
-async fn end_portal_session(state: &PortalState, ip: IpAddr, cause: ECode) -> bool {
-    let keys: Vec<SessionKey> = state
-        .auth
-        .online
-        .with_ip(ip)
-        .into_iter()
-        .filter(|k| &*k.nas == PORTAL_NAS)
-        .collect();
-    let mut ended = false;
-    for key in keys {
-        ended |= state
-            .tracker
-            .end(&key, cause, None, unix_now())
-            .await
-            .is_ok();
+/// What became of a logout.
+enum Logout {
+    /// Nothing was online at the address.
+    NotOnline,
+    /// Every session at the address ended.
+    Ended,
+    /// The NAS did not confirm; the session stays.
+    Kept,
+}
+
+/// Ends every session at `ip` with `cause`: portal sessions here (deactivating their
+/// service on the NAS when their login activated it), RADIUS sessions by
+/// Disconnect-Request to their NAS.
+async fn log_out(state: &PortalState, ip: IpAddr, cause: ECode) -> Logout {
+    let keys = state.auth.online.with_ip(ip);
+    if keys.is_empty() {
+        return Logout::NotOnline;
     }
-    ended
+    let mut outcome = Logout::Ended;
+    for key in keys {
+        let result = if &*key.nas == PORTAL_NAS {
+            state.kicker.end_portal(&key, cause, None).await
+        } else {
+            let source = KickSource::SelfService;
+            state
+                .kicker
+                .kick(&key, KickMode::Dm, source, Some(cause))
+                .await
+        };
+        if !result.ended {
+            tracing::warn!(session = %result.session, detail = %result.detail, "logout incomplete");
+            outcome = Logout::Kept;
+        }
+    }
+    outcome
+}
+
+/// The NAS did not confirm an activation or deactivation.
+fn bas_timeout(p: &Params, client: IpAddr, ip: IpAddr) -> Response {
+    let fields = base(client, ip, "login_error").set("error_msg", BAS_TIMEOUT);
+    respond(p, fields, Some(format!("login_error#{BAS_TIMEOUT}")))
 }
 
 async fn logout(state: &PortalState, client: IpAddr, p: &Params) -> Response {
     let ip = online_ip(p, client);
-    if end_portal_session(state, ip, ECode::UserRequest).await {
-        respond(p, base(client, ip, "ok"), Some("logout_ok".into()))
-    } else {
-        not_online(p, client, ip)
+    match log_out(state, ip, ECode::UserRequest).await {
+        Logout::Ended => respond(p, base(client, ip, "ok"), Some("logout_ok".into())),
+        Logout::Kept => bas_timeout(p, client, ip),
+        Logout::NotOnline => not_online(p, client, ip),
     }
 }
 
-/// Logout of an address with no portal session.
+/// Logout of an address with nothing online.
 fn not_online(p: &Params, client: IpAddr, ip: IpAddr) -> Response {
     let fields = base(client, ip, "not_online_error").set("error_msg", "You are not online.");
     respond(p, fields, Some("login_error#You are not online.".into()))
@@ -477,9 +532,9 @@ async fn rad_user_dm(
             .set("error_msg", code.wire(state.auth.lang));
         return respond(&p, fields, Some(format!("login_error#{code}")));
     }
-    if end_portal_session(&state, ip, ECode::DmFromSelfService).await {
-        respond(&p, base(client, ip, "logout_ok"), Some("logout_ok".into()))
-    } else {
-        not_online(&p, client, ip)
+    match log_out(&state, ip, ECode::DmFromSelfService).await {
+        Logout::Ended => respond(&p, base(client, ip, "logout_ok"), Some("logout_ok".into())),
+        Logout::Kept => bas_timeout(&p, client, ip),
+        Logout::NotOnline => not_online(&p, client, ip),
     }
 }

@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 
 use super::crypto::{verify_message_authenticator, verify_response, SharedSecret};
 use super::packet::{Packet, PacketBuilder, PacketTooLarge, MAX_PACKET_LEN};
-use super::vendor::Vendor;
+use super::vendor::{juniper_service, Vendor};
 use crate::config::DynAuthSettings;
 
 /// Error-Cause (RFC 5176 §3.5).
@@ -30,9 +30,16 @@ const ERROR_CAUSE_TYPE: u8 = 101;
 
 /// What to ask the NAS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub enum Action<'a> {
     /// End the session.
     Disconnect,
+    /// Activate (or deactivate) a service for the subscriber (IPoE web authentication).
+    Service {
+        /// The service's name on the NAS.
+        name: &'a str,
+        /// Activate, else deactivate.
+        activate: bool,
+    },
     /// Change the session's bandwidth, in the NAS's dialect.
     Bandwidth {
         /// Upload, bit/s.
@@ -115,7 +122,7 @@ impl DynAuthClient {
         &self,
         to: SocketAddr,
         secret: &SharedSecret,
-        action: Action,
+        action: Action<'_>,
         session: &SessionRef,
     ) -> Outcome {
         let Some((id, rx, packet)) = self.register(to, secret, action, session) else {
@@ -151,7 +158,7 @@ impl DynAuthClient {
         &self,
         to: SocketAddr,
         secret: &SharedSecret,
-        action: Action,
+        action: Action<'_>,
         session: &SessionRef,
     ) -> Option<(u8, oneshot::Receiver<Vec<u8>>, Vec<u8>)> {
         let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
@@ -207,12 +214,12 @@ impl DynAuthClient {
 fn build(
     id: u8,
     secret: &SharedSecret,
-    action: Action,
+    action: Action<'_>,
     s: &SessionRef,
 ) -> Result<Vec<u8>, PacketTooLarge> {
     let code = match action {
         Action::Disconnect => Code::DisconnectRequest,
-        Action::Bandwidth { .. } => Code::CoARequest,
+        Action::Service { .. } | Action::Bandwidth { .. } => Code::CoARequest,
     };
     let mut b = PacketBuilder::new(code, id)
         .message_authenticator()
@@ -231,13 +238,16 @@ fn build(
     }
     let now = u32::try_from(crate::store::unix_now()).unwrap_or(u32::MAX);
     b = b.u32_attribute(EVENT_TIMESTAMP_TYPE, now)?;
-    if let Action::Bandwidth {
-        up_bps,
-        down_bps,
-        vendor,
-    } = action
-    {
-        b = vendor.bandwidth(up_bps, down_bps, b, |b, vsa| b.vendor_specific(&vsa))?;
+    match action {
+        Action::Disconnect => {}
+        Action::Service { name, activate } => {
+            b = b.vendor_specific(&juniper_service(name.as_bytes(), activate))?;
+        }
+        Action::Bandwidth {
+            up_bps,
+            down_bps,
+            vendor,
+        } => b = vendor.bandwidth(up_bps, down_bps, b, |b, vsa| b.vendor_specific(&vsa))?,
     }
     Ok(b.finish_signed_request(secret))
 }

@@ -86,6 +86,17 @@ impl VendorSpecific<'_> {
 const HUAWEI: u32 = 2011;
 const H3C: u32 = 25506;
 const MIKROTIK: u32 = 14988;
+const JUNIPER_ERX: u32 = 4874;
+
+/// Juniper's (ERX/MX) service switch for IPoE web authentication:
+/// `ERX-Service-Activate` (65) or `ERX-Service-Deactivate` (66) naming `service`.
+pub fn juniper_service(service: &[u8], activate: bool) -> VendorSpecific<'_> {
+    VendorSpecific {
+        vendor_id: JUNIPER_ERX,
+        typ: if activate { 65 } else { 66 },
+        data: service,
+    }
+}
 
 impl Vendor {
     /// Folds the attributes that limit a session to `up_bps` (user to network, what the

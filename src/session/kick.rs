@@ -10,7 +10,9 @@ use std::time::Instant;
 
 use super::online::{OnlineTable, SessionKey};
 use super::tracker::SessionTracker;
+use super::PORTAL_NAS;
 use crate::codes::ECode;
+use crate::config::PortalActivation;
 use crate::directory::Directory;
 use crate::radius::dynauth::{Action, DynAuthClient, Outcome, SessionRef, SESSION_NOT_FOUND};
 use crate::store::unix_now;
@@ -85,6 +87,8 @@ pub struct Kicker {
     pub directory: Arc<Directory>,
     /// Sends Disconnect and CoA requests.
     pub dynauth: DynAuthClient,
+    /// Access points whose portal logins are activated on a NAS.
+    pub activation: Vec<PortalActivation>,
 }
 
 impl Kicker {
@@ -108,21 +112,15 @@ impl Kicker {
         let Some(session) = self.online.get(key) else {
             return result(false, "not online".into());
         };
-        let record_end = |detail: String| async move {
-            let via = (via != cause).then_some(via);
-            match self.tracker.end(key, cause, via, unix_now()).await {
-                Ok(()) => {
-                    metrics::counter!("turnstile_sessions_ended_total", "cause" => cause.to_string())
-                        .increment(1);
-                    tracing::info!(user = ?session.user, nas = %key.nas, session = ?key.id, cause = %cause, via = ?via.map(|v| v.to_string()), "session ended");
-                    result(true, detail)
-                }
-                Err(e) => result(false, format!("not recorded: {e}")),
-            }
-        };
+        let via = (via != cause).then_some(via);
         if mode != KickMode::Dm {
-            return record_end(format!("{mode:?} offline").to_lowercase()).await;
+            let detail = format!("{mode:?} offline").to_lowercase();
+            return self.record_end(key, &session.user, cause, via, detail).await;
         }
+        if &*key.nas == PORTAL_NAS {
+            return self.end_portal(key, cause, via).await;
+        }
+        let record_end = |detail: String| self.record_end(key, &session.user, cause, via, detail);
         let Some((to, secret, _)) = self.target(&session.record.nas_addr, &key.nas) else {
             return result(false, "the session's NAS is not a known client".into());
         };
@@ -155,6 +153,137 @@ impl Kicker {
                     false,
                     format!("no answer from {to} in {ms} ms; session kept"),
                 )
+            }
+        }
+    }
+
+    /// Records the end of a session that is gone (or never told its NAS).
+    async fn record_end(
+        &self,
+        key: &SessionKey,
+        user: &str,
+        cause: ECode,
+        via: Option<ECode>,
+        detail: String,
+    ) -> KickResult {
+        let ended = match self.tracker.end(key, cause, via, unix_now()).await {
+            Ok(()) => {
+                metrics::counter!("turnstile_sessions_ended_total", "cause" => cause.to_string())
+                    .increment(1);
+                tracing::info!(user = ?user, nas = %key.nas, session = ?key.id, cause = %cause, via = ?via.map(|v| v.to_string()), "session ended");
+                true
+            }
+            Err(e) => {
+                tracing::error!(nas = %key.nas, session = ?key.id, error = %e, "session end not recorded");
+                false
+            }
+        };
+        KickResult {
+            session: format!("{}/{}", key.nas, key.id),
+            ended,
+            code: cause,
+            detail: if ended { detail } else { "not recorded".into() },
+        }
+    }
+
+    /// Ends a portal session with `cause`: the service its login activated on a NAS is
+    /// deactivated first (then `via` is E4004); when that fails the session stays.
+    pub async fn end_portal(
+        &self,
+        key: &SessionKey,
+        cause: ECode,
+        via: Option<ECode>,
+    ) -> KickResult {
+        let Some(session) = self.online.get(key) else {
+            return KickResult {
+                session: format!("{}/{}", key.nas, key.id),
+                ended: false,
+                code: cause,
+                detail: "not online".into(),
+            };
+        };
+        let r = &session.record;
+        let ac_id = r.nas_port.as_deref().unwrap_or_default();
+        let ip = r.framed_ip.as_deref().and_then(|ip| ip.parse().ok());
+        match self
+            .switch_portal_service(ac_id, false, &r.user, &key.id, ip)
+            .await
+        {
+            Ok(None) => {
+                let detail = "portal session ended".to_string();
+                self.record_end(key, &r.user, cause, via, detail).await
+            }
+            Ok(Some(code)) => {
+                let detail = "service deactivated by CoA".to_string();
+                self.record_end(key, &r.user, cause, Some(code), detail)
+                    .await
+            }
+            Err(detail) => KickResult {
+                session: format!("{}/{}", key.nas, key.id),
+                ended: false,
+                code: cause,
+                detail: format!("{detail}; session kept"),
+            },
+        }
+    }
+
+    /// Switches the service of a portal subscriber at `ip` on or off on the NAS that
+    /// `ac_id`'s logins are activated on (`[[portal.activation]]`). `Ok(None)`: `ac_id`
+    /// has no activation; `Ok(Some(E4003 | E4004))` on CoA-ACK; else why not.
+    pub async fn switch_portal_service(
+        &self,
+        ac_id: &str,
+        activate: bool,
+        user: &str,
+        session_id: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<Option<ECode>, String> {
+        let Some(a) = self.activation.iter().find(|a| a.ac_id == ac_id) else {
+            return Ok(None);
+        };
+        let (code, verb) = if activate {
+            (ECode::CoaIpoeOnline, "activate")
+        } else {
+            (ECode::CoaIpoeOffline, "deactivate")
+        };
+        let count = |result: &'static str| {
+            metrics::counter!("turnstile_portal_activations_total", "action" => verb, "result" => result)
+                .increment(1);
+        };
+        let Some((to, secret, _)) = self.target(&None, &a.nas) else {
+            count("no_nas");
+            tracing::error!(ac_id, nas = %a.nas, "activation NAS is not a single-address client");
+            return Err(format!("NAS {:?} is not a single-address client", a.nas));
+        };
+        let session = SessionRef {
+            user: user.to_string(),
+            session_id: session_id.to_string(),
+            nas_ip: to.ip(),
+            framed_ip: match ip {
+                Some(IpAddr::V4(v4)) => Some(v4),
+                _ => None,
+            },
+            station: None,
+        };
+        let action = Action::Service {
+            name: &a.service,
+            activate,
+        };
+        match self.dynauth.send(to, &secret, action, &session).await {
+            Outcome::Ack => {
+                count("ack");
+                tracing::info!(user, ip = ?ip, nas = %a.nas, service = %a.service, code = %code, "portal service switched by CoA");
+                Ok(Some(code))
+            }
+            Outcome::Nak(error) => {
+                count("nak");
+                tracing::warn!(user, nas = %a.nas, error_cause = ?error, "CoA-NAK to {verb}");
+                Err(format!("CoA-NAK to {verb}, Error-Cause {error:?}"))
+            }
+            Outcome::NoAnswer => {
+                count("no_answer");
+                tracing::warn!(user, nas = %a.nas, "no answer to CoA {verb}");
+                Err(format!("no answer from {to} to CoA {verb}"))
             }
         }
     }

@@ -6,3 +6,6 @@ pub mod kick;
 pub mod online;
 pub mod sweeper;
 pub mod tracker;
+
+/// The NAS name of portal sessions: the portal is their access point.
+pub const PORTAL_NAS: &str = "portal";

@@ -63,14 +63,17 @@ pub fn due<'c>(
             return due(cause);
         }
         let control = control(&s.user, s.record.product.as_deref())?;
+        // No accounting feeds a portal session: neither heartbeat nor traffic applies.
+        let fed = &*key.nas != super::PORTAL_NAS;
         let heartbeat = i64::from(control.interim_secs) * i64::from(settings.heartbeat_intervals);
-        if heartbeat > 0 && now - s.record.updated_at > heartbeat {
+        if fed && heartbeat > 0 && now - s.record.updated_at > heartbeat {
             due(ECode::HeartbeatLost)
         } else if control.session_timeout_secs > 0
             && now - s.started_at > i64::from(control.session_timeout_secs)
         {
             due(ECode::Timeout)
-        } else if control.idle_timeout_secs > 0
+        } else if fed
+            && control.idle_timeout_secs > 0
             && now - s.traffic_at > i64::from(control.idle_timeout_secs)
         {
             due(ECode::NoTrafficTimeout)
