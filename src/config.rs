@@ -510,10 +510,7 @@ impl Settings {
                 return Err(ConfigError::key(key("nas"), "must name a NAS client"));
             }
             if a.service.is_empty() || a.service.len() > 240 {
-                return Err(ConfigError::key(
-                    key("service"),
-                    "must be 1 to 240 bytes",
-                ));
+                return Err(ConfigError::key(key("service"), "must be 1 to 240 bytes"));
             }
         }
         for (i, u) in self.bootstrap.users.iter().enumerate() {

@@ -3,12 +3,15 @@
 
 mod common;
 
-use common::Daemon;
+use common::{Answer, Daemon, NasSim, SECRET};
+use radius::core::code::Code;
+use radius::core::rfc2865::{FRAMED_IP_ADDRESS_TYPE, USER_NAME_TYPE, VENDOR_SPECIFIC_TYPE};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use turnstile::portal::query_escape;
 use turnstile::portal::srun_codec::{chksum, dm_sign, encode_info, hmac_md5_hex, Signed};
+use turnstile::radius::packet::Packet;
 
 /// One GET; returns (status, headers+body as text).
 fn get(d: &Daemon, path: &str) -> (u16, String, String) {
@@ -247,4 +250,129 @@ fn login_attempts_per_address_are_limited() {
     assert_eq!(v["error"], "speed_limit_error", "{v}");
     assert_eq!(v["ecode"], 0);
     d.wait_metric("turnstile_portal_rate_limited_total", 1.0);
+}
+
+/// A daemon whose logins on ac_id 1 are activated on a NAS simulator at 127.0.0.7.
+fn with_activation(answer: Answer, env: &[(&str, &str)]) -> (Daemon, NasSim) {
+    let sim = NasSim::start("127.0.0.7", answer);
+    let extra = format!(
+        r#"
+[[radius.clients]]
+name = "bras"
+address = "127.0.0.7"
+secret = "{SECRET}"
+coa_port = {}
+
+[[portal.activation]]
+ac_id = "1"
+nas = "bras"
+service = "web-authenticated"
+"#,
+        sim.addr.port()
+    );
+    (Daemon::start_with(&extra, env), sim)
+}
+
+/// The Juniper service VSA of a CoA-Request: (attribute 65 activate | 66 deactivate, name).
+fn service_switch(request: &[u8]) -> (u8, String) {
+    let p = Packet::parse(request).unwrap();
+    assert_eq!(p.code(), Code::CoARequest);
+    assert_eq!(p.first(USER_NAME_TYPE), Some(&b"alice"[..]));
+    assert_eq!(p.first(FRAMED_IP_ADDRESS_TYPE), Some(&[127, 0, 0, 1][..]));
+    let vsa = p.first(VENDOR_SPECIFIC_TYPE).unwrap();
+    assert_eq!(vsa[..4], 4874u32.to_be_bytes(), "Juniper ERX");
+    assert_eq!(usize::from(vsa[5]), vsa.len() - 4);
+    (vsa[4], String::from_utf8_lossy(&vsa[6..]).into_owned())
+}
+
+fn last_end(d: &Daemon) -> Vec<Option<String>> {
+    d.query("SELECT user_name, cause, via FROM session_history ORDER BY id DESC LIMIT 1")
+        .pop()
+        .unwrap()
+}
+
+#[test]
+fn logins_are_activated_on_the_nas_by_coa() {
+    let (d, sim) = with_activation(Answer::Ack, &[]);
+    assert_eq!(login(&d, "alice", "wonderland")["error"], "ok");
+    let requests = sim.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        service_switch(&requests[0]),
+        (65, "web-authenticated".into())
+    );
+    d.wait_metric(
+        r#"turnstile_portal_activations_total{action="activate",result="ack"}"#,
+        1.0,
+    );
+    assert!(d.log().contains("E4003"), "activation logged with its code");
+
+    // Logout deactivates: E2401, by way of E4004.
+    let (_, _, body) = get(&d, "/cgi-bin/srun_portal?callback=jsonp&action=logout");
+    assert_eq!(jsonp(&body)["error"], "ok");
+    assert_eq!(
+        service_switch(&sim.requests()[1]),
+        (66, "web-authenticated".into())
+    );
+    let e = |c: &str| Some(c.to_string());
+    assert_eq!(last_end(&d), vec![e("alice"), e("2401"), e("4004")]);
+
+    // An operator's kick of a portal session deactivates too.
+    assert_eq!(login(&d, "alice", "wonderland")["error"], "ok");
+    d.cli_ok(&["kick", "--user", "alice"]);
+    assert_eq!(service_switch(&sim.requests()[3]).0, 66);
+    assert_eq!(last_end(&d), vec![e("alice"), e("4103"), e("4004")]);
+}
+
+#[test]
+fn a_login_the_nas_does_not_confirm_is_refused() {
+    let quick = [
+        ("TURNSTILE__DYNAUTH__INITIAL_RETRY_MS", "100"),
+        ("TURNSTILE__DYNAUTH__TOTAL_MS", "300"),
+    ];
+    let (d, sim) = with_activation(Answer::Silence, &quick);
+    let v = login(&d, "alice", "wonderland");
+    assert_eq!(v["error"], "login_error", "{v}");
+    assert_eq!(v["error_msg"], "INFO failed, BAS respond timeout.");
+    assert!(!sim.requests().is_empty());
+    assert!(!d.cli_ok(&["online"]).contains("alice"));
+    let (_, _, body) = get(&d, "/cgi-bin/rad_user_info?callback=jsonp");
+    assert_eq!(jsonp(&body)["error"], "not_online_error");
+}
+
+#[test]
+fn a_kick_ends_a_portal_session_without_activation() {
+    let d = Daemon::start();
+    assert_eq!(login(&d, "alice", "wonderland")["error"], "ok");
+    d.cli_ok(&["kick", "--user", "alice"]);
+    let e = |c: &str| Some(c.to_string());
+    assert_eq!(last_end(&d), vec![e("alice"), e("4103"), None]);
+    let (_, _, body) = get(&d, "/cgi-bin/rad_user_info?callback=jsonp");
+    assert_eq!(jsonp(&body)["error"], "not_online_error");
+}
+
+/// A RADIUS session (say, a BRAS's web authentication) at the caller's address is logged
+/// out by Disconnect-Request to its NAS, and its user sees `rad_user_info` until then.
+#[test]
+fn logout_disconnects_a_radius_session_at_the_address() {
+    let (d, sim) = with_activation(Answer::Ack, &[]);
+    let mut nas = common::Nas::accounting("127.0.0.7", &d);
+    let start = nas.acct_with(
+        1,
+        "bras-77",
+        "alice",
+        &[(FRAMED_IP_ADDRESS_TYPE, &[127, 0, 0, 1])],
+    );
+    assert_eq!(nas.exchange(&start).code(), Code::AccountingResponse);
+    let (_, _, body) = get(&d, "/cgi-bin/rad_user_info?callback=jsonp");
+    assert_eq!(jsonp(&body)["user_name"], "alice");
+    let (_, _, body) = get(&d, "/cgi-bin/srun_portal?callback=jsonp&action=logout");
+    assert_eq!(jsonp(&body)["error"], "ok");
+    let requests = sim.requests();
+    assert_eq!(
+        Packet::parse(&requests[0]).unwrap().code(),
+        Code::DisconnectRequest
+    );
+    let e = |c: &str| Some(c.to_string());
+    assert_eq!(last_end(&d), vec![e("alice"), e("2401"), e("4104")]);
 }

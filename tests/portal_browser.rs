@@ -297,7 +297,9 @@ fn log_in_refused_then_accepted_then_log_out() {
     // A wrong password: the code and its catalog text, in Chinese, then in English.
     b.type_into("#username", "alice");
     b.type_into("#password", "not-the-password\u{E007}");
-    b.until("the refusal is shown", |b| b.text("#message").contains("E2553"));
+    b.until("the refusal is shown", |b| {
+        b.text("#message").contains("E2553")
+    });
     assert_eq!(b.text("#message"), "E2553: 帐号或密码错误");
     b.screenshot("2-refused-zh");
     b.click("#lang");

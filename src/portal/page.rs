@@ -31,10 +31,7 @@ pub fn render(ip: IpAddr, ac_id: &str, lang: Lang) -> String {
 pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
     const JS: &str = "text/javascript; charset=utf-8";
     match name {
-        "portal.css" => Some((
-            "text/css; charset=utf-8",
-            include_str!("assets/portal.css"),
-        )),
+        "portal.css" => Some(("text/css; charset=utf-8", include_str!("assets/portal.css"))),
         "portal.js" => Some((JS, include_str!("assets/portal.js"))),
         "srun.js" => Some((JS, include_str!("assets/srun.js"))),
         "codes.js" => Some((JS, CODES_JS.as_str())),
@@ -65,7 +62,7 @@ mod tests {
     fn page_carries_what_scripts_scrape() {
         let page = render("10.1.2.3".parse().unwrap(), "7", Lang::Zh);
         // coffeehat, jxnu; BitSrunLoginGo; bitsrun.sh.
-        assert!(page.contains(r#"id="user_ip" name="user_ip" value="10.1.2.3""#));
+        assert!(page.contains(r#"id="user_ip" value="10.1.2.3""#));
         assert!(page.contains(r#"ip : "10.1.2.3""#));
         assert!(page.contains(r#"id="ac_id" name="ac_id" value="7""#));
         assert!(page.contains(r#"<html lang="zh">"#));

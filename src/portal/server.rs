@@ -309,7 +309,11 @@ async fn login(state: &PortalState, client: IpAddr, p: &Params) -> Response {
         nas_port: Some(ac_id.to_string()),
         class: None,
     };
-    if let Err(e) = kicker.tracker.apply(PORTAL_NAS, start, ip, unix_now()).await {
+    if let Err(e) = kicker
+        .tracker
+        .apply(PORTAL_NAS, start, ip, unix_now())
+        .await
+    {
         tracing::error!(error = %e, "portal session not recorded");
         return refuse(p, client, ip, "no_response_data_error");
     }

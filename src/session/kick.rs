@@ -115,7 +115,9 @@ impl Kicker {
         let via = (via != cause).then_some(via);
         if mode != KickMode::Dm {
             let detail = format!("{mode:?} offline").to_lowercase();
-            return self.record_end(key, &session.user, cause, via, detail).await;
+            return self
+                .record_end(key, &session.user, cause, via, detail)
+                .await;
         }
         if &*key.nas == PORTAL_NAS {
             return self.end_portal(key, cause, via).await;
