@@ -54,13 +54,25 @@ fn login_with(
     password: &str,
     tamper: impl Fn(&mut Vec<(String, String)>),
 ) -> Value {
+    let hmac = |t: &str| hmac_md5_hex(t.as_bytes(), password.as_bytes());
+    login_signed(d, user, password, hmac, tamper)
+}
+
+/// A login whose `hmd5` is `hmd5_of(challenge)`, signed over as sent.
+fn login_signed(
+    d: &Daemon,
+    user: &str,
+    password: &str,
+    hmd5_of: impl Fn(&str) -> String,
+    tamper: impl Fn(&mut Vec<(String, String)>),
+) -> Value {
     let t = challenge(d, user);
     let ip = "127.0.0.1";
     let json = format!(
         r#"{{"username":"{user}","password":"{password}","ip":"{ip}","acid":"1","enc_ver":"srun_bx1"}}"#
     );
     let info = encode_info(&json, &t);
-    let hmd5 = hmac_md5_hex(t.as_bytes(), password.as_bytes());
+    let hmd5 = hmd5_of(&t);
     let sum = chksum(
         &t,
         &Signed {
@@ -375,4 +387,25 @@ fn logout_disconnects_a_radius_session_at_the_address() {
     );
     let e = |c: &str| Some(c.to_string());
     assert_eq!(last_end(&d), vec![e("alice"), e("2401"), e("4104")]);
+}
+
+/// Checklist items 3 and 5: any hmd5 variant is taken as sent (the password travels in
+/// `info`), and a name with `@domain` logs in as the account.
+#[test]
+fn any_hmd5_variant_and_a_domain_suffix() {
+    let d = Daemon::start();
+    let variants: [fn(&str) -> String; 3] = [
+        // Keyed by the password (vector A), plain MD5-looking, and anything at all.
+        |t| hmac_md5_hex(b"wonderland", t.as_bytes()),
+        |_| "0123456789abcdef0123456789abcdef".into(),
+        |_| "whatever".into(),
+    ];
+    for hmd5_of in variants {
+        let v = login_signed(&d, "alice@cmcc", "wonderland", hmd5_of, |_| {});
+        assert_eq!(v["error"], "ok", "{v}");
+        assert_eq!(v["username"], "alice@cmcc");
+        let (_, _, body) = get(&d, "/cgi-bin/rad_user_info?callback=jsonp");
+        assert_eq!(jsonp(&body)["user_name"], "alice");
+        get(&d, "/cgi-bin/srun_portal?callback=jsonp&action=logout");
+    }
 }

@@ -220,7 +220,17 @@ fn account_name<'a>(state: &PortalState, username: &'a str) -> &'a str {
     if state.auth.directory.user(username).is_some() {
         return username;
     }
-    username.split_once('@').map_or(username, |(u, _)| u)
+    split_domain(username).0
+}
+
+/// `user@domain` as (user, domain); no `@`, no domain.
+fn split_domain(name: &str) -> (&str, &str) {
+    name.split_once('@').unwrap_or((name, ""))
+}
+
+/// A hex signature as sent matches ours: clients add a newline or upper-case it.
+fn signature_matches(sent: &str, expected: &str) -> bool {
+    sent.trim().eq_ignore_ascii_case(expected)
 }
 
 async fn login(state: &PortalState, client: IpAddr, p: &Params) -> Response {
@@ -269,7 +279,7 @@ async fn login(state: &PortalState, client: IpAddr, p: &Params) -> Response {
             info,
         },
     );
-    if !param(p, "chksum").trim().eq_ignore_ascii_case(&expected) {
+    if !signature_matches(param(p, "chksum"), &expected) {
         return refuse(p, client, ip, "sign_error");
     }
 
@@ -470,7 +480,7 @@ async fn rad_user_info(
     };
     let r = &s.record;
     let now = unix_now();
-    let (user, domain) = r.user.split_once('@').unwrap_or((&r.user, ""));
+    let (user, domain) = split_domain(&r.user);
     let balance = state
         .auth
         .directory
@@ -523,7 +533,7 @@ async fn rad_user_dm(
         param(&p, "unbind"),
     );
     let expected = dm_sign(time, username, param(&p, "ip"), unbind);
-    if !param(&p, "sign").trim().eq_ignore_ascii_case(&expected) {
+    if !signature_matches(param(&p, "sign"), &expected) {
         return refuse(&p, client, ip, "sign_error");
     }
     let skew = time
@@ -540,5 +550,167 @@ async fn rad_user_dm(
         Logout::Ended => respond(&p, base(client, ip, "logout_ok"), Some("logout_ok".into())),
         Logout::Kept => bas_timeout(&p, client, ip),
         Logout::NotOnline => not_online(&p, client, ip),
+    }
+}
+
+/// The checklist of client quirks the protocol description ends with, item by item; the
+/// items that need a running daemon (3, any hmd5; the redirect of 8) are in
+/// `tests/portal.rs`.
+#[cfg(test)]
+mod checklist {
+    use super::*;
+
+    fn body_of(response: Response) -> (StatusCode, String) {
+        let status = response.status();
+        let bytes = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(axum::body::to_bytes(response.into_body(), 1 << 20))
+            .unwrap();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    fn query(pairs: &[(&str, &str)]) -> Params {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// Item 1: `cb(JSON)` exactly, compact JSON with sorted keys, HTTP 200; legacy text without
+    /// a callback; a refused callback never echoed.
+    #[test]
+    fn item_1_framing() {
+        let ip: IpAddr = "10.0.0.9".parse().unwrap();
+        let fields = base(ip, ip, "ok")
+            .set("challenge", "c")
+            .set("ServerFlag", 0);
+        let (status, body) = body_of(respond(
+            &query(&[("callback", "jQuery1_2")]),
+            fields.clone(),
+            None,
+        ));
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            body.starts_with(r#"jQuery1_2({"ServerFlag":0,"challenge":"c","client_ip":"10.0.0.9""#),
+            "{body}"
+        );
+        assert!(body.ends_with("})") && !body.contains(": ") && !body.contains('\n'));
+        let json = &body["jQuery1_2(".len()..body.len() - 1];
+        let keys: Vec<String> = serde_json::from_str::<serde_json::Map<String, Value>>(json)
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        let (_, legacy) = body_of(respond(
+            &query(&[]),
+            fields.clone(),
+            Some("logout_ok".into()),
+        ));
+        assert_eq!(legacy, "logout_ok");
+        let (_, bare) = body_of(respond(&query(&[]), fields.clone(), None));
+        assert_eq!(bare, fields.json());
+        let (status, refused) =
+            body_of(respond(&query(&[("callback", "x</script>")]), fields, None));
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(!refused.contains("script"));
+    }
+
+    /// Item 2: a chksum with a trailing newline or whitespace, in either case.
+    #[test]
+    fn item_2_chksum_whitespace_and_case() {
+        let ours = "a5d4e260a6bd874d7036cb1ed3b251aaef3bd522";
+        for sent in [
+            ours.to_string(),
+            format!("{ours}\n"),
+            format!(" {ours} "),
+            ours.to_uppercase(),
+        ] {
+            assert!(signature_matches(&sent, ours), "{sent:?}");
+        }
+        assert!(!signature_matches("", ours));
+        assert!(!signature_matches(&ours[1..], ours));
+    }
+
+    /// Item 4: `info` JSON in any key order, with whitespace, `acid` a string or a number,
+    /// `\u` escapes; a different user or ac_id is refused.
+    #[test]
+    fn item_4_info_json_forms() {
+        let t = "e6843f26b8544327a3a25978dd3c5f89e6b745df1732993b88fe082c13a34cb9";
+        let read = |json: &str, user: &str, ac: &str| {
+            read_info(&super::super::srun_codec::encode_info(json, t), t, user, ac)
+        };
+        let forms = [
+            r#"{"username":"bob","password":"p\u00e9","ip":"","acid":"1","enc_ver":"srun_bx1"}"#,
+            r#"{ "enc_ver" : "srun_bx1", "acid" : 1, "ip" : "", "password" : "p\u00e9", "username" : "bob" }"#,
+            "{\n\t\"acid\": 1,\n\t\"username\": \"b\\u006fb\",\n\t\"password\": \"pé\"\n}",
+        ];
+        for json in forms {
+            assert_eq!(read(json, "bob", "1").as_deref(), Some("pé"), "{json}");
+        }
+        assert_eq!(read(forms[0], "alice", "1"), None);
+        assert_eq!(read(forms[1], "bob", "2"), None);
+        assert_eq!(read(r#"{"username":"bob"}"#, "bob", "1"), None);
+        assert_eq!(read("not json", "bob", "1"), None);
+    }
+
+    /// Item 5: `username` with or without `@domain`; reported without it, the domain apart.
+    #[test]
+    fn item_5_domain() {
+        assert_eq!(split_domain("2020123@cmcc"), ("2020123", "cmcc"));
+        assert_eq!(split_domain("2020123"), ("2020123", ""));
+        assert_eq!(split_domain("a@b@c"), ("a", "b@c"));
+    }
+
+    /// Item 6: optional parameters: an empty or absent `ip` means the source address.
+    #[test]
+    fn item_6_optional_parameters() {
+        let source: IpAddr = "10.2.3.4".parse().unwrap();
+        assert_eq!(online_ip(&query(&[]), source), source);
+        assert_eq!(online_ip(&query(&[("ip", "")]), source), source);
+        assert_eq!(
+            online_ip(&query(&[("ip", " 10.9.9.9 ")]), source),
+            "10.9.9.9".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(online_ip(&query(&[("ip", "garbage")]), source), source);
+    }
+
+    /// Item 7: `client_ip` and `online_ip` are IP literals in every reply.
+    #[test]
+    fn item_7_addresses_always_present() {
+        let (c, o): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "::1".parse().unwrap());
+        for token in ["ok", "not_online_error", "sign_error", "login_error"] {
+            let f = base(c, o, token);
+            assert_eq!(
+                f.0["client_ip"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<IpAddr>()
+                    .unwrap(),
+                c
+            );
+            assert_eq!(
+                f.0["online_ip"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<IpAddr>()
+                    .unwrap(),
+                o
+            );
+            assert_eq!(f.0["ecode"], 0);
+        }
+    }
+
+    /// Item 8: the page carries `id="user_ip" value=`, `CONFIG` with `ip : "…"`, and the `ac_id`
+    /// input (the redirect is checked over HTTP).
+    #[test]
+    fn item_8_page_contract() {
+        let page = super::super::page::render("10.0.0.7".parse().unwrap(), "3", Lang::En);
+        assert!(page.contains(r#"id="user_ip" value="10.0.0.7""#));
+        assert!(page.contains(r#"var CONFIG = { ip : "10.0.0.7""#));
+        assert!(page.contains(r#"name="ac_id" value="3""#));
     }
 }
