@@ -66,9 +66,14 @@ struct Opts {
     /// `access` sends Access-Requests; `accounting` sends, per session, Start,
     /// Interim-Update and Stop (counted as accepted when answered); `portal` runs
     /// `in-flight` HTTP clients against `--server` (the portal's address), each doing
-    /// get_challenge + login (measured) + logout for its own client address.
+    /// get_challenge + login (measured), from a new client address each time (as
+    /// students arriving), or from one address with a logout after each login
+    /// (`--portal-logout`).
     #[arg(long, default_value = "access")]
     mode: Mode,
+    /// Portal mode: log out after each login and log in again from the same address.
+    #[arg(long)]
+    portal_logout: bool,
     /// Also send what a BRAS sends about the subscriber, derived from user i:
     /// Calling-Station-Id 02-00-00-II-II-II, Framed-IP-Address 10.II.II.II and
     /// NAS-Port-Id 0/1/0:100.
@@ -103,30 +108,41 @@ enum Mode {
     Portal,
 }
 
-/// One HTTP/1.1 GET on a kept-alive connection; returns the body.
-fn http_get(stream: &mut std::net::TcpStream, host: &str, path: &str) -> std::io::Result<String> {
-    use std::io::{Read, Write};
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n")?;
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if stream.read(&mut byte)? == 0 {
+/// One HTTP/1.1 GET on a kept-alive connection; returns the body. The request goes out
+/// in one write and the reply is read through a buffer, so that the client costs the
+/// machine little next to the server it measures.
+fn http_get(
+    stream: &mut std::io::BufReader<std::net::TcpStream>,
+    host: &str,
+    path: &str,
+) -> std::io::Result<String> {
+    use std::io::{BufRead, Read, Write};
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    stream.get_mut().write_all(request.as_bytes())?;
+    let mut len = None;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if stream.read_line(&mut line)? == 0 {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
-        head.push(byte[0]);
+        if line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                len = value.trim().parse().ok();
+            }
+        }
     }
-    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
-    let len: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok())
-        .ok_or(std::io::ErrorKind::InvalidData)?;
-    let mut body = vec![0u8; len];
+    let mut body = vec![0u8; len.ok_or(std::io::ErrorKind::InvalidData)?];
     stream.read_exact(&mut body)?;
     Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
-/// One portal client: its own address 10.200.x.y and user; logs in and out in a loop.
+/// One portal client (number T): logs in from a new address 10.T.x.y each time, as the
+/// next of the users it takes turns through with the other clients; or, with
+/// `--portal-logout`, logs in and out as one user from one address.
 fn run_portal_client(
     tag: usize,
     opts: Opts,
@@ -137,16 +153,25 @@ fn run_portal_client(
     use turnstile::portal::srun_codec::{chksum, encode_info, hmac_md5_hex, Signed};
     let mut tally = Tally::default();
     let host = opts.server.to_string();
-    let ip = format!("10.200.{}.{}", tag >> 8 & 255, tag & 255);
-    let i = tag % opts.users.max(1);
-    let user = opts.user_format.replace("{}", &i.to_string());
-    let password = opts.password_format.replace("{}", &i.to_string());
-    let Ok(mut stream) = std::net::TcpStream::connect(opts.server) else {
+    let mut n = 0u32;
+    let connect = || {
+        let stream = std::net::TcpStream::connect(opts.server)?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(Duration::from_millis(opts.timeout_ms)))?;
+        Ok::<_, std::io::Error>(std::io::BufReader::new(stream))
+    };
+    let Ok(mut stream) = connect() else {
         return tally;
     };
-    let _ = stream.set_nodelay(true);
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(opts.timeout_ms)));
     while !stop.load(Ordering::Relaxed) {
+        let ip = format!("10.{}.{}.{}", tag % 256, n >> 8 & 255, n & 255);
+        // Clients take turns through the users: user tag, tag + in-flight, …
+        let i = (tag + opts.in_flight * n as usize) % opts.users.max(1);
+        let user = opts.user_format.replace("{}", &i.to_string());
+        let password = opts.password_format.replace("{}", &i.to_string());
+        if !opts.portal_logout {
+            n = (n + 1) % 65536;
+        }
         let started = Instant::now();
         let measured = measuring.load(Ordering::Relaxed);
         let result = (|| -> std::io::Result<bool> {
@@ -201,18 +226,20 @@ fn run_portal_client(
             }
             Err(_) => {
                 tally.lost += u64::from(measured);
-                match std::net::TcpStream::connect(opts.server) {
+                match connect() {
                     Ok(s) => stream = s,
                     Err(_) => return tally,
                 }
                 continue;
             }
         }
-        let _ = http_get(
-            &mut stream,
-            &host,
-            &format!("/cgi-bin/srun_portal?callback=jsonp&action=logout&ip={ip}"),
-        );
+        if opts.portal_logout {
+            let _ = http_get(
+                &mut stream,
+                &host,
+                &format!("/cgi-bin/srun_portal?callback=jsonp&action=logout&ip={ip}"),
+            );
+        }
     }
     tally
 }
