@@ -592,6 +592,20 @@ mod tests {
         assert!(e.to_string().contains("radius.clients[0].secret"), "{e}");
         let e = load("", &[("TURNSTILE__GENERAL__LANGUAGE", "fr")]).unwrap_err();
         assert!(e.to_string().contains("general.language"), "{e}");
+        let e = load("[portal]\nac_ids = [\"1\", \"a\\\"b\"]\n", &[]).unwrap_err();
+        assert!(e.to_string().contains("portal.ac_ids[1]"), "{e}");
+        let activation = |ac_id: &str, service: &str| {
+            format!("[[portal.activation]]\nac_id = \"{ac_id}\"\nnas = \"bras\"\nservice = \"{service}\"\n")
+        };
+        let e = load(&activation("9", "internet"), &[]).unwrap_err();
+        assert!(e.to_string().contains("portal.activation[0].ac_id"), "{e}");
+        let e = load(&activation("1", ""), &[]).unwrap_err();
+        assert!(
+            e.to_string().contains("portal.activation[0].service"),
+            "{e}"
+        );
+        let ok = load(&activation("1", "internet"), &[]).unwrap();
+        assert_eq!(ok.portal.activation[0].nas, "bras");
     }
 
     #[test]

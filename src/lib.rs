@@ -12,7 +12,7 @@
 //! | [`catalog`] | groups, products, billing and control policies, blacklists, IP tables, system switches |
 //! | [`session`] | the online table, the accounting journal (group commit), kicks, the sweeper |
 //! | [`admin`] | the operator's local HTTP API (online, history, kick, CoA) |
-//! | [`portal`] | the Srun-compatible portal: codec (xencode, Srun base64, chksum, sign), JSONP, challenges, endpoints |
+//! | [`portal`] | the Srun-compatible portal: codec (xencode, Srun base64, chksum, sign), JSONP, challenges, endpoints, the login page (HTML/CSS/JS in the binary) |
 //! | [`directory`] | the in-memory users, NAS clients and catalog that the packet path reads |
 //! | [`store`] | the [`store::Store`] trait and its SQLite backend; sealed secrets; CSV import |
 //! | [`daemon`] | wiring for `turnstile serve` |
