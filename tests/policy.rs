@@ -606,13 +606,11 @@ fn kick_the_oldest_instead_of_refusing() {
     );
     assert_eq!(reply.code(), Code::AccessAccept);
     d.wait_metric("turnstile_kicks_scheduled_total{cause=\"E3008\"}", 1.0);
-    let log = d.log();
-    assert!(
-        log.contains("oldest session scheduled for disconnection")
-            && log.contains("session=\"old\"")
-            && log.contains("cause=E3008"),
-        "{log}"
-    );
+    d.wait_log(&[
+        "oldest session scheduled for disconnection",
+        "session=\"old\"",
+        "cause=E3008",
+    ]);
 }
 
 #[test]

@@ -317,7 +317,7 @@ fn logins_are_activated_on_the_nas_by_coa() {
         r#"turnstile_portal_activations_total{action="activate",result="ack"}"#,
         1.0,
     );
-    assert!(d.log().contains("E4003"), "activation logged with its code");
+    d.wait_log(&["portal service switched by CoA", "code=E4003"]);
 
     // Logout deactivates: E2401, by way of E4004.
     let (_, _, body) = get(&d, "/cgi-bin/srun_portal?callback=jsonp&action=logout");

@@ -77,6 +77,17 @@ pub struct KickResult {
     pub detail: String,
 }
 
+impl KickResult {
+    fn new(key: &SessionKey, ended: bool, code: ECode, detail: String) -> KickResult {
+        KickResult {
+            session: format!("{}/{}", key.nas, key.id),
+            ended,
+            code,
+            detail,
+        }
+    }
+}
+
 /// Takes sessions down and changes them.
 pub struct Kicker {
     /// Sessions online.
@@ -103,12 +114,7 @@ impl Kicker {
     ) -> KickResult {
         let via = mode.code(source);
         let cause = why.unwrap_or(via);
-        let result = |ended: bool, detail: String| KickResult {
-            session: format!("{}/{}", key.nas, key.id),
-            ended,
-            code: cause,
-            detail,
-        };
+        let result = |ended, detail| KickResult::new(key, ended, cause, detail);
         let Some(session) = self.online.get(key) else {
             return result(false, "not online".into());
         };
@@ -180,12 +186,8 @@ impl Kicker {
                 false
             }
         };
-        KickResult {
-            session: format!("{}/{}", key.nas, key.id),
-            ended,
-            code: cause,
-            detail: if ended { detail } else { "not recorded".into() },
-        }
+        let detail = if ended { detail } else { "not recorded".into() };
+        KickResult::new(key, ended, cause, detail)
     }
 
     /// Ends a portal session with `cause`: the service its login activated on a NAS is
@@ -197,12 +199,7 @@ impl Kicker {
         via: Option<ECode>,
     ) -> KickResult {
         let Some(session) = self.online.get(key) else {
-            return KickResult {
-                session: format!("{}/{}", key.nas, key.id),
-                ended: false,
-                code: cause,
-                detail: "not online".into(),
-            };
+            return KickResult::new(key, false, cause, "not online".into());
         };
         let r = &session.record;
         let ac_id = r.nas_port.as_deref().unwrap_or_default();
@@ -220,12 +217,7 @@ impl Kicker {
                 self.record_end(key, &r.user, cause, Some(code), detail)
                     .await
             }
-            Err(detail) => KickResult {
-                session: format!("{}/{}", key.nas, key.id),
-                ended: false,
-                code: cause,
-                detail: format!("{detail}; session kept"),
-            },
+            Err(detail) => KickResult::new(key, false, cause, format!("{detail}; session kept")),
         }
     }
 
@@ -298,12 +290,7 @@ impl Kicker {
         down_bps: u64,
     ) -> KickResult {
         let code = ECode::CoaBandwidthChange;
-        let result = |ended: bool, detail: String| KickResult {
-            session: format!("{}/{}", key.nas, key.id),
-            ended,
-            code,
-            detail,
-        };
+        let result = |ended, detail| KickResult::new(key, ended, code, detail);
         let Some(session) = self.online.get(key) else {
             return result(false, "not online".into());
         };
