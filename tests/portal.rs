@@ -6,6 +6,9 @@ mod common;
 use common::{Answer, Daemon, NasSim, SECRET};
 use radius::core::code::Code;
 use radius::core::rfc2865::{FRAMED_IP_ADDRESS_TYPE, USER_NAME_TYPE, VENDOR_SPECIFIC_TYPE};
+use radius::core::rfc2866::{
+    ACCT_INPUT_OCTETS_TYPE, ACCT_OUTPUT_OCTETS_TYPE, ACCT_SESSION_TIME_TYPE,
+};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -363,8 +366,9 @@ fn a_kick_ends_a_portal_session_without_activation() {
     assert_eq!(jsonp(&body)["error"], "not_online_error");
 }
 
-/// A RADIUS session (say, a BRAS's web authentication) at the caller's address is logged
-/// out by Disconnect-Request to its NAS, and its user sees `rad_user_info` until then.
+/// A RADIUS session (say, a BRAS's web authentication) at the caller's own address is
+/// logged out by Disconnect-Request to its NAS, and its user sees `rad_user_info` until
+/// then; another address's is not.
 #[test]
 fn logout_disconnects_a_radius_session_at_the_address() {
     let (d, sim) = with_activation(Answer::Ack, &[]);
@@ -376,8 +380,54 @@ fn logout_disconnects_a_radius_session_at_the_address() {
         &[(FRAMED_IP_ADDRESS_TYPE, &[127, 0, 0, 1])],
     );
     assert_eq!(nas.exchange(&start).code(), Code::AccountingResponse);
-    let (_, _, body) = get(&d, "/cgi-bin/rad_user_info?callback=jsonp");
-    assert_eq!(jsonp(&body)["user_name"], "alice");
+    // rad_user_info reports the session's figures: Srun's bytes_in is the download.
+    let int = |v: u32| v.to_be_bytes();
+    let interim = nas.acct_with(
+        3,
+        "bras-77",
+        "alice",
+        &[
+            (FRAMED_IP_ADDRESS_TYPE, &[127, 0, 0, 1]),
+            (ACCT_SESSION_TIME_TYPE, &int(120)),
+            (ACCT_INPUT_OCTETS_TYPE, &int(1000)),
+            (ACCT_OUTPUT_OCTETS_TYPE, &int(5000)),
+        ],
+    );
+    assert_eq!(nas.exchange(&interim).code(), Code::AccountingResponse);
+    d.cli_ok(&["user", "set", "alice", "--balance", "1250"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let v = loop {
+        let (_, _, body) = get(&d, "/cgi-bin/rad_user_info?callback=jsonp");
+        let v = jsonp(&body);
+        if v["user_balance"] == 12 {
+            break v;
+        }
+        assert!(std::time::Instant::now() < deadline, "{v}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(v["user_name"], "alice");
+    assert_eq!(
+        (v["bytes_in"].as_i64(), v["bytes_out"].as_i64()),
+        (Some(5000), Some(1000))
+    );
+    assert_eq!(v["sum_bytes"], 6000);
+    assert!(v["sum_seconds"].as_i64().unwrap() >= 120, "{v}");
+    assert_eq!(v["online_device_total"], "1");
+    // Not from another address, though.
+    let mut other = common::Nas::accounting("127.0.0.7", &d);
+    let start = other.acct_with(
+        1,
+        "bras-78",
+        "carol",
+        &[(FRAMED_IP_ADDRESS_TYPE, &[10, 9, 9, 9])],
+    );
+    assert_eq!(other.exchange(&start).code(), Code::AccountingResponse);
+    let (_, _, body) = get(
+        &d,
+        "/cgi-bin/srun_portal?callback=jsonp&action=logout&ip=10.9.9.9",
+    );
+    assert_eq!(jsonp(&body)["error"], "not_online_error");
+    assert!(sim.requests().is_empty());
     let (_, _, body) = get(&d, "/cgi-bin/srun_portal?callback=jsonp&action=logout");
     assert_eq!(jsonp(&body)["error"], "ok");
     let requests = sim.requests();

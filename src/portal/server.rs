@@ -410,11 +410,15 @@ enum Logout {
     Kept,
 }
 
-/// Ends every session at `ip` with `cause`: portal sessions here (deactivating their
-/// service on the NAS when their login activated it), RADIUS sessions by
-/// Disconnect-Request to their NAS.
-async fn log_out(state: &PortalState, ip: IpAddr, cause: ECode) -> Logout {
-    let keys = state.auth.online.with_ip(ip);
+/// Ends the sessions at `ip` with `cause`: portal sessions here (deactivating their
+/// service on the NAS when their login activated it), and, when the request comes from
+/// `ip` itself, RADIUS sessions by Disconnect-Request to their NAS. (Srun logs out any
+/// address without authentication; a stranger's RADIUS session is not ours to offer.)
+async fn log_out(state: &PortalState, client: IpAddr, ip: IpAddr, cause: ECode) -> Logout {
+    let mut keys = state.auth.online.with_ip(ip);
+    if client != ip {
+        keys.retain(|k| &*k.nas == PORTAL_NAS);
+    }
     if keys.is_empty() {
         return Logout::NotOnline;
     }
@@ -445,7 +449,7 @@ fn bas_timeout(p: &Params, client: IpAddr, ip: IpAddr) -> Response {
 
 async fn logout(state: &PortalState, client: IpAddr, p: &Params) -> Response {
     let ip = online_ip(p, client);
-    match log_out(state, ip, ECode::UserRequest).await {
+    match log_out(state, client, ip, ECode::UserRequest).await {
         Logout::Ended => respond(p, base(client, ip, "ok"), Some("logout_ok".into())),
         Logout::Kept => bas_timeout(p, client, ip),
         Logout::NotOnline => not_online(p, client, ip),
@@ -546,7 +550,7 @@ async fn rad_user_dm(
             .set("error_msg", code.wire(state.auth.lang));
         return respond(&p, fields, Some(format!("login_error#{code}")));
     }
-    match log_out(&state, ip, ECode::DmFromSelfService).await {
+    match log_out(&state, client, ip, ECode::DmFromSelfService).await {
         Logout::Ended => respond(&p, base(client, ip, "logout_ok"), Some("logout_ok".into())),
         Logout::Kept => bas_timeout(&p, client, ip),
         Logout::NotOnline => not_online(&p, client, ip),
