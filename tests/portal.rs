@@ -229,6 +229,21 @@ fn protocol_errors() {
         q.iter_mut().find(|(k, _)| k == "ac_id").unwrap().1 = "99".into();
     });
     assert_eq!(v["error"], "no_acid_error");
+    // Broken escapes, bytes that are not UTF-8, repeated keys: a protocol answer, HTTP 200.
+    for query in [
+        "action=login&username=%zz&x=%ff%fe",
+        "action=logout&ip=%",
+        "action=login&action=login&a=1&a=2",
+    ] {
+        let (status, _, body) = get(&d, &format!("/cgi-bin/srun_portal?callback=jsonp&{query}"));
+        assert_eq!(status, 200, "{query}");
+        let v = jsonp(&body);
+        assert!(
+            v["error"].as_str().unwrap().ends_with("_error"),
+            "{query}: {v}"
+        );
+        assert!(v["client_ip"].is_string() && v["online_ip"].is_string());
+    }
     // Callback injection is refused and never reflected.
     let (status, _, body) = get(&d, "/cgi-bin/rad_user_info?callback=alert(1)//");
     assert_eq!(status, 400);
