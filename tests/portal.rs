@@ -474,3 +474,41 @@ fn any_hmd5_variant_and_a_domain_suffix() {
         get(&d, "/cgi-bin/srun_portal?callback=jsonp&action=logout");
     }
 }
+
+/// The wrong-password lock is one for RADIUS and the portal; a disabled user is refused
+/// at the portal with the code RADIUS gives.
+#[test]
+fn lock_shared_with_radius_and_disabled_user() {
+    let d = Daemon::start();
+    for _ in 0..5 {
+        assert_eq!(login(&d, "alice", "guess")["ecode"], "E2553");
+    }
+    let v = login(&d, "alice", "wonderland");
+    assert_eq!(v["ecode"], "E2533", "{v}");
+    assert_eq!(
+        v["error_msg"],
+        "E2533: 密码错误次数超过限制，请5分钟后再重试登录"
+    );
+    let mut nas = common::Nas::new("127.0.0.1", &d);
+    let request = nas.pap("alice", "wonderland", true);
+    let reply = nas.exchange(&request);
+    assert_eq!(reply.code(), Code::AccessReject);
+    assert!(
+        reply.reply_message().starts_with("E2533"),
+        "{}",
+        reply.reply_message()
+    );
+
+    d.cli_ok(&["user", "set", "carol", "--disabled"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let v = login(&d, "carol", "chap-secret");
+        if v["ecode"] == "E2606" {
+            assert_eq!(v["error_msg"], "E2606: 用户被禁用");
+            break;
+        }
+        // Logged in before the change arrived: out again, and retry.
+        get(&d, "/cgi-bin/srun_portal?callback=jsonp&action=logout");
+        assert!(std::time::Instant::now() < deadline, "{v}");
+    }
+}
