@@ -303,7 +303,7 @@ async fn login(state: &PortalState, client: IpAddr, p: &Params) -> Response {
     }
     let start = AccountingRequest {
         status: AcctStatus::Start,
-        session_id,
+        session_id: session_id.clone(),
         user: account.to_string(),
         terminate_cause: None,
         session_time: None,
@@ -325,6 +325,10 @@ async fn login(state: &PortalState, client: IpAddr, p: &Params) -> Response {
         .await
     {
         tracing::error!(error = %e, "portal session not recorded");
+        // Take back what the NAS was told, if anything: the login did not happen.
+        let _ = kicker
+            .switch_portal_service(ac_id, false, account, &session_id, Some(ip))
+            .await;
         return refuse(p, client, ip, "no_response_data_error");
     }
     tracing::info!(user = ?account, ip = %ip, "portal login");
