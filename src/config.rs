@@ -271,6 +271,8 @@ pub struct PortalSettings {
     /// Login attempts allowed per client address per minute (`speed_limit_error`
     /// beyond); 0 turns the limit off.
     pub logins_per_minute: u32,
+    /// Seconds a login challenge stays valid.
+    pub challenge_secs: u64,
     /// Access points whose logins are activated on their NAS by CoA (IPoE web
     /// authentication); none by default.
     pub activation: Vec<PortalActivation>,
@@ -295,6 +297,7 @@ impl Default for PortalSettings {
             listen: "127.0.0.1:8080".into(),
             ac_ids: vec!["1".into()],
             logins_per_minute: 30,
+            challenge_secs: 60,
             activation: Vec::new(),
         }
     }
@@ -497,6 +500,12 @@ impl Settings {
                     format!("{a:?} must be 1 to 32 letters, digits, '_' or '-'"),
                 ));
             }
+        }
+        if !(1..=3600).contains(&p.challenge_secs) {
+            return Err(ConfigError::key(
+                "portal.challenge_secs",
+                "must be between 1 and 3600 seconds",
+            ));
         }
         for (i, a) in p.activation.iter().enumerate() {
             let key = |field: &str| format!("portal.activation[{i}].{field}");

@@ -197,7 +197,9 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
             let state = Arc::new(crate::portal::server::PortalState {
                 auth: ctx.clone(),
                 kicker: kicker.clone(),
-                challenges: Default::default(),
+                challenges: crate::portal::challenge::Challenges::new(Duration::from_secs(
+                    settings.portal.challenge_secs,
+                )),
                 ac_ids: settings.portal.ac_ids.clone(),
                 rate: crate::portal::rate::LoginRate::new(settings.portal.logins_per_minute),
             });

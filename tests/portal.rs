@@ -512,3 +512,15 @@ fn lock_shared_with_radius_and_disabled_user() {
         assert!(std::time::Instant::now() < deadline, "{v}");
     }
 }
+
+/// A challenge is good for its lifetime only (set to 1 s here; 60 s by default).
+#[test]
+fn an_expired_challenge_is_refused() {
+    let d = Daemon::start_with("", &[("TURNSTILE__PORTAL__CHALLENGE_SECS", "1")]);
+    let v = login_with(&d, "alice", "wonderland", |_| {
+        // The challenge was issued just before; let its second pass.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    });
+    assert_eq!(v["error"], "challenge_expire_error", "{v}");
+    assert_eq!(login(&d, "alice", "wonderland")["error"], "ok");
+}

@@ -1,28 +1,39 @@
-//! Login challenges: 64 hex characters per client address, valid for 60 s and good for one
-//! login. Asking again while one is valid returns the same challenge with what is left of
+//! Login challenges: 64 hex characters per client address, valid for 60 s (by default)
+//! and good for one login. Asking again while one is valid returns the same challenge with what is left of
 //! its life, as real portals do.
 
 use dashmap::DashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-/// How long a challenge is valid.
-pub const LIFETIME: Duration = Duration::from_secs(60);
-
 /// Challenges by client address.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Challenges {
     live: DashMap<IpAddr, (String, Instant)>,
+    lifetime: Duration,
 }
 
 impl Challenges {
+    /// No challenges yet; each will be valid for `lifetime`.
+    pub fn new(lifetime: Duration) -> Challenges {
+        Challenges {
+            live: DashMap::new(),
+            lifetime,
+        }
+    }
+
+    /// How long a challenge is valid.
+    pub fn lifetime(&self) -> Duration {
+        self.lifetime
+    }
+
     /// The challenge for `ip` and its remaining seconds, issuing a new one if needed.
     pub fn issue(&self, ip: IpAddr, now: Instant) -> (String, u64) {
         let mut entry = self.live.entry(ip).or_insert_with(|| (fresh(), now));
-        if now.duration_since(entry.1) >= LIFETIME {
+        if now.duration_since(entry.1) >= self.lifetime {
             *entry = (fresh(), now);
         }
-        let left = LIFETIME.saturating_sub(now.duration_since(entry.1));
+        let left = self.lifetime.saturating_sub(now.duration_since(entry.1));
         // Whole seconds, rounded up: a challenge issued this instant has 60.
         let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
         (entry.0.clone(), secs.max(1))
@@ -31,13 +42,13 @@ impl Challenges {
     /// Takes the live challenge of `ip`, if any: a challenge serves one login.
     pub fn take(&self, ip: IpAddr, now: Instant) -> Option<String> {
         let (_, (challenge, issued)) = self.live.remove(&ip)?;
-        (now.duration_since(issued) < LIFETIME).then_some(challenge)
+        (now.duration_since(issued) < self.lifetime).then_some(challenge)
     }
 
     /// Forgets expired challenges.
     pub fn prune(&self, now: Instant) {
         self.live
-            .retain(|_, (_, issued)| now.duration_since(*issued) < LIFETIME);
+            .retain(|_, (_, issued)| now.duration_since(*issued) < self.lifetime);
     }
 }
 
@@ -53,7 +64,7 @@ mod tests {
 
     #[test]
     fn one_login_per_challenge_and_sixty_seconds() {
-        let c = Challenges::default();
+        let c = Challenges::new(Duration::from_secs(60));
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         let t0 = Instant::now();
         let (a, left) = c.issue(ip, t0);
@@ -66,6 +77,6 @@ mod tests {
         assert_eq!(c.take(ip, t0 + Duration::from_secs(31)), None);
         let (d, _) = c.issue(ip, t0);
         assert_ne!(d, a);
-        assert_eq!(c.take(ip, t0 + LIFETIME), None);
+        assert_eq!(c.take(ip, t0 + c.lifetime()), None);
     }
 }

@@ -76,9 +76,9 @@ pub async fn serve(
         .with_state(state.clone());
     // Weak, so that the portal's state goes when the server stops.
     let weak = Arc::downgrade(&state);
+    let mut tick = tokio::time::interval(state.challenges.lifetime());
     drop(state);
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(super::challenge::LIFETIME);
         loop {
             tick.tick().await;
             let Some(state) = weak.upgrade() else { return };
