@@ -41,6 +41,17 @@
 //! sweeper / admin API ─▶ session::kick ─▶ radius::dynauth ─▶ NAS:3799 ─▶ ACK ─▶ tracker
 //! ```
 //!
+//! # How a portal login flows
+//!
+//! ```text
+//! browser / script ─HTTP─▶ portal::server: get_challenge (portal::challenge) ─▶
+//!            srun_portal?action=login: rate limit, challenge taken, info decoded and
+//!            chksum checked (portal::srun_codec) ─▶ auth::policy::evaluate (interface
+//!            "portal") ─▶ [CoA activation on the ac_id's NAS: session::kick] ─▶
+//!            session::tracker (journal, NAS "portal") ─▶ JSONP reply (portal::jsonp)
+//! logout / rad_user_dm / kick ─▶ session::kick::Kicker::end_portal ─▶ tracker
+//! ```
+//!
 //! The CLI changes the store; every change is written to a change log in the same
 //! transaction, and [`directory::Directory::follow`] applies it to memory.
 
