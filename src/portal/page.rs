@@ -40,7 +40,7 @@ pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
 }
 
 /// `codes.js`: every code's Chinese and English text, as
-/// `window.TURNSTILE_CODES = {"E2553":["帐号或密码错误","Wrong account or password"],…};`.
+/// `window.TURNSTILE_CODES = {CODE: [Chinese, English], …};`, keyed as `E2553`.
 static CODES_JS: LazyLock<String> = LazyLock::new(codes_js);
 
 fn codes_js() -> String {
@@ -80,8 +80,9 @@ mod tests {
             .and_then(|s| s.strip_suffix(";\n"))
             .unwrap();
         let v: serde_json::Value = serde_json::from_str(json).unwrap();
-        assert_eq!(v["E2553"][0], ECode::WrongPassword.zh());
-        assert_eq!(v["E2553"][1], ECode::WrongPassword.en());
+        let code = ECode::WrongPassword;
+        assert_eq!(v[code.to_string()][0], code.zh());
+        assert_eq!(v[code.to_string()][1], code.en());
         assert_eq!(v.as_object().unwrap().len(), ECode::ALL.len());
         assert!(asset("srun.js").is_some() && asset("../Cargo.toml").is_none());
     }
