@@ -202,6 +202,7 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
                 )),
                 ac_ids: settings.portal.ac_ids.clone(),
                 rate: crate::portal::rate::LoginRate::new(settings.portal.logins_per_minute),
+                logins: Default::default(),
             });
             Some(
                 crate::portal::server::serve(addr, state, shutdown.clone())

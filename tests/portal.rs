@@ -354,6 +354,25 @@ fn logins_are_activated_on_the_nas_by_coa() {
     assert_eq!(last_end(&d), vec![e("alice"), e("4103"), e("4004")]);
 }
 
+/// A second login from an address while the NAS has not yet confirmed the first (a
+/// double click) waits for it and finds the address online: one session, one CoA.
+#[test]
+fn two_logins_from_one_address_make_one_session() {
+    let late = Answer::AckAfter(std::time::Duration::from_millis(800));
+    let (d, sim) = with_activation(late, &[]);
+    let (first, second) = std::thread::scope(|s| {
+        let first = s.spawn(|| login(&d, "alice", "wonderland"));
+        sim.wait_requests(1);
+        let second = login(&d, "alice", "wonderland");
+        (first.join().unwrap(), second)
+    });
+    assert_eq!(first["suc_msg"], "login_ok", "{first}");
+    assert_eq!(second["suc_msg"], "ip_already_online_error", "{second}");
+    assert_eq!(sim.requests().len(), 1);
+    let online = d.query("SELECT user_name FROM online_sessions");
+    assert_eq!(online, vec![vec![Some("alice".to_string())]]);
+}
+
 #[test]
 fn a_login_the_nas_does_not_confirm_is_refused() {
     let quick = [

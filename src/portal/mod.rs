@@ -1,9 +1,11 @@
 //! The Srun-compatible portal. [`srun_codec`] holds the protocol's algorithms (the
 //! `xencode` cipher, its base64 alphabet, `chksum`, the signed-logout `sign`);
 //! [`jsonp`] frames replies; [`challenge`] keeps login challenges; [`rate`] limits login
-//! attempts per address; [`server`] serves the `/cgi-bin/*` API, and [`page`] the login
+//! attempts per address, and [`address_lock`] lets one login per address run at a
+//! time; [`server`] serves the `/cgi-bin/*` API, and [`page`] the login
 //! page with its script, which speaks the same API.
 
+pub mod address_lock;
 pub mod challenge;
 pub mod jsonp;
 pub mod page;

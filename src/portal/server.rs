@@ -47,6 +47,8 @@ pub struct PortalState {
     pub ac_ids: Vec<String>,
     /// Login attempts per client address.
     pub rate: super::rate::LoginRate,
+    /// Logins in progress, one per address.
+    pub logins: super::address_lock::AddressLocks,
 }
 
 /// Serves the portal on `addr` until `shutdown`; returns the bound address.
@@ -248,6 +250,7 @@ async fn login(state: &PortalState, client: IpAddr, p: &Params) -> Response {
         return refuse(p, client, ip, "no_acid_error");
     }
     let username = param(p, "username");
+    let _held = state.logins.hold(ip).await;
     if !state.auth.online.with_ip(ip).is_empty() {
         // Real portals answer this before looking at the password.
         let fields = base(client, ip, "ok")
@@ -262,7 +265,7 @@ async fn login(state: &PortalState, client: IpAddr, p: &Params) -> Response {
         return refuse(p, client, ip, "challenge_expire_error");
     };
     let info = param(p, "info");
-    let Some(password) = read_info(info, &challenge, username, param(p, "ac_id")) else {
+    let Some(password) = read_info(info, &challenge, p) else {
         return refuse(p, client, ip, "auth_info_error");
     };
     let n = p.get("n").map_or("200", String::as_str);
@@ -347,9 +350,10 @@ async fn login(state: &PortalState, client: IpAddr, p: &Params) -> Response {
     respond(p, fields, Some("login_ok".into()))
 }
 
-/// The plain password from `info`, when it decrypts, parses, and names the same user and
-/// ac_id as the query (`acid` may be a string or a number).
-fn read_info(info: &str, challenge: &str, username: &str, ac_id: &str) -> Option<String> {
+/// The plain password from `info`, when it decrypts, parses, and names the same user,
+/// ac_id and address as the query (`acid` may be a string or a number; an address
+/// missing on either side is not compared, as dual-stack pages leave one empty).
+fn read_info(info: &str, challenge: &str, query: &Params) -> Option<String> {
     let bytes = decode_info(info, challenge).ok()?;
     let text = String::from_utf8(bytes.clone())
         .unwrap_or_else(|_| bytes.iter().map(|&b| b as char).collect());
@@ -359,7 +363,14 @@ fn read_info(info: &str, challenge: &str, username: &str, ac_id: &str) -> Option
         Value::Number(n) => n.to_string(),
         _ => return None,
     };
-    if v["username"].as_str()? != username || acid != ac_id {
+    if v["username"].as_str()? != param(query, "username") || acid != param(query, "ac_id") {
+        return None;
+    }
+    let (sent, asked) = (
+        v["ip"].as_str().unwrap_or("").trim(),
+        param(query, "ip").trim(),
+    );
+    if !sent.is_empty() && !asked.is_empty() && sent != asked {
         return None;
     }
     Some(v["password"].as_str()?.to_string())
@@ -644,13 +655,15 @@ mod checklist {
     }
 
     /// Item 4: `info` JSON in any key order, with whitespace, `acid` a string or a number,
-    /// `\u` escapes; a different user or ac_id is refused.
+    /// `\u` escapes; a different user, ac_id or address is refused.
     #[test]
     fn item_4_info_json_forms() {
         let t = "e6843f26b8544327a3a25978dd3c5f89e6b745df1732993b88fe082c13a34cb9";
-        let read = |json: &str, user: &str, ac: &str| {
-            read_info(&super::super::srun_codec::encode_info(json, t), t, user, ac)
+        let read_at = |json: &str, user: &str, ac: &str, ip: &str| {
+            let q = query(&[("username", user), ("ac_id", ac), ("ip", ip)]);
+            read_info(&super::super::srun_codec::encode_info(json, t), t, &q)
         };
+        let read = |json: &str, user: &str, ac: &str| read_at(json, user, ac, "");
         let forms = [
             r#"{"username":"bob","password":"p\u00e9","ip":"","acid":"1","enc_ver":"srun_bx1"}"#,
             r#"{ "enc_ver" : "srun_bx1", "acid" : 1, "ip" : "", "password" : "p\u00e9", "username" : "bob" }"#,
@@ -663,6 +676,14 @@ mod checklist {
         assert_eq!(read(forms[1], "bob", "2"), None);
         assert_eq!(read(r#"{"username":"bob"}"#, "bob", "1"), None);
         assert_eq!(read("not json", "bob", "1"), None);
+        let at = r#"{"username":"bob","password":"p","ip":"10.0.0.9","acid":"1"}"#;
+        assert_eq!(read_at(at, "bob", "1", "10.0.0.9").as_deref(), Some("p"));
+        assert_eq!(read_at(at, "bob", "1", "").as_deref(), Some("p"));
+        assert_eq!(
+            read_at(forms[0], "bob", "1", "10.0.0.9").as_deref(),
+            Some("pé")
+        );
+        assert_eq!(read_at(at, "bob", "1", "10.0.0.8"), None);
     }
 
     /// Item 5: `username` with or without `@domain`; reported without it, the domain apart.

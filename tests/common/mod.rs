@@ -586,6 +586,8 @@ pub enum Answer {
     Nak(u32),
     /// Nothing.
     Silence,
+    /// ACK after this long (less than the first retry's wait), holding up later requests.
+    AckAfter(Duration),
 }
 
 /// A NAS's Dynamic Authorization server (RFC 5176) for tests: checks each request's
@@ -634,6 +636,10 @@ impl NasSim {
                 let reply = match answer {
                     Answer::Silence => continue,
                     Answer::Ack => PacketBuilder::new(ack, id).message_authenticator(),
+                    Answer::AckAfter(delay) => {
+                        std::thread::sleep(delay);
+                        PacketBuilder::new(ack, id).message_authenticator()
+                    }
                     Answer::Nak(cause) => PacketBuilder::new(nak, id)
                         .message_authenticator()
                         .u32_attribute(101, cause)
@@ -652,6 +658,18 @@ impl NasSim {
     /// Requests received so far.
     pub fn requests(&self) -> Vec<Vec<u8>> {
         self.received.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` requests have arrived.
+    pub fn wait_requests(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.requests().len() < n {
+            assert!(
+                Instant::now() < deadline,
+                "the NAS got fewer than {n} requests"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
 
