@@ -155,6 +155,13 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
         dynauth,
         activation: settings.portal.activation.clone(),
     });
+    for a in kicker.unreachable_activations() {
+        tracing::warn!(
+            ac_id = %a.ac_id,
+            nas = %a.nas,
+            "portal.activation names no single-address NAS client: its logins are refused until one exists"
+        );
+    }
     let sweeper = tokio::spawn(crate::session::sweeper::run(
         kicker.clone(),
         settings.sessions,

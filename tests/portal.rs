@@ -389,6 +389,27 @@ fn a_login_the_nas_does_not_confirm_is_refused() {
     assert_eq!(jsonp(&body)["error"], "not_online_error");
 }
 
+/// An activation naming no NAS client is reported at start, and its logins are refused
+/// rather than let through unactivated.
+#[test]
+fn an_activation_without_its_nas_is_reported_and_refuses() {
+    let d = Daemon::start_with(
+        "[[portal.activation]]\nac_id = \"1\"\nnas = \"nowhere\"\nservice = \"web\"\n",
+        &[],
+    );
+    d.wait_log(&[
+        "portal.activation names no single-address NAS client",
+        "nowhere",
+    ]);
+    let v = login(&d, "alice", "wonderland");
+    assert_eq!(v["error_msg"], "INFO failed, BAS respond timeout.", "{v}");
+    d.wait_metric(
+        r#"turnstile_portal_activations_total{action="activate",result="no_nas"}"#,
+        1.0,
+    );
+    assert!(!d.cli_ok(&["online"]).contains("alice"));
+}
+
 #[test]
 fn a_kick_ends_a_portal_session_without_activation() {
     let d = Daemon::start();

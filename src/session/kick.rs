@@ -221,6 +221,14 @@ impl Kicker {
         }
     }
 
+    /// The `[[portal.activation]]` entries whose NAS is not (yet) a single-address
+    /// client: their logins would be refused until `turnstile nas add` names it.
+    pub fn unreachable_activations(&self) -> impl Iterator<Item = &PortalActivation> {
+        self.activation
+            .iter()
+            .filter(|a| self.target(&None, &a.nas).is_none())
+    }
+
     /// Switches the service of a portal subscriber at `ip` on or off on the NAS that
     /// `ac_id`'s logins are activated on (`[[portal.activation]]`). `Ok(None)`: `ac_id`
     /// has no activation; `Ok(Some(E4003 | E4004))` on CoA-ACK; else why not.
