@@ -494,6 +494,35 @@ fn logout_disconnects_a_radius_session_at_the_address() {
     assert_eq!(last_end(&d), vec![e("alice"), e("2401"), e("4104")]);
 }
 
+/// After a portal login that the NAS activated, the NAS's own accounting for the address
+/// is what `rad_user_info` reports: it knows the traffic.
+#[test]
+fn user_info_prefers_the_nas_accounting_of_the_address() {
+    let (d, _sim) = with_activation(Answer::Ack, &[]);
+    assert_eq!(login(&d, "alice", "wonderland")["suc_msg"], "login_ok");
+    let mut nas = common::Nas::accounting("127.0.0.7", &d);
+    let int = |v: u32| v.to_be_bytes();
+    let start = nas.acct_with(
+        1,
+        "bras-90",
+        "alice",
+        &[
+            (FRAMED_IP_ADDRESS_TYPE, &[127, 0, 0, 1]),
+            (ACCT_INPUT_OCTETS_TYPE, &int(700)),
+            (ACCT_OUTPUT_OCTETS_TYPE, &int(9000)),
+        ],
+    );
+    assert_eq!(nas.exchange(&start).code(), Code::AccountingResponse);
+    let (_, _, body) = get(&d, "/cgi-bin/rad_user_info?callback=jsonp");
+    let v = jsonp(&body);
+    assert_eq!(
+        (v["bytes_in"].as_i64(), v["bytes_out"].as_i64()),
+        (Some(9000), Some(700)),
+        "{v}"
+    );
+    assert_eq!(v["online_device_total"], "2");
+}
+
 /// Checklist items 3 and 5: any hmd5 variant is taken as sent (the password travels in
 /// `info`), and a name with `@domain` logs in as the account.
 #[test]

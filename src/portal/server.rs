@@ -484,12 +484,10 @@ async fn rad_user_info(
 ) -> Response {
     let client = source.ip();
     let ip = online_ip(&p, client);
-    let session = state
-        .auth
-        .online
-        .with_ip(ip)
-        .first()
-        .and_then(|k| state.auth.online.get(k));
+    let keys = state.auth.online.with_ip(ip);
+    // A NAS's own accounting for the address knows its traffic; a portal session does not.
+    let key = keys.iter().find(|k| &*k.nas != PORTAL_NAS).or(keys.first());
+    let session = key.and_then(|k| state.auth.online.get(k));
     let Some(s) = session else {
         return respond(
             &p,
