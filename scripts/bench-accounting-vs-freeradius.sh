@@ -53,8 +53,7 @@ listen = ""
 metrics_listen = ""
 log_level = "warn"
 CONF
-"$BIN/turnstile" --config "$scratch/turnstile.toml" serve > "$scratch/turnstile.out" 2> "$scratch/turnstile.log" &
-pids+=($!)
+start_turnstile
 
 run() { # label port
   "$BIN/turnstile-bench" --mode accounting --label "$1" --server "127.0.0.1:$2" \

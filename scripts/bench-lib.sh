@@ -8,6 +8,16 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$scratch"; }
 trap cleanup EXIT
 
+# Starts turnstile on $scratch/turnstile.toml (its pid in TURNSTILE_PID) and waits for
+# its ready line; a daemon that does not start stops the bench with its log.
+start_turnstile() {
+  "$BIN/turnstile" --config "$scratch/turnstile.toml" serve > "$scratch/turnstile.out" 2> "$scratch/turnstile.log" &
+  TURNSTILE_PID=$!
+  pids+=("$TURNSTILE_PID")
+  for _ in $(seq 1 100); do grep -q ready "$scratch/turnstile.out" && return 0; sleep 0.1; done
+  echo "bench: turnstile did not start:" >&2; cat "$scratch/turnstile.log" >&2; exit 1
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 need_freeradius() {

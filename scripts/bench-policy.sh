@@ -69,14 +69,11 @@ INSERT INTO user_bindings (user_name, kind, value)
   UNION ALL SELECT name, 'vlan', '100' FROM u;
 SQL
 
-"$BIN/turnstile" --config "$scratch/turnstile.toml" serve > "$scratch/out" 2> "$scratch/log" &
-SERVER=$!
-pids+=($SERVER)
-for _ in $(seq 1 100); do grep -q ready "$scratch/out" && break; sleep 0.1; done
+start_turnstile
 
 # The server's CPU time (user + system, in clock ticks): the load generator shares the
 # machine, so CPU per request is the steadier measure of what the policy costs.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER/stat"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$TURNSTILE_PID/stat"; }
 run() { # label user-prefix [flags]
   local before after line
   before=$(cpu_ticks)

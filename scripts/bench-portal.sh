@@ -37,9 +37,7 @@ CONF
 USERS=20000
 for ((i = 0; i < USERS; i++)); do echo "web$i,pw$i"; done > "$scratch/users.csv"
 "$BIN/turnstile" --config "$scratch/turnstile.toml" user import "$scratch/users.csv" >/dev/null
-"$BIN/turnstile" --config "$scratch/turnstile.toml" serve > "$scratch/out" 2> "$scratch/log" &
-pids+=($!)
-for _ in $(seq 1 100); do grep -q ready "$scratch/out" && break; sleep 0.1; done
+start_turnstile
 "$BIN/turnstile-bench" --mode portal --label portal --server "127.0.0.1:$PORT" \
   --users "$USERS" --user-format 'web{}' --password-format 'pw{}' \
   --in-flight "$CLIENTS" --seconds "$SECONDS_PER_ROUND" --json "${LOGOUT[@]}"

@@ -74,8 +74,7 @@ listen = ""
 metrics_listen = ""
 CONF
 "$BIN/turnstile" --config "$scratch/turnstile.toml" user import "$scratch/users.csv" >/dev/null
-"$BIN/turnstile" --config "$scratch/turnstile.toml" serve > "$scratch/turnstile.out" 2> "$scratch/turnstile.log" &
-pids+=($!)
+start_turnstile
 
 wait_ready() { # port
   for _ in $(seq 1 100); do
