@@ -13,7 +13,7 @@ use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use turnstile::portal::query_escape;
-use turnstile::portal::srun_codec::{chksum, dm_sign, encode_info, hmac_md5_hex, Signed};
+use turnstile::portal::srun_codec::{client_login, dm_sign, hmac_md5_hex};
 use turnstile::radius::packet::Packet;
 
 /// One GET; returns (status, headers+body as text).
@@ -71,23 +71,8 @@ fn login_signed(
 ) -> Value {
     let t = challenge(d, user);
     let ip = "127.0.0.1";
-    let json = format!(
-        r#"{{"username":"{user}","password":"{password}","ip":"{ip}","acid":"1","enc_ver":"srun_bx1"}}"#
-    );
-    let info = encode_info(&json, &t);
     let hmd5 = hmd5_of(&t);
-    let sum = chksum(
-        &t,
-        &Signed {
-            username: user,
-            hmd5: &hmd5,
-            ac_id: "1",
-            ip,
-            n: "200",
-            typ: "1",
-            info: &info,
-        },
-    );
+    let (info, sum) = client_login(&t, user, password, ip, "1", &hmd5);
     let mut q: Vec<(String, String)> = [
         ("callback", "jsonp".to_string()),
         ("action", "login".into()),

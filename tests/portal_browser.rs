@@ -12,7 +12,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use turnstile::portal::srun_codec::{chksum, encode_info, hmac_md5_hex, Signed};
+use turnstile::portal::srun_codec::{client_login, hmac_md5_hex};
 
 /// One HTTP/1.1 exchange with chromedriver; the reply's JSON `value`.
 fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> Value {
@@ -257,23 +257,8 @@ fn page_script_matches_the_server_codec() {
         json!(ip),
         json!(t)
     ));
-    let json = format!(
-        r#"{{"username":"{user}","password":"{password}","ip":"{ip}","acid":"1","enc_ver":"srun_bx1"}}"#
-    );
-    let info = encode_info(&json, t);
     let hmd5 = hmac_md5_hex(t.as_bytes(), password.as_bytes());
-    let sum = chksum(
-        t,
-        &Signed {
-            username: user,
-            hmd5: &hmd5,
-            ac_id: "1",
-            ip,
-            n: "200",
-            typ: "1",
-            info: &info,
-        },
-    );
+    let (info, sum) = client_login(t, user, password, ip, "1", &hmd5);
     assert_eq!(got[0], json!(info));
     assert_eq!(got[1], json!(format!("{{MD5}}{hmd5}")));
     assert_eq!(got[2], json!(sum));

@@ -150,7 +150,7 @@ fn run_portal_client(
     stop: Arc<AtomicBool>,
 ) -> Tally {
     use turnstile::portal::query_escape;
-    use turnstile::portal::srun_codec::{chksum, encode_info, hmac_md5_hex, Signed};
+    use turnstile::portal::srun_codec::{client_login, hmac_md5_hex};
     let mut tally = Tally::default();
     let host = opts.server.to_string();
     let mut n = 0u32;
@@ -186,23 +186,8 @@ fn run_portal_client(
                 .and_then(|r| r.split('"').next())
                 .unwrap_or("")
                 .to_string();
-            let json = format!(
-                r#"{{"username":"{user}","password":"{password}","ip":"{ip}","acid":"1","enc_ver":"srun_bx1"}}"#
-            );
-            let info = encode_info(&json, &challenge);
             let hmd5 = hmac_md5_hex(challenge.as_bytes(), password.as_bytes());
-            let sum = chksum(
-                &challenge,
-                &Signed {
-                    username: &user,
-                    hmd5: &hmd5,
-                    ac_id: "1",
-                    ip: &ip,
-                    n: "200",
-                    typ: "1",
-                    info: &info,
-                },
-            );
+            let (info, sum) = client_login(&challenge, &user, &password, &ip, "1", &hmd5);
             let path = format!(
                 "/cgi-bin/srun_portal?callback=jsonp&action=login&username={user}&password=%7BMD5%7D{hmd5}&ac_id=1&ip={ip}&chksum={sum}&info={}&n=200&type=1",
                 query_escape(&info)

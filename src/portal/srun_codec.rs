@@ -207,6 +207,42 @@ pub fn chksum(challenge: &str, s: &Signed<'_>) -> String {
     ])
 }
 
+/// A client's side of a login, as the official page computes it: the `info` carrying
+/// `username` and `password` from `ip` on `ac_id`, and the chksum over the query with
+/// `hmd5` (normally [`hmac_md5_hex`] of the challenge keyed by the password). Returns
+/// (info, chksum). The benchmark and tests log in with it; the server only checks.
+pub fn client_login(
+    challenge: &str,
+    username: &str,
+    password: &str,
+    ip: &str,
+    ac_id: &str,
+    hmd5: &str,
+) -> (String, String) {
+    let text = |v: &str| serde_json::Value::from(v).to_string();
+    let json = format!(
+        r#"{{"username":{},"password":{},"ip":{},"acid":{},"enc_ver":"srun_bx1"}}"#,
+        text(username),
+        text(password),
+        text(ip),
+        text(ac_id)
+    );
+    let info = encode_info(&json, challenge);
+    let sum = chksum(
+        challenge,
+        &Signed {
+            username,
+            hmd5,
+            ac_id,
+            ip,
+            n: "200",
+            typ: "1",
+            info: &info,
+        },
+    );
+    (info, sum)
+}
+
 /// The signed logout's sign.
 pub fn dm_sign(time: &str, username: &str, ip: &str, unbind: &str) -> String {
     sha1_hex(&[time, username, ip, unbind, time])
@@ -294,6 +330,29 @@ mod tests {
             decode_info(&info.replace('+', " "), t).unwrap(),
             json.as_bytes()
         );
+    }
+
+    /// A client's login decodes to the JSON the page sends (values escaped, as
+    /// `JSON.stringify` does) and signs over what it sends.
+    #[test]
+    fn client_login_round_trip() {
+        let t = "e6843f26b8544327a3a25978dd3c5f89e6b745df1732993b88fe082c13a34cb9";
+        let (info, sum) = client_login(t, "bob", "p\"w\\", "10.0.0.9", "1", "h");
+        let json = String::from_utf8(decode_info(&info, t).unwrap()).unwrap();
+        assert_eq!(
+            json,
+            r#"{"username":"bob","password":"p\"w\\","ip":"10.0.0.9","acid":"1","enc_ver":"srun_bx1"}"#
+        );
+        let signed = Signed {
+            username: "bob",
+            hmd5: "h",
+            ac_id: "1",
+            ip: "10.0.0.9",
+            n: "200",
+            typ: "1",
+            info: &info,
+        };
+        assert_eq!(sum, chksum(t, &signed));
     }
 
     #[test]
