@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Answer, Daemon, Nas, NasSim, SECRET};
+use common::{Answer, Daemon, Nas, NasSim};
 use radius::core::code::Code;
 use radius::core::rfc2865::{NAS_IP_ADDRESS_TYPE, USER_NAME_TYPE, VENDOR_SPECIFIC_TYPE};
 use radius::core::rfc2866::ACCT_SESSION_ID_TYPE;
@@ -15,18 +15,7 @@ use turnstile::radius::packet::Packet;
 /// A daemon whose NAS at 127.0.0.6 takes DM/CoA on the simulator's port.
 fn setup(answer: Answer, vendor: &str, env: &[(&str, &str)]) -> (Daemon, NasSim, Nas) {
     let sim = NasSim::start("127.0.0.6", answer);
-    let extra = format!(
-        r#"
-[[radius.clients]]
-name = "sim-nas"
-address = "127.0.0.6"
-secret = "{SECRET}"
-vendor = "{vendor}"
-coa_port = {}
-"#,
-        sim.addr.port()
-    );
-    let d = Daemon::start_with(&extra, env);
+    let d = Daemon::start_with(&sim.client_entry("sim-nas", vendor), env);
     let acct = Nas::accounting("127.0.0.6", &d);
     (d, sim, acct)
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Answer, Daemon, NasSim, SECRET};
+use common::{Answer, Daemon, NasSim};
 use radius::core::code::Code;
 use radius::core::rfc2865::{FRAMED_IP_ADDRESS_TYPE, USER_NAME_TYPE, VENDOR_SPECIFIC_TYPE};
 use radius::core::rfc2866::{
@@ -270,21 +270,8 @@ fn login_attempts_per_address_are_limited() {
 /// A daemon whose logins on ac_id 1 are activated on a NAS simulator at 127.0.0.7.
 fn with_activation(answer: Answer, env: &[(&str, &str)]) -> (Daemon, NasSim) {
     let sim = NasSim::start("127.0.0.7", answer);
-    let extra = format!(
-        r#"
-[[radius.clients]]
-name = "bras"
-address = "127.0.0.7"
-secret = "{SECRET}"
-coa_port = {}
-
-[[portal.activation]]
-ac_id = "1"
-nas = "bras"
-service = "web-authenticated"
-"#,
-        sim.addr.port()
-    );
+    let extra = sim.client_entry("bras", "standard")
+        + "[[portal.activation]]\nac_id = \"1\"\nnas = \"bras\"\nservice = \"web-authenticated\"\n";
     (Daemon::start_with(&extra, env), sim)
 }
 

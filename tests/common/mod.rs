@@ -655,6 +655,16 @@ impl NasSim {
         }
     }
 
+    /// The `[[radius.clients]]` entry of a NAS `name` at the simulator's address, in
+    /// `vendor`'s dialect, taking Disconnect and CoA requests on the simulator's port.
+    pub fn client_entry(&self, name: &str, vendor: &str) -> String {
+        format!(
+            "\n[[radius.clients]]\nname = \"{name}\"\naddress = \"{}\"\nsecret = \"{SECRET}\"\nvendor = \"{vendor}\"\ncoa_port = {}\n",
+            self.addr.ip(),
+            self.addr.port()
+        )
+    }
+
     /// Requests received so far.
     pub fn requests(&self) -> Vec<Vec<u8>> {
         self.received.lock().unwrap().clone()
