@@ -8,6 +8,7 @@ use turnstile::account::{Binding, Holding, Interface};
 use turnstile::auth::nas_port::Vlans;
 use turnstile::auth::policy::{evaluate, Clock, NasIdentity, OnlineCounts, Request, Situation};
 use turnstile::auth::Credentials;
+use turnstile::billing::meter::Meter;
 use turnstile::catalog::{
     starter_objects, BillingKind, BillingPolicy, Catalog, ControlPolicy, Group, Product,
 };
@@ -41,13 +42,8 @@ fn catalog() -> Catalog {
             ..ControlPolicy::default()
         },
     );
-    c.products.insert(
-        "campus".into(),
-        Product {
-            billing_policy: "campus".into(),
-            control_policy: "campus".into(),
-        },
-    );
+    c.products
+        .insert("campus".into(), Product::new("campus", "campus"));
     c.groups.insert(
         "campus".into(),
         Group {
@@ -67,6 +63,7 @@ fn catalog() -> Catalog {
 
 fn measure(label: &str, request: &Request<'_>, user: &UserEntry, catalog: &Catalog) {
     let limits = PolicySettings::default();
+    let meter = Meter::default();
     let situation = Situation {
         catalog,
         limits: &limits,
@@ -75,6 +72,8 @@ fn measure(label: &str, request: &Request<'_>, user: &UserEntry, catalog: &Catal
             total: 5000,
         },
         history: Default::default(),
+        meter: &meter,
+        default_interim_secs: 300,
         clock: Clock {
             unix: 1_800_000_000,
             secs_of_day: 36_000,
@@ -137,7 +136,7 @@ fn main() {
     full_user.profile.balance_fen = 10_000;
     full_user.profile.expires_at = Some(1_900_000_000);
     full_user.profile.consumption_limit_fen = Some(1_000_000);
-    full_user.holdings = vec![Holding::new("campus")].into();
+    full_user.holdings = vec![Holding::new("campus", 0)].into();
     full_user.bindings = vec![
         Binding::Mac("02:00:00:00:00:01".parse().unwrap()),
         Binding::Ip("10.0.0.1".parse().unwrap()),

@@ -57,6 +57,7 @@ fn main() {
             session_time: 3540,
             input_octets: 123_456_789,
             output_octets: 987_654_321,
+            ..OnlineRecord::default()
         };
         let (key, session) = Session::from_record(record);
         online.insert(key, session);
@@ -76,7 +77,7 @@ fn main() {
     let mut ms: Vec<f64> = (0..11)
         .map(|_| {
             let started = Instant::now();
-            let due = black_box(due(&online, &settings, now, control));
+            let due = black_box(due(&online, &settings, now, control, |_, _| None));
             assert!(due.is_empty());
             started.elapsed().as_secs_f64() * 1000.0
         })

@@ -196,28 +196,109 @@ impl fmt::Display for Binding {
     }
 }
 
-/// A product instance an account holds, with the usage of the current cycle.
+/// A product instance (产品实例) an account holds: its own balance and its current cycle.
+/// The cycle's usage is kept apart ([`Usage`]): accounting changes it all the time, the
+/// rest changes only with payments, settlement and operators.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Holding {
     /// The product's name.
     pub product: String,
-    /// Online seconds used this cycle.
-    pub used_secs: u64,
-    /// Bytes used this cycle.
-    pub used_bytes: u64,
-    /// Money spent this cycle, fen.
-    pub spent_fen: i64,
+    /// The instance's balance (产品余额), fen; below zero is arrearage (E2616).
+    pub balance_fen: i64,
+    /// Unix second the current cycle started.
+    pub cycle_start: i64,
+    /// Unix second the current cycle ends (exclusive); 0 until settlement computes it
+    /// from the product's cycle.
+    pub cycle_end: i64,
+    /// Package plan bought automatically at each settlement (预约购买).
+    pub reserved_package: Option<String>,
+    /// Packages bought onto it that have not been deleted.
+    pub packages: Vec<Grant>,
+}
+
+/// What a package bought onto a product instance adds, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Grant {
+    /// Extra online seconds.
+    pub extra_secs: u64,
+    /// Extra traffic (both ways), bytes.
+    pub extra_bytes: u64,
+    /// Unix second of purchase.
+    pub bought_at: i64,
+    /// Unix second it stops counting.
+    pub expires_at: i64,
 }
 
 impl Holding {
-    /// A fresh instance of `product`.
-    pub fn new(product: &str) -> Holding {
+    /// Extra (seconds, bytes) from packages valid at some time in `[start, end)`.
+    pub fn extra_during(&self, start: i64, end: i64) -> (u64, u64) {
+        self.packages
+            .iter()
+            .filter(|g| g.bought_at < end && g.expires_at > start)
+            .fold((0u64, 0u64), |(s, b), g| {
+                (
+                    s.saturating_add(g.extra_secs),
+                    b.saturating_add(g.extra_bytes),
+                )
+            })
+    }
+
+    /// A fresh instance of `product` whose first cycle starts at `now`.
+    pub fn new(product: &str, now: i64) -> Holding {
         Holding {
             product: product.to_string(),
-            used_secs: 0,
-            used_bytes: 0,
-            spent_fen: 0,
+            balance_fen: 0,
+            cycle_start: now,
+            cycle_end: 0,
+            reserved_package: None,
+            packages: Vec::new(),
         }
+    }
+}
+
+/// What a product instance used in its current cycle. Counters saturate instead of
+/// wrapping.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Usage {
+    /// Online seconds.
+    pub secs: u64,
+    /// Octets from the user (upload).
+    pub bytes_in: u64,
+    /// Octets to the user (download).
+    pub bytes_out: u64,
+    /// Sessions started.
+    pub logins: u64,
+}
+
+impl Usage {
+    /// Traffic both ways.
+    pub fn bytes(&self) -> u64 {
+        self.bytes_in.saturating_add(self.bytes_out)
+    }
+
+    /// This usage and `other` together.
+    pub fn plus(self, other: Usage) -> Usage {
+        Usage {
+            secs: self.secs.saturating_add(other.secs),
+            bytes_in: self.bytes_in.saturating_add(other.bytes_in),
+            bytes_out: self.bytes_out.saturating_add(other.bytes_out),
+            logins: self.logins.saturating_add(other.logins),
+        }
+    }
+
+    /// This usage without `other` (never below zero).
+    pub fn minus(self, other: Usage) -> Usage {
+        Usage {
+            secs: self.secs.saturating_sub(other.secs),
+            bytes_in: self.bytes_in.saturating_sub(other.bytes_in),
+            bytes_out: self.bytes_out.saturating_sub(other.bytes_out),
+            logins: self.logins.saturating_sub(other.logins),
+        }
+    }
+
+    /// True when nothing was used.
+    pub fn is_zero(&self) -> bool {
+        *self == Usage::default()
     }
 }
 

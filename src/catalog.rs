@@ -40,10 +40,7 @@ pub fn starter_objects() -> Vec<CatalogRow> {
         CatalogRow::new(
             CatalogKind::Product,
             "standard",
-            &Product {
-                billing_policy: "free".into(),
-                control_policy: "unlimited".into(),
-            },
+            &Product::new("free", "unlimited"),
         ),
         CatalogRow::new(
             CatalogKind::Group,
@@ -92,6 +89,8 @@ pub enum CatalogKind {
     IpRange,
     /// The [`SystemSwitches`], named [`SYSTEM_OBJECT`].
     System,
+    /// A [`PackagePlan`].
+    PackagePlan,
 }
 
 impl CatalogKind {
@@ -106,6 +105,7 @@ impl CatalogKind {
             CatalogKind::IpBlacklist => "ip_blacklist",
             CatalogKind::IpRange => "ip_range",
             CatalogKind::System => "system",
+            CatalogKind::PackagePlan => "package_plan",
         }
     }
 }
@@ -123,6 +123,7 @@ impl FromStr for CatalogKind {
             "ip_blacklist" => CatalogKind::IpBlacklist,
             "ip_range" => CatalogKind::IpRange,
             "system" => CatalogKind::System,
+            "package_plan" => CatalogKind::PackagePlan,
             _ => return Err(CatalogError::UnknownKind(s.to_string())),
         })
     }
@@ -175,7 +176,8 @@ pub struct Group {
     pub control_policy: Option<String>,
 }
 
-/// A product (产品): what a user buys, tying one billing and one control policy together.
+/// A product (产品): what a user buys, tying one billing and one control policy together,
+/// with how its instances are settled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Product {
@@ -183,6 +185,119 @@ pub struct Product {
     pub billing_policy: String,
     /// Name of its control policy.
     pub control_policy: String,
+    /// Length unit of a billing cycle.
+    #[serde(default)]
+    pub cycle: CycleUnit,
+    /// Units per cycle (1 or more).
+    #[serde(default = "one")]
+    pub cycle_count: u32,
+    /// Cycles run from the instance's start (anniversary) rather than from the first of
+    /// the unit (calendar: midnight, the 1st of the month, January 1st).
+    #[serde(default)]
+    pub anniversary: bool,
+    /// What settlement does when the balance cannot pay the cycle's charge.
+    #[serde(default)]
+    pub short_balance: ShortBalance,
+    /// Traffic (both ways) below which a cycle is not charged (E7009); 0: no threshold.
+    #[serde(default)]
+    pub min_bytes: u64,
+    /// Online time below which a cycle is not charged (E7010); 0: no threshold.
+    #[serde(default)]
+    pub min_secs: u64,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Product {
+    /// A product of these policies with the default settlement: calendar months,
+    /// arrears allowed.
+    pub fn new(billing_policy: &str, control_policy: &str) -> Product {
+        Product {
+            billing_policy: billing_policy.to_string(),
+            control_policy: control_policy.to_string(),
+            cycle: CycleUnit::Month,
+            cycle_count: 1,
+            anniversary: false,
+            short_balance: ShortBalance::Negative,
+            min_bytes: 0,
+            min_secs: 0,
+        }
+    }
+}
+
+/// The unit of a billing cycle.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CycleUnit {
+    /// Days.
+    Day,
+    /// Months.
+    #[default]
+    Month,
+    /// Years.
+    Year,
+}
+
+impl FromStr for CycleUnit {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "day" => Ok(CycleUnit::Day),
+            "month" => Ok(CycleUnit::Month),
+            "year" => Ok(CycleUnit::Year),
+            _ => Err(format!("unknown cycle {s:?} (day, month or year)")),
+        }
+    }
+}
+
+/// What settlement does when an instance's balance (after taking what the wallet has)
+/// cannot pay the cycle's charge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShortBalance {
+    /// Charge nothing (E7011).
+    Skip,
+    /// Take what there is: the balance becomes 0 (E7012).
+    Zero,
+    /// Charge in full: the balance goes below zero and logins are refused with E2616
+    /// until a payment clears it (E7013).
+    #[default]
+    Negative,
+}
+
+impl FromStr for ShortBalance {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "skip" => Ok(ShortBalance::Skip),
+            "zero" => Ok(ShortBalance::Zero),
+            "negative" => Ok(ShortBalance::Negative),
+            _ => Err(format!(
+                "unknown short-balance rule {s:?} (skip, zero or negative)"
+            )),
+        }
+    }
+}
+
+/// A package plan (套餐): extra time and traffic bought onto a product instance, valid
+/// for some days.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PackagePlan {
+    /// Price, fen.
+    pub price_fen: i64,
+    /// Extra online seconds.
+    pub extra_secs: u64,
+    /// Extra traffic (both ways), bytes.
+    pub extra_bytes: u64,
+    /// Days it stays valid after purchase.
+    pub valid_days: u32,
+    /// Only instances of this product may buy it; None: any.
+    pub product: Option<String>,
 }
 
 /// How a billing policy charges.
@@ -192,7 +307,7 @@ pub enum BillingKind {
     /// Nothing is charged.
     #[default]
     Free,
-    /// A fixed fee per month.
+    /// A fixed fee per cycle, with included time and traffic.
     Monthly,
     /// By online time beyond the included time.
     ByTime,
@@ -226,8 +341,10 @@ pub struct BillingPolicy {
     pub included_secs: Option<u64>,
     /// Bytes (in + out) included per cycle; None is unlimited.
     pub included_bytes: Option<u64>,
-    /// Fee per month, in fen.
-    pub monthly_fee_fen: i64,
+    /// Fee per billing cycle (the product's cycle, usually a month), in fen; charged at
+    /// settlement. Free policies charge nothing.
+    #[serde(alias = "monthly_fee_fen")]
+    pub cycle_fee_fen: i64,
     /// Price of an hour beyond the included time, in fen; 0 makes the time a hard cap.
     pub fen_per_hour: i64,
     /// Price of a GiB beyond the included traffic, in fen; 0 makes the traffic a hard cap.
@@ -452,6 +569,8 @@ pub struct Catalog {
     pub ip_no_auth: Vec<IpNet>,
     /// The system switches.
     pub system: SystemSwitches,
+    /// Package plans by name.
+    pub packages: HashMap<String, PackagePlan>,
 }
 
 impl Catalog {
@@ -504,6 +623,9 @@ impl Catalog {
                 }
             }
             CatalogKind::System => self.system = row.parse()?,
+            CatalogKind::PackagePlan => {
+                self.packages.insert(name, row.parse()?);
+            }
         }
         Ok(())
     }

@@ -11,6 +11,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
+use crate::billing::cycle::Zone;
+use crate::billing::payment::PayTo;
 use crate::codes::Lang;
 use crate::radius::vendor::Vendor;
 
@@ -67,6 +69,8 @@ pub struct Settings {
     pub api: ApiSettings,
     /// The Srun-compatible web portal.
     pub portal: PortalSettings,
+    /// Payments and settlement.
+    pub billing: BillingSettings,
     /// Logs and metrics.
     pub telemetry: TelemetrySettings,
     /// Accounts created when the store is first created.
@@ -81,6 +85,9 @@ pub struct General {
     pub language: Lang,
     /// Directory of the database and the secret key.
     pub data_dir: PathBuf,
+    /// Shifts the daemon's clock by this many seconds: for drills and tests that must see
+    /// a billing cycle end. Leave it at 0 in production.
+    pub clock_offset_secs: i64,
 }
 
 impl Default for General {
@@ -88,7 +95,46 @@ impl Default for General {
         General {
             language: Lang::Zh,
             data_dir: PathBuf::from("data"),
+            clock_offset_secs: 0,
         }
+    }
+}
+
+/// `[billing]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BillingSettings {
+    /// Where a payment lands when the payer names no product.
+    pub pay_to: PayTo,
+    /// Local time of the daily settlement run, `HH:MM`; "" turns the timer off.
+    pub settle_at: String,
+    /// The zone cycles and `settle_at` are counted in: "local" or an offset, "+08:00".
+    pub time_zone: Zone,
+}
+
+impl Default for BillingSettings {
+    fn default() -> Self {
+        BillingSettings {
+            pay_to: PayTo::Wallet,
+            settle_at: "00:05".into(),
+            time_zone: Zone::Local,
+        }
+    }
+}
+
+impl BillingSettings {
+    /// Minute of the day of the settlement run; None when the timer is off.
+    pub fn settle_minute(&self) -> Result<Option<u32>, String> {
+        if self.settle_at.is_empty() {
+            return Ok(None);
+        }
+        let bad = || format!("{:?} is not HH:MM (00:00-23:59) or \"\"", self.settle_at);
+        let (h, m) = self.settle_at.split_once(':').ok_or_else(bad)?;
+        let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+        if h > 23 || m > 59 {
+            return Err(bad());
+        }
+        Ok(Some(h * 60 + m))
     }
 }
 
@@ -249,6 +295,9 @@ pub struct SessionSettings {
     pub sweep_interval_ms: u64,
     /// A session without Interim-Update for this many interim intervals is ended (E3101).
     pub heartbeat_intervals: u32,
+    /// Acct-Interim-Interval sent when the control policy sets none, seconds: without
+    /// interims neither quotas nor the heartbeat can be enforced.
+    pub default_interim_secs: u32,
 }
 
 impl Default for SessionSettings {
@@ -256,6 +305,7 @@ impl Default for SessionSettings {
         SessionSettings {
             sweep_interval_ms: 10_000,
             heartbeat_intervals: 3,
+            default_interim_secs: 300,
         }
     }
 }
@@ -522,6 +572,15 @@ impl Settings {
                 return Err(ConfigError::key(key("service"), "must be 1 to 240 bytes"));
             }
         }
+        if !(10..=86_400).contains(&self.sessions.default_interim_secs) {
+            return Err(ConfigError::key(
+                "sessions.default_interim_secs",
+                "must be between 10 and 86400 seconds",
+            ));
+        }
+        self.billing
+            .settle_minute()
+            .map_err(|reason| ConfigError::key("billing.settle_at", reason))?;
         for (i, u) in self.bootstrap.users.iter().enumerate() {
             if u.name.is_empty() || u.password.0.is_empty() {
                 return Err(ConfigError::key(

@@ -9,6 +9,10 @@ use tokio::sync::watch;
 
 use crate::admin::AdminState;
 use crate::auth::throttle::Throttle;
+use crate::billing::cycle::Zone;
+use crate::billing::meter::Meter;
+use crate::billing::settle::Settler;
+use crate::codes::ECode;
 use crate::config::Settings;
 use crate::directory::{Directory, DirectoryError};
 use crate::radius::acct_server::{self, AcctContext};
@@ -17,7 +21,8 @@ use crate::radius::reply_cache::ReplyCache;
 use crate::radius::server::{AuthContext, AuthServer};
 use crate::session::kick::Kicker;
 use crate::session::online::OnlineTable;
-use crate::session::tracker::SessionTracker;
+use crate::session::tracker::{Journal, SessionTracker};
+use crate::store::billing::SettleScope;
 use crate::store::{Backend, StoreError};
 use crate::telemetry::{self, RadiusMetrics};
 
@@ -49,6 +54,7 @@ pub enum DaemonError {
 /// listener is bound (tests and scripts wait for that line).
 pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     let started = Instant::now();
+    crate::clock::set_offset(settings.general.clock_offset_secs);
     let prometheus =
         telemetry::install_metrics().map_err(|e| DaemonError::Metrics(e.to_string()))?;
     let backend = Backend::open(&settings).await?;
@@ -102,7 +108,15 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     let (stop, shutdown) = watch::channel(false);
     let throttle = Throttle::new(settings.policy);
     let online = Arc::new(OnlineTable::default());
-    let (tracker, journal) = SessionTracker::restore(directory.store(), online.clone()).await?;
+    let meter = Arc::new(Meter::default());
+    let (tracker, journal) = SessionTracker::restore(Journal {
+        store: directory.store(),
+        online: online.clone(),
+        meter: meter.clone(),
+        directory: directory.clone(),
+    })
+    .await?;
+    let split_tracker = tracker.clone();
     let kick_tracker = tracker.clone();
     tracing::info!(sessions = online.len(), "online table restored");
     let store = directory.store();
@@ -128,6 +142,8 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
         throttle,
         online: online.clone(),
         lockouts,
+        meter: meter.clone(),
+        default_interim_secs: settings.sessions.default_interim_secs,
     });
     let acct = tokio::spawn(acct_server::serve(
         acct_socket,
@@ -164,9 +180,36 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     }
     let sweeper = tokio::spawn(crate::session::sweeper::run(
         kicker.clone(),
+        meter.clone(),
         settings.sessions,
         shutdown.clone(),
     ));
+    let (settled_tx, settled_rx) = tokio::sync::mpsc::unbounded_channel();
+    let settler = Arc::new(Settler {
+        store: directory.store(),
+        meter: meter.clone(),
+        zone: settings.billing.time_zone,
+        settled: Some(settled_tx),
+    });
+    let splitter = tokio::spawn(split_settled(
+        settled_rx,
+        online.clone(),
+        split_tracker,
+        directory.clone(),
+    ));
+    let settle_minute = settings
+        .billing
+        .settle_minute()
+        .map_err(|e| DaemonError::Metrics(e))?;
+    let timer = settle_minute.map(|minute| {
+        tokio::spawn(settle_daily(
+            settler.clone(),
+            directory.clone(),
+            minute,
+            settings.billing.time_zone,
+            shutdown.clone(),
+        ))
+    });
     let api_local = match listen_address("operator API", &settings.api.listen)? {
         None => None,
         Some(addr) => {
@@ -183,6 +226,8 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
                 token,
                 lang: settings.general.language,
                 kicker: kicker.clone(),
+                settler: settler.clone(),
+                pay_to: settings.billing.pay_to,
             });
             let bound = crate::admin::serve(addr, state, shutdown.clone())
                 .await
@@ -248,6 +293,12 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     workers.stop().await;
     let _ = acct.await;
     let _ = sweeper.await;
+    if let Some(timer) = timer {
+        let _ = timer.await;
+    }
+    // The settler's channel closes with the last settler (the API's went with it).
+    drop(settler);
+    let _ = tokio::time::timeout(Duration::from_secs(5), splitter).await;
     // With the accounting server, the sweeper and the API gone, no tracker is left: the
     // journal finishes its batch and ends.
     let _ = tokio::time::timeout(Duration::from_secs(5), journal).await;
@@ -256,6 +307,72 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     drop(ctx_keep);
     let _ = tokio::time::timeout(Duration::from_secs(2), lockout_writer).await;
     Ok(())
+}
+
+/// Settles every due instance at start (cycles missed while the daemon was down) and
+/// then daily at `minute` local time, until `shutdown`.
+async fn settle_daily(
+    settler: Arc<Settler>,
+    directory: Arc<Directory>,
+    minute: u32,
+    zone: Zone,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut next = crate::clock::now();
+    loop {
+        let wait = (next - crate::clock::now()).max(0) as u64;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(wait)) => {}
+            _ = shutdown.changed() => return,
+        }
+        let catalog = directory.catalog();
+        let scope = SettleScope::default();
+        if let Err(e) = settler
+            .run(&catalog, &scope, crate::clock::now(), false)
+            .await
+        {
+            tracing::error!(code = %e.code(), error = %e, "settlement run failed; the next run retries");
+        }
+        match zone.next_daily(crate::clock::now(), minute) {
+            Ok(t) => next = t,
+            Err(e) => {
+                tracing::error!(error = %e, "no next settlement time; the timer stops");
+                return;
+            }
+        }
+    }
+}
+
+/// Splits every online session of a settled instance: its usage so far belongs to the
+/// settled cycle (virtual offline at settlement, E4011); the session goes on.
+async fn split_settled(
+    mut settled: tokio::sync::mpsc::UnboundedReceiver<(String, String)>,
+    online: Arc<OnlineTable>,
+    tracker: SessionTracker,
+    directory: Arc<Directory>,
+) {
+    while let Some((user, product)) = settled.recv().await {
+        for (key, session) in online.snapshot(Some(&user)) {
+            let charged_to = session
+                .record
+                .product
+                .clone()
+                .or_else(|| directory.product_of(&user));
+            if charged_to.as_deref() != Some(product.as_str()) {
+                continue;
+            }
+            let cause = ECode::SettlementVirtualOffline;
+            match tracker
+                .split(&key, cause, None, None, crate::clock::now())
+                .await
+            {
+                Ok(()) => {
+                    tracing::info!(user = %user, nas = %key.nas, session = ?key.id, cause = %cause, "session split at settlement")
+                }
+                Err(e) => tracing::warn!(user = %user, error = %e, "settlement split not recorded"),
+            }
+        }
+    }
 }
 
 /// A listen address from the config; None when it is "" (off).

@@ -14,7 +14,7 @@ use thiserror::Error;
 use tokio::sync::watch;
 
 use crate::account::{Binding, Holding, Profile};
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, DEFAULT_GROUP};
 use crate::config::{parse_address_range, ClientSettings};
 use crate::radius::clients::{ClientTable, NasClient};
 use crate::store::{nas_context, user_context, Backend, Entity, StoreError, UserRecord, ALL_KEYS};
@@ -130,6 +130,17 @@ impl Directory {
     /// The user of this name, if any.
     pub fn user(&self, name: &str) -> Option<Arc<UserEntry>> {
         self.users.get(name).map(|e| e.value().clone())
+    }
+
+    /// The product a session of `user` is charged to when its Class names none: the
+    /// first product held, else the group's default product.
+    pub fn product_of(&self, user: &str) -> Option<String> {
+        let entry = self.user(user)?;
+        if let Some(h) = entry.holdings.first() {
+            return Some(h.product.clone());
+        }
+        let group = entry.profile.group.as_deref().unwrap_or(DEFAULT_GROUP);
+        self.catalog().groups.get(group)?.default_product.clone()
     }
 
     /// Number of users in memory.
@@ -280,7 +291,8 @@ impl Directory {
                 Entity::Catalog => catalog = true,
             }
         }
-        if all_users {
+        // Past a few thousand users (a settlement run), one pass beats a read per user.
+        if all_users || users.len() > 2000 {
             self.reload_users().await?;
         } else {
             for name in users {

@@ -58,7 +58,9 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod billing;
 pub mod catalog;
+pub mod clock;
 pub mod codes;
 pub mod config;
 pub mod daemon;

@@ -8,9 +8,10 @@ use serde::Serialize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use cli::billing::PackageCommand;
 use cli::catalog::{
     BillingArgs, BlacklistCommand, ControlArgs, GroupArgs, IpTableCommand, ObjectCommand,
-    ProductArgs, SystemCommand,
+    PackagePlanArgs, ProductArgs, SystemCommand,
 };
 use cli::nas::NasCommand;
 use cli::user::UserCommand;
@@ -66,6 +67,9 @@ enum Command {
     /// Manage control policies (控制策略): sessions, bandwidth, time windows, timeouts.
     #[command(subcommand)]
     ControlPolicy(ObjectCommand<ControlArgs>),
+    /// Manage package plans (套餐): extra time and traffic sold onto product instances.
+    #[command(subcommand)]
+    PackagePlan(ObjectCommand<PackagePlanArgs>),
     /// Manage user groups: default product and control overrides.
     #[command(subcommand)]
     Group(ObjectCommand<GroupArgs>),
@@ -114,6 +118,78 @@ enum Command {
         #[arg(long, value_enum, default_value = "admin")]
         source: cli::sessions::Source,
     },
+    /// Settle every product instance whose cycle has ended (asks the running daemon).
+    Settle {
+        /// Only this user's instances.
+        #[arg(long)]
+        user: Option<String>,
+        /// Only instances of this product.
+        #[arg(long)]
+        product: Option<String>,
+        /// Show what would be charged; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take a payment (E6001; E6002 with the reason when refused).
+    Pay {
+        /// User name.
+        user: String,
+        /// Amount in fen (above 0).
+        #[arg(long, allow_hyphen_values = true)]
+        amount: i64,
+        /// `wallet` or a product the user holds; default: `[billing] pay_to`.
+        #[arg(long)]
+        to: Option<String>,
+        /// A note for the ledger.
+        #[arg(long)]
+        note: Option<String>,
+        /// Idempotency key (e.g. the payment desk's receipt number): a payment with a
+        /// recorded key is not taken twice.
+        #[arg(long)]
+        reference: Option<String>,
+    },
+    /// Packages (套餐) of users: buy, reserve, list, take back.
+    #[command(subcommand)]
+    Package(PackageCommand),
+    /// Ledger entries (every movement of money), newest first.
+    Ledger {
+        /// Only this user's.
+        #[arg(long)]
+        user: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Settled cycles (结算清单), newest first.
+    Settlements {
+        /// Only this user's.
+        #[arg(long)]
+        user: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The settlement log (E7xxx, E6001/E6002), newest first.
+    SettlementLog {
+        /// Only this user's.
+        #[arg(long)]
+        user: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Change a session's bandwidth by CoA (E4006); it stays online.
     Coa {
         /// NAS/SESSION-ID.
@@ -152,6 +228,7 @@ fn run(cli: Cli) -> Result<()> {
         return print_codes(lang, json);
     }
     let settings = Settings::load(&cli.config)?;
+    turnstile::clock::set_offset(settings.general.clock_offset_secs);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -179,6 +256,28 @@ fn run(cli: Cli) -> Result<()> {
         Command::BillingPolicy(cmd) => runtime.block_on(cli::catalog::billing_policy(s, cmd)),
         Command::ControlPolicy(cmd) => runtime.block_on(cli::catalog::control_policy(s, cmd)),
         Command::Group(cmd) => runtime.block_on(cli::catalog::group(s, cmd)),
+        Command::PackagePlan(cmd) => runtime.block_on(cli::catalog::package_plan(s, cmd)),
+        Command::Settle {
+            user,
+            product,
+            dry_run,
+            json,
+        } => cli::billing::settle(s, user, product, dry_run, json),
+        Command::Pay {
+            user,
+            amount,
+            to,
+            note,
+            reference,
+        } => cli::billing::pay(s, user, amount, to, note, reference),
+        Command::Package(cmd) => cli::billing::package(s, cmd),
+        Command::Ledger { user, limit, json } => cli::billing::ledger(s, user, limit, json),
+        Command::Settlements { user, limit, json } => {
+            cli::billing::settlements(s, user, limit, json)
+        }
+        Command::SettlementLog { user, limit, json } => {
+            cli::billing::settlement_log(s, user, limit, json)
+        }
         Command::Blacklist(cmd) => runtime.block_on(cli::catalog::blacklist(s, cmd)),
         Command::IpTable(cmd) => runtime.block_on(cli::catalog::ip_table(s, cmd)),
         Command::System(cmd) => runtime.block_on(cli::catalog::system(s, cmd)),

@@ -1,11 +1,14 @@
 //! The operator's local HTTP API (JSON): who is online, the session history, kicks and
-//! bandwidth changes. The CLI's `online`, `sessions`, `kick` and `coa` talk to it.
+//! bandwidth changes, and billing (settlement, payments, packages, ledger).
+//! The CLI's `online`, `sessions`, `kick`, `coa`, `settle`, `pay`, `package`, `ledger` and
+//! `settlements` talk to it.
 //!
 //! Every request needs `Authorization: Bearer TOKEN`, the token being the content of
 //! `DATA_DIR/api.token` (created 0600 at first start). Replies use one envelope:
 //! `{"code": 0, "msg": "success", "data": …}`; errors carry an E-code where one fits,
 //! else the HTTP status, and a message.
 
+mod billing;
 pub mod token;
 
 use axum::extract::{Query, State};
@@ -19,6 +22,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+use crate::billing::payment::PayTo;
+use crate::billing::settle::Settler;
 use crate::codes::{ECode, Lang};
 use crate::session::kick::{KickMode, KickSource, Kicker};
 use crate::session::online::SessionKey;
@@ -32,6 +37,10 @@ pub struct AdminState {
     pub lang: Lang,
     /// Sessions and kicks.
     pub kicker: Arc<Kicker>,
+    /// Settlement runs.
+    pub settler: Arc<Settler>,
+    /// Where payments land by default.
+    pub pay_to: PayTo,
 }
 
 /// Serves the API on `addr` until `shutdown` turns true; returns the bound address.
@@ -47,6 +56,15 @@ pub async fn serve(
         .route("/api/v1/sessions", get(sessions))
         .route("/api/v1/kick", post(kick))
         .route("/api/v1/coa", post(coa))
+        .route("/api/v1/settle", post(billing::settle))
+        .route("/api/v1/pay", post(billing::pay))
+        .route("/api/v1/ledger", get(billing::ledger))
+        .route("/api/v1/settlements", get(billing::settlements))
+        .route("/api/v1/settlement-log", get(billing::settlement_log))
+        .route("/api/v1/packages", get(billing::packages))
+        .route("/api/v1/packages/buy", post(billing::package_buy))
+        .route("/api/v1/packages/reserve", post(billing::package_reserve))
+        .route("/api/v1/packages/remove", post(billing::package_remove))
         .with_state(state);
     tokio::spawn(async move {
         let stopped = async move {

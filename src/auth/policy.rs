@@ -10,7 +10,9 @@ use std::net::IpAddr;
 use super::credentials::Credentials;
 use super::mac::MacAddr;
 use super::nas_port::Vlans;
-use crate::account::{Binding, Holding, Interface};
+use crate::account::{Binding, Interface};
+use crate::billing::meter::Meter;
+use crate::billing::standing::{self, Standing};
 use crate::catalog::{BillingPolicy, Catalog, ControlPolicy, OverLimit, DEFAULT_GROUP};
 use crate::codes::ECode;
 use crate::config::PolicySettings;
@@ -79,9 +81,12 @@ impl Clock {
     /// The current time.
     pub fn now() -> Clock {
         use chrono::Timelike;
-        let local = chrono::Local::now();
+        let unix = crate::clock::now();
+        let local = chrono::DateTime::from_timestamp(unix, 0)
+            .unwrap_or_default()
+            .with_timezone(&chrono::Local);
         Clock {
-            unix: local.timestamp(),
+            unix,
             secs_of_day: local.num_seconds_from_midnight(),
         }
     }
@@ -100,6 +105,10 @@ pub struct Situation<'a> {
     pub history: History,
     /// Now.
     pub clock: Clock,
+    /// Usage of product instances this cycle.
+    pub meter: &'a Meter,
+    /// Acct-Interim-Interval when the control policy sets none.
+    pub default_interim_secs: u32,
 }
 
 /// What an accepted user gets.
@@ -107,13 +116,14 @@ pub struct Situation<'a> {
 pub struct Grant {
     /// The product instance the session is charged to.
     pub product: String,
-    /// Session-Timeout: the smallest of the remaining time quota, the time to expiry,
-    /// the end of the time window and the control policy's session timeout.
+    /// Session-Timeout: the smallest of the remaining time quota (shared with the
+    /// sessions already online), the time to expiry, the end of the time window and the
+    /// control policy's session timeout.
     pub session_timeout: Option<u32>,
     /// Idle-Timeout.
     pub idle_timeout: Option<u32>,
-    /// Acct-Interim-Interval.
-    pub interim_interval: Option<u32>,
+    /// Acct-Interim-Interval: the control policy's, else the configured default.
+    pub interim_interval: u32,
     /// Upload limit, bit/s (0: none).
     pub up_bps: u64,
     /// Download limit, bit/s (0: none).
@@ -213,18 +223,12 @@ fn check(
     check_bindings(request, &user.bindings)?;
 
     // Money.
-    if profile.balance_fen < 0 {
-        return Err(ECode::Arrearage);
-    }
-    if let Some(limit) = profile.consumption_limit_fen {
-        let spent: i64 = user.holdings.iter().map(|h| h.spent_fen).sum();
-        if spent >= limit {
-            return Err(ECode::ConsumptionLimitReached);
-        }
+    if let Some(shortfall) = standing::user_shortfall(user, catalog, s.meter, now) {
+        return Err(shortfall.login_code());
     }
 
     // The product, its policies, and the sessions already online.
-    let (holding, billing, control) = choose_product(user, s)?;
+    let (product, standing, control) = choose_product(user, s)?;
     let max_online = profile.max_online.unwrap_or(control.max_online);
     let at_limit = max_online > 0 && s.online.user >= max_online;
     let kick_oldest = at_limit && control.over_limit == OverLimit::KickOldest;
@@ -237,10 +241,10 @@ fn check(
         return Err(ECode::LicensedOnlineLimitReached);
     }
 
-    let remaining_quota = billing
-        .included_secs
-        .filter(|_| billing.fen_per_hour == 0)
-        .map(|inc| inc.saturating_sub(holding.used_secs));
+    // Each session online uses the time quota as fast as this one will: this one's fair
+    // share is what is left divided among them all.
+    let sessions = u64::from(s.online.user) + 1;
+    let remaining_quota = standing.remaining.secs.map(|left| left / sessions);
     let to_expiry = profile.expires_at.map(|t| (t - now).max(0) as u64);
     let window_end = window_remaining(control, s.clock.secs_of_day).map(u64::from);
     let policy_timeout = nonzero(control.session_timeout_secs).map(u64::from);
@@ -250,10 +254,10 @@ fn check(
         .min()
         .map(|t| u32::try_from(t).unwrap_or(u32::MAX));
     Ok(Grant {
-        product: holding.product.to_string(),
+        product: product.to_string(),
         session_timeout,
         idle_timeout: nonzero(control.idle_timeout_secs),
-        interim_interval: nonzero(control.interim_secs),
+        interim_interval: nonzero(control.interim_secs).unwrap_or(s.default_interim_secs),
         up_bps: control.up_bps,
         down_bps: control.down_bps,
         kick_oldest,
@@ -318,44 +322,28 @@ fn check_bindings(request: &Request<'_>, bindings: &[Binding]) -> Result<(), ECo
     Ok(())
 }
 
-/// A product instance to try: one the user holds, or the group's default product.
-#[derive(Debug, Clone, Copy)]
-struct Candidate<'a> {
-    product: &'a str,
-    used_secs: u64,
-    used_bytes: u64,
-}
-
-/// The first product instance whose product, billing policy and control policy all exist
-/// and allow a login now. When none does, the first candidate's failure is the answer.
+/// The first product whose product, billing policy and control policy all exist and
+/// allow a login now: one the user holds, else the group's default product. When none
+/// does, the first candidate's failure is the answer.
 fn choose_product<'a>(
     user: &'a UserEntry,
     s: &Situation<'a>,
-) -> Result<(Candidate<'a>, &'a BillingPolicy, &'a ControlPolicy), ECode> {
+) -> Result<(&'a str, Standing, &'a ControlPolicy), ECode> {
     let catalog = s.catalog;
     let group_name = user.profile.group.as_deref().unwrap_or(DEFAULT_GROUP);
     let group = catalog.groups.get(group_name);
-    let held = user.holdings.iter().map(|h: &'a Holding| Candidate {
-        product: &h.product,
-        used_secs: h.used_secs,
-        used_bytes: h.used_bytes,
-    });
+    let held = user.holdings.iter().map(|h| h.product.as_str());
     let default = group
         .and_then(|g| g.default_product.as_deref())
-        .filter(|_| user.holdings.is_empty())
-        .map(|product| Candidate {
-            product,
-            used_secs: 0,
-            used_bytes: 0,
-        });
+        .filter(|_| user.holdings.is_empty());
     let mut first_failure = ECode::NoMatchingProduct;
     for (i, candidate) in held.chain(default).enumerate() {
         let outcome = (|| {
             let product = catalog
                 .products
-                .get(candidate.product)
+                .get(candidate)
                 .ok_or(ECode::NoMatchingProduct)?;
-            let billing = catalog
+            let billing: &BillingPolicy = catalog
                 .billing
                 .get(&product.billing_policy)
                 .ok_or(ECode::NoMatchingBillingPolicy)?;
@@ -371,21 +359,13 @@ fn choose_product<'a>(
             {
                 return Err(ECode::NoMatchingControlPolicy);
             }
-            let time_used_up = billing.fen_per_hour == 0
-                && billing
-                    .included_secs
-                    .is_some_and(|inc| candidate.used_secs >= inc);
-            let traffic_used_up = billing.fen_per_gib == 0
-                && billing
-                    .included_bytes
-                    .is_some_and(|inc| candidate.used_bytes >= inc);
-            if time_used_up || traffic_used_up {
-                return Err(ECode::ConsumptionLimitReached);
-            }
-            Ok((billing, control))
+            let standing =
+                standing::instance_shortfall(user, candidate, billing, s.meter, s.clock.unix)
+                    .map_err(|shortfall| shortfall.login_code())?;
+            Ok((standing, control))
         })();
         match outcome {
-            Ok((billing, control)) => return Ok((candidate, billing, control)),
+            Ok((standing, control)) => return Ok((candidate, standing, control)),
             Err(code) if i == 0 => first_failure = code,
             Err(_) => {}
         }

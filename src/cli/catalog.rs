@@ -10,7 +10,8 @@ use super::args;
 use turnstile::auth::mac::MacAddr;
 use turnstile::catalog::{
     check_object_name, BillingKind, BillingPolicy, BlacklistEntry, CatalogKind, CatalogRow,
-    ControlPolicy, Group, IpRange, OverLimit, Product, SystemSwitches, TimeWindow, SYSTEM_OBJECT,
+    ControlPolicy, CycleUnit, Group, IpRange, OverLimit, PackagePlan, Product, ShortBalance,
+    SystemSwitches, TimeWindow, SYSTEM_OBJECT,
 };
 use turnstile::config::{parse_address_range, Settings};
 use turnstile::store::{Backend, Put, StoreError};
@@ -57,6 +58,25 @@ pub struct ProductArgs {
     /// Control policy.
     #[arg(long)]
     control_policy: Option<String>,
+    /// Billing cycle unit: day, month or year (default month).
+    #[arg(long)]
+    cycle: Option<CycleUnit>,
+    /// Units per cycle (default 1).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1200))]
+    cycle_count: Option<u32>,
+    /// Cycles from each instance's start (yes) or from calendar boundaries (no, default).
+    #[arg(long, value_parser = args::yes_no)]
+    anniversary: Option<bool>,
+    /// When the balance cannot pay a cycle: skip (E7011), zero (E7012) or negative
+    /// (E7013, default).
+    #[arg(long)]
+    short_balance: Option<ShortBalance>,
+    /// Traffic in MiB below which a cycle is not charged (E7009); 0: none.
+    #[arg(long)]
+    min_mib: Option<u64>,
+    /// Online minutes below which a cycle is not charged (E7010); 0: none.
+    #[arg(long)]
+    min_minutes: Option<u64>,
 }
 
 /// Fields of a billing policy.
@@ -71,14 +91,14 @@ pub struct BillingArgs {
     /// Traffic included per cycle in MiB, or none (unlimited).
     #[arg(long, value_parser = args::count_or_none)]
     included_mib: Option<args::OrNone<u32>>,
-    /// Monthly fee, fen.
-    #[arg(long)]
-    monthly_fee_fen: Option<i64>,
+    /// Fee per billing cycle (the product's cycle), fen.
+    #[arg(long, alias = "monthly-fee-fen", value_parser = clap::value_parser!(i64).range(0..=1_000_000_000_000))]
+    cycle_fee_fen: Option<i64>,
     /// Price of an hour beyond the included time, fen (0: the time is a hard cap).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(i64).range(0..=1_000_000_000_000))]
     fen_per_hour: Option<i64>,
     /// Price of a GiB beyond the included traffic, fen (0: the traffic is a hard cap).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(i64).range(0..=1_000_000_000_000))]
     fen_per_gib: Option<i64>,
 }
 
@@ -123,6 +143,26 @@ pub struct GroupArgs {
     /// Control policy replacing the products' for members, or none.
     #[arg(long, value_parser = args::name_or_none)]
     control_policy: Option<args::OrNone<String>>,
+}
+
+/// Fields of a package plan.
+#[derive(Args)]
+pub struct PackagePlanArgs {
+    /// Price, fen.
+    #[arg(long, value_parser = clap::value_parser!(i64).range(0..=1_000_000_000_000))]
+    price_fen: Option<i64>,
+    /// Extra online hours.
+    #[arg(long)]
+    extra_hours: Option<u64>,
+    /// Extra traffic, MiB.
+    #[arg(long)]
+    extra_mib: Option<u64>,
+    /// Days it stays valid after purchase.
+    #[arg(long)]
+    valid_days: Option<u32>,
+    /// Only instances of this product may buy it, or none (any).
+    #[arg(long, value_parser = args::name_or_none)]
+    product: Option<args::OrNone<String>>,
 }
 
 /// `turnstile blacklist`.
@@ -239,16 +279,17 @@ impl Object for Product {
     const KIND: CatalogKind = CatalogKind::Product;
     type Fields = ProductArgs;
     fn create(f: &ProductArgs) -> Result<Self> {
-        Ok(Product {
-            billing_policy: f
-                .billing_policy
-                .clone()
-                .ok_or_else(|| anyhow!("--billing-policy is required"))?,
-            control_policy: f
-                .control_policy
-                .clone()
-                .ok_or_else(|| anyhow!("--control-policy is required"))?,
-        })
+        let billing = f
+            .billing_policy
+            .as_deref()
+            .ok_or_else(|| anyhow!("--billing-policy is required"))?;
+        let control = f
+            .control_policy
+            .as_deref()
+            .ok_or_else(|| anyhow!("--control-policy is required"))?;
+        let mut p = Product::new(billing, control);
+        p.apply(f);
+        Ok(p)
     }
     fn apply(&mut self, f: &ProductArgs) {
         if let Some(b) = &f.billing_policy {
@@ -257,6 +298,14 @@ impl Object for Product {
         if let Some(c) = &f.control_policy {
             self.control_policy = c.clone();
         }
+        macro_rules! copy {
+            ($($field:ident <- $value:expr),*) => {$(
+                if let Some(v) = $value { self.$field = v; }
+            )*};
+        }
+        copy!(cycle <- f.cycle, cycle_count <- f.cycle_count, anniversary <- f.anniversary,
+              short_balance <- f.short_balance, min_bytes <- f.min_mib.map(|m| m.saturating_mul(1 << 20)),
+              min_secs <- f.min_minutes.map(|m| m.saturating_mul(60)));
     }
     fn refers_to(&self, kind: CatalogKind) -> Vec<&str> {
         match kind {
@@ -285,8 +334,8 @@ impl Object for BillingPolicy {
         if let Some(m) = f.included_mib {
             self.included_bytes = m.into_option().map(|m| u64::from(m) << 20);
         }
-        if let Some(v) = f.monthly_fee_fen {
-            self.monthly_fee_fen = v;
+        if let Some(v) = f.cycle_fee_fen {
+            self.cycle_fee_fen = v;
         }
         if let Some(v) = f.fen_per_hour {
             self.fen_per_hour = v;
@@ -318,6 +367,42 @@ impl Object for ControlPolicy {
             self.windows.clear();
         } else if !f.window.is_empty() {
             self.windows = f.window.clone();
+        }
+    }
+}
+
+impl Object for PackagePlan {
+    const KIND: CatalogKind = CatalogKind::PackagePlan;
+    type Fields = PackagePlanArgs;
+    fn create(f: &PackagePlanArgs) -> Result<Self> {
+        if f.valid_days.is_none() {
+            bail!("--valid-days is required");
+        }
+        let mut p = PackagePlan::default();
+        p.apply(f);
+        Ok(p)
+    }
+    fn apply(&mut self, f: &PackagePlanArgs) {
+        if let Some(v) = f.price_fen {
+            self.price_fen = v;
+        }
+        if let Some(h) = f.extra_hours {
+            self.extra_secs = h.saturating_mul(3600);
+        }
+        if let Some(m) = f.extra_mib {
+            self.extra_bytes = m.saturating_mul(1 << 20);
+        }
+        if let Some(d) = f.valid_days {
+            self.valid_days = d;
+        }
+        if let Some(p) = &f.product {
+            self.product = p.clone().into_option();
+        }
+    }
+    fn refers_to(&self, kind: CatalogKind) -> Vec<&str> {
+        match kind {
+            CatalogKind::Product => self.product.iter().map(String::as_str).collect(),
+            _ => Vec::new(),
         }
     }
 }
@@ -380,6 +465,9 @@ async fn referrers(backend: &Backend, kind: CatalogKind, name: &str) -> Result<V
             CatalogKind::Group => row
                 .parse::<Group>()
                 .map(|g| g.refers_to(kind).contains(&name)),
+            CatalogKind::PackagePlan => row
+                .parse::<PackagePlan>()
+                .map(|p| p.refers_to(kind).contains(&name)),
             _ => Ok(false),
         };
         if names.unwrap_or(false) {
@@ -509,6 +597,11 @@ pub async fn billing_policy(settings: &Settings, cmd: ObjectCommand<BillingArgs>
 /// `turnstile control-policy`.
 pub async fn control_policy(settings: &Settings, cmd: ObjectCommand<ControlArgs>) -> Result<()> {
     object_command::<ControlPolicy>(settings, cmd).await
+}
+
+/// `turnstile package-plan`.
+pub async fn package_plan(settings: &Settings, cmd: ObjectCommand<PackagePlanArgs>) -> Result<()> {
+    object_command::<PackagePlan>(settings, cmd).await
 }
 
 /// `turnstile group`.

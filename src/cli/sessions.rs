@@ -33,7 +33,12 @@ pub enum Source {
 }
 
 /// One request to the API; the `data` of a successful reply.
-fn call(settings: &Settings, method: &str, path: &str, body: Option<Value>) -> Result<Value> {
+pub(super) fn call(
+    settings: &Settings,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Result<Value> {
     if settings.api.listen.is_empty() {
         bail!("the operator API is off (`api.listen` is empty)");
     }
@@ -74,7 +79,7 @@ fn call(settings: &Settings, method: &str, path: &str, body: Option<Value>) -> R
     Ok(v["data"].clone())
 }
 
-fn query(user: &Option<String>, limit: Option<u32>) -> String {
+pub(super) fn query(user: &Option<String>, limit: Option<u32>) -> String {
     let mut q = Vec::new();
     if let Some(u) = user {
         q.push(format!("user={}", turnstile::portal::query_escape(u)));
@@ -89,7 +94,7 @@ fn query(user: &Option<String>, limit: Option<u32>) -> String {
     }
 }
 
-fn print(data: &Value, json_out: bool, line: impl Fn(&Value) -> String) -> Result<()> {
+pub(super) fn print(data: &Value, json_out: bool, line: impl Fn(&Value) -> String) -> Result<()> {
     if json_out {
         println!("{}", serde_json::to_string_pretty(data)?);
     } else {
@@ -100,7 +105,7 @@ fn print(data: &Value, json_out: bool, line: impl Fn(&Value) -> String) -> Resul
     Ok(())
 }
 
-fn text(v: &Value) -> String {
+pub(super) fn text(v: &Value) -> String {
     match v {
         Value::Null => "-".into(),
         Value::String(s) => s.clone(),

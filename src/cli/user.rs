@@ -8,11 +8,12 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::args::{self, OrNone};
-use turnstile::account::{Binding, Holding, Profile, ProfilePatch, UserChange};
+use turnstile::account::{Binding, Holding, Profile, ProfilePatch, Usage, UserChange};
 use turnstile::auth::mac::MacAddr;
 use turnstile::catalog::CatalogKind;
 use turnstile::codes::ECode;
 use turnstile::config::Settings;
+use turnstile::store::billing::Account;
 use turnstile::store::import::{self, check_name, check_password};
 use turnstile::store::{Backend, StoreError, UserRecord};
 
@@ -93,7 +94,8 @@ pub struct SetArgs {
     /// Last valid day, YYYY-MM-DD, or none.
     #[arg(long, value_parser = args::expiry)]
     expire: Option<OrNone<i64>>,
-    /// Balance in fen (below zero is arrearage, E2616).
+    /// Wallet balance in fen, set outright (below zero is arrearage, E2616); payments
+    /// (`turnstile pay`) are recorded in the ledger, this is not.
     #[arg(long, allow_hyphen_values = true)]
     balance: Option<i64>,
     /// Group, or none.
@@ -239,7 +241,8 @@ pub async fn run(settings: &Settings, cmd: UserCommand) -> Result<()> {
                 max_online,
                 ..Profile::default()
             };
-            record.holdings = product.iter().map(|p| Holding::new(p)).collect();
+            let now = turnstile::store::unix_now();
+            record.holdings = product.iter().map(|p| Holding::new(p, now)).collect();
             match store.add_user(&record).await {
                 Err(StoreError::UserExists(_)) => {
                     bail!("{}: {name}", ECode::UserExists.wire(lang))
@@ -308,12 +311,25 @@ pub async fn run(settings: &Settings, cmd: UserCommand) -> Result<()> {
             let Some(user) = store.user(&name).await? else {
                 return Err(not_found(&name));
             };
-            let holdings = user.holdings.clone();
+            let account = store.account(&name).await?.unwrap_or_else(|| Account {
+                user: name.clone(),
+                wallet_fen: user.profile.balance_fen,
+                holdings: Vec::new(),
+                packages: Vec::new(),
+            });
             let u = UserView::from(user);
             if json {
-                println!("{}", serde_json::to_string_pretty(&u)?);
+                let mut v = serde_json::to_value(&u)?;
+                v["instances"] = serde_json::to_value(
+                    account
+                        .holdings
+                        .iter()
+                        .map(|(h, usage)| serde_json::json!({"instance": h, "usage": usage}))
+                        .collect::<Vec<_>>(),
+                )?;
+                println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                print_user(&u, &holdings);
+                print_user(&u, &account.holdings);
             }
         }
         UserCommand::Import { file } => {
@@ -381,7 +397,7 @@ impl From<UserRecord> for UserView {
     }
 }
 
-fn print_user(u: &UserView, holdings: &[Holding]) {
+fn print_user(u: &UserView, holdings: &[(Holding, Usage)]) {
     let time = |t: Option<i64>| {
         t.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
             .map_or("-".to_string(), |t| {
@@ -395,7 +411,7 @@ fn print_user(u: &UserView, holdings: &[Holding]) {
     println!("status:      {}", status(u.enabled));
     println!("group:       {}", p.group.as_deref().unwrap_or("-"));
     println!("expires:     {}", time(p.expires_at));
-    println!("balance:     {} fen", p.balance_fen);
+    println!("wallet:      {} fen", p.balance_fen);
     println!("phone:       {}", p.phone.as_deref().unwrap_or("-"));
     println!(
         "max online:  {}",
@@ -413,10 +429,22 @@ fn print_user(u: &UserView, holdings: &[Holding]) {
             .map_or("-".into(), |f| format!("{f} fen"))
     );
     println!("bindings:    {}", u.bindings.join(" "));
-    for h in holdings {
+    for (h, usage) in holdings {
+        let end = if h.cycle_end > 0 {
+            time(Some(h.cycle_end))
+        } else {
+            "(at the next settlement run)".into()
+        };
         println!(
-            "product:     {} (used {} s, {} bytes, spent {} fen)",
-            h.product, h.used_secs, h.used_bytes, h.spent_fen
+            "product:     {} balance {} fen, cycle {} → {}, used {} s, {} bytes in, {} bytes out, {} logins",
+            h.product,
+            h.balance_fen,
+            time(Some(h.cycle_start)),
+            end,
+            usage.secs,
+            usage.bytes_in,
+            usage.bytes_out,
+            usage.logins
         );
     }
     println!("created:     {}", time(Some(u.created_at)));

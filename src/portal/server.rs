@@ -406,6 +406,8 @@ fn decide(state: &PortalState, account: &str, password: &str, ip: IpAddr) -> Dec
             online: ctx.online.counts(account),
             history: ctx.throttle.history(account),
             clock,
+            meter: &ctx.meter,
+            default_interim_secs: ctx.default_interim_secs,
         },
     );
     if entry.is_some() {

@@ -146,7 +146,7 @@ fn grant_attributes(
     for (typ, value) in [
         (SESSION_TIMEOUT_TYPE, grant.session_timeout),
         (IDLE_TIMEOUT_TYPE, grant.idle_timeout),
-        (ACCT_INTERIM_INTERVAL_TYPE, grant.interim_interval),
+        (ACCT_INTERIM_INTERVAL_TYPE, Some(grant.interim_interval)),
     ] {
         if let Some(v) = value {
             b = b.u32_attribute(typ, v)?;
@@ -224,6 +224,8 @@ fn decide(
         online: ctx.online.counts(user),
         history: ctx.throttle.history(user),
         clock,
+        meter: &ctx.meter,
+        default_interim_secs: ctx.default_interim_secs,
     };
     let decision = evaluate(&request, entry.as_deref(), &situation);
     if entry.is_some() {

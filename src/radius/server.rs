@@ -45,6 +45,10 @@ pub struct AuthContext {
     pub online: Arc<OnlineTable>,
     /// Where new lockouts go to be stored.
     pub lockouts: tokio::sync::mpsc::UnboundedSender<(Box<str>, i64)>,
+    /// Usage of product instances this cycle (quotas, funds).
+    pub meter: Arc<crate::billing::meter::Meter>,
+    /// Acct-Interim-Interval when the control policy sets none.
+    pub default_interim_secs: u32,
 }
 
 /// Bound authentication sockets, one per worker.

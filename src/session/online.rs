@@ -242,6 +242,14 @@ impl OnlineTable {
     pub fn get(&self, key: &SessionKey) -> Option<Session> {
         self.sessions.get(key).map(|s| s.clone())
     }
+
+    /// Changes a session in place; `change` must not touch what the indexes hold (user,
+    /// framed IP, station).
+    pub fn update(&self, key: &SessionKey, change: impl FnOnce(&mut Session)) {
+        if let Some(mut s) = self.sessions.get_mut(key) {
+            change(&mut s);
+        }
+    }
 }
 
 #[cfg(test)]

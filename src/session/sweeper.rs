@@ -2,7 +2,10 @@
 //! end — pushed out by a newer login (E3008, by DM), silent for too many interim
 //! intervals (heartbeat lost, E3101, locally: the NAS is not answering accounting), past
 //! the control policy's session timeout (E3007, by DM) or idle for its idle timeout
-//! (E3010, by DM). Quota and balance ends (E3001, E3004) come with settlement.
+//! (E3010, by DM), its product's quota used up (E3001, by DM) or its money run out
+//! (E3004, by DM: balance, arrears or the consumption limit). Quota and money are
+//! checked with the same rules as a login (`billing::standing`), so every session of a
+//! product ends in the same pass, within one interim interval of the usage that crossed.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -11,6 +14,8 @@ use tokio::sync::watch;
 
 use super::kick::{KickMode, KickSource, Kicker};
 use super::online::{OnlineTable, SessionKey};
+use crate::billing::meter::Meter;
+use crate::billing::standing;
 use crate::catalog::{Catalog, ControlPolicy, DEFAULT_GROUP};
 use crate::codes::ECode;
 use crate::config::SessionSettings;
@@ -22,7 +27,7 @@ use crate::store::unix_now;
 pub struct Due {
     /// Which.
     pub key: SessionKey,
-    /// Why (E3008, E3101, E3007, E3010).
+    /// Why (E3008, E3101, E3007, E3010, E3001, E3004).
     pub cause: ECode,
 }
 
@@ -44,13 +49,38 @@ pub fn control_of<'c>(
     catalog.control.get(&name)
 }
 
+/// Why the money or quota of `user`'s `product` no longer allows a session (E3001,
+/// E3004), if it does not.
+pub fn billing_end(
+    catalog: &Catalog,
+    directory: &Directory,
+    meter: &Meter,
+    user: &str,
+    product: Option<&str>,
+    now: i64,
+) -> Option<ECode> {
+    let entry = directory.user(user)?;
+    if let Some(s) = standing::user_shortfall(&entry, catalog, meter, now) {
+        return Some(s.session_code());
+    }
+    let product = product?;
+    let policy = catalog
+        .billing
+        .get(&catalog.products.get(product)?.billing_policy)?;
+    standing::instance_shortfall(&entry, product, policy, meter, now)
+        .err()
+        .map(|s| s.session_code())
+}
+
 /// Every session due to end at `now`, in one pass over the table; `control` names the
-/// control policy of a user's session on a product.
+/// control policy of a user's session on a product, `billing` why its quota or money
+/// ends it.
 pub fn due<'c>(
     online: &OnlineTable,
     settings: &SessionSettings,
     now: i64,
     control: impl Fn(&str, Option<&str>) -> Option<&'c ControlPolicy>,
+    billing: impl Fn(&str, Option<&str>) -> Option<ECode>,
 ) -> Vec<Due> {
     online.scan(|key, s| {
         let due = |cause| {
@@ -65,7 +95,11 @@ pub fn due<'c>(
         let control = control(&s.user, s.record.product.as_deref())?;
         // No accounting feeds a portal session: neither heartbeat nor traffic applies.
         let fed = &*key.nas != super::PORTAL_NAS;
-        let heartbeat = i64::from(control.interim_secs) * i64::from(settings.heartbeat_intervals);
+        let interim = match control.interim_secs {
+            0 => settings.default_interim_secs,
+            n => n,
+        };
+        let heartbeat = i64::from(interim) * i64::from(settings.heartbeat_intervals);
         if fed && heartbeat > 0 && now - s.record.updated_at > heartbeat {
             due(ECode::HeartbeatLost)
         } else if control.session_timeout_secs > 0
@@ -78,7 +112,7 @@ pub fn due<'c>(
         {
             due(ECode::NoTrafficTimeout)
         } else {
-            None
+            billing(&s.user, s.record.product.as_deref()).and_then(due)
         }
     })
 }
@@ -86,6 +120,7 @@ pub fn due<'c>(
 /// Runs the sweeper until `shutdown`.
 pub async fn run(
     kicker: Arc<Kicker>,
+    meter: Arc<Meter>,
     settings: SessionSettings,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -102,9 +137,15 @@ pub async fn run(
         }
         let started = Instant::now();
         let catalog = kicker.directory.catalog();
-        let due = due(&kicker.online, &settings, unix_now(), |user, product| {
-            control_of(&catalog, &kicker.directory, user, product)
-        });
+        let now = unix_now();
+        let directory = &kicker.directory;
+        let due = due(
+            &kicker.online,
+            &settings,
+            now,
+            |user, product| control_of(&catalog, directory, user, product),
+            |user, product| billing_end(&catalog, directory, &meter, user, product, now),
+        );
         drop(catalog);
         pass.record(started.elapsed().as_secs_f64());
         for d in due {

@@ -3,6 +3,12 @@
 //! requests), then applies the same changes to memory in the same order, and only then
 //! releases the requests, whose Accounting-Responses may go out. What a NAS was told is
 //! recorded survives a crash, and memory never runs ahead of the store.
+//!
+//! Rating rides along: each Start, Interim-Update and Stop adds the session's usage since
+//! its last stored counters (the watermark) to its product instance, in the same
+//! transaction, then to the meter. Counters only move forward, so a retransmitted or
+//! reordered Interim adds nothing, and a session split for settlement (E4011) or a policy
+//! change keeps its counters: its later Stop adds only what is new.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -11,8 +17,12 @@ use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
 use super::online::{OnlineTable, Session, SessionKey};
+use crate::account::Usage;
+use crate::billing::meter::Meter;
 use crate::codes::ECode;
+use crate::directory::Directory;
 use crate::radius::accounting::{AccountingRequest, AcctStatus};
+use crate::store::billing::UsageDelta;
 use crate::store::{HistoryRecord, OnlineChange, OnlineRecord, Store, StoreError};
 
 /// Most requests written in one transaction.
@@ -45,6 +55,14 @@ enum Op {
         cause: ECode,
         via: Option<ECode>,
     },
+    /// The session's part so far goes to the history with `cause` (`via`); it stays
+    /// online, charged to `product` from now on when that is given.
+    Split {
+        session_id: String,
+        cause: ECode,
+        via: Option<ECode>,
+        product: Option<String>,
+    },
 }
 
 struct Pending {
@@ -60,21 +78,35 @@ pub struct SessionTracker {
     queue: mpsc::Sender<Pending>,
 }
 
+/// What the journal writes to and reads from.
+pub struct Journal {
+    /// Where records are made durable.
+    pub store: Arc<dyn Store>,
+    /// Sessions online.
+    pub online: Arc<OnlineTable>,
+    /// Usage of product instances.
+    pub meter: Arc<Meter>,
+    /// Users, for the product of a session that names none.
+    pub directory: Arc<Directory>,
+}
+
 impl SessionTracker {
-    /// Restores the online table from the store and starts the journal, which ends when
-    /// every tracker clone is dropped.
+    /// Restores the online table and the meter from the store and starts the journal,
+    /// which ends when every tracker clone is dropped.
     pub async fn restore(
-        store: Arc<dyn Store>,
-        online: Arc<OnlineTable>,
+        journal: Journal,
     ) -> Result<(SessionTracker, tokio::task::JoinHandle<()>), StoreError> {
-        for r in store.online_sessions().await? {
+        for r in journal.store.online_sessions().await? {
             let (key, session) = Session::from_record(r);
-            online.insert(key, session);
+            journal.online.insert(key, session);
         }
-        metrics::gauge!("turnstile_online_sessions").set(online.len() as f64);
+        for (user, product, usage) in journal.store.instance_usage().await? {
+            journal.meter.set(&user, &product, usage);
+        }
+        metrics::gauge!("turnstile_online_sessions").set(journal.online.len() as f64);
         let (queue, rx) = mpsc::channel(QUEUE);
-        let journal = tokio::spawn(journal(store, online, rx));
-        Ok((SessionTracker { queue }, journal))
+        let task = tokio::spawn(run(journal, rx));
+        Ok((SessionTracker { queue }, task))
     }
 
     /// Records one Accounting-Request from `nas` (sent from `source`) at unix second
@@ -108,6 +140,26 @@ impl SessionTracker {
         self.submit(&key.nas, op, now).await
     }
 
+    /// Splits a session: its part so far goes to the history with `cause` (reached
+    /// `via`), and it stays online — charged to `product` from now on when given. A
+    /// session already gone is left alone.
+    pub async fn split(
+        &self,
+        key: &SessionKey,
+        cause: ECode,
+        via: Option<ECode>,
+        product: Option<String>,
+        now: i64,
+    ) -> Result<(), TrackerError> {
+        let op = Op::Split {
+            session_id: key.id.to_string(),
+            cause,
+            via,
+            product,
+        };
+        self.submit(&key.nas, op, now).await
+    }
+
     async fn submit(&self, nas: &str, op: Op, now: i64) -> Result<(), TrackerError> {
         let (done, result) = oneshot::channel();
         self.queue
@@ -123,7 +175,7 @@ impl SessionTracker {
     }
 }
 
-async fn journal(store: Arc<dyn Store>, online: Arc<OnlineTable>, mut rx: mpsc::Receiver<Pending>) {
+async fn run(journal: Journal, mut rx: mpsc::Receiver<Pending>) {
     let batches = metrics::histogram!("turnstile_accounting_batch_size");
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -134,11 +186,14 @@ async fn journal(store: Arc<dyn Store>, online: Arc<OnlineTable>, mut rx: mpsc::
             }
         }
         batches.record(batch.len() as f64);
-        let changes = plan(&online, &batch);
-        let outcome = store.apply_online(&changes).await;
+        let (changes, usage) = plan(&journal, &batch);
+        let outcome = journal.store.apply_online(&changes, &usage).await;
         if outcome.is_ok() {
             for change in &changes {
-                apply(&online, change);
+                apply(&journal.online, change);
+            }
+            for d in &usage {
+                journal.meter.add(&d.user, &d.product, d.usage);
             }
         }
         for p in batch {
@@ -152,17 +207,64 @@ async fn journal(store: Arc<dyn Store>, online: Arc<OnlineTable>, mut rx: mpsc::
     }
 }
 
-/// The store changes for a batch, in order. Each request is merged into the session as
-/// the earlier requests of the same batch left it: what an update does not say (the start,
-/// the address) is kept.
-fn plan(online: &OnlineTable, batch: &[Pending]) -> Vec<OnlineChange> {
+/// What a session used between two of its records: the watermark is the earlier one.
+/// A session seen for the first time counts a login and everything it reports.
+pub fn delta(prior: Option<&OnlineRecord>, next: &OnlineRecord) -> Usage {
+    let grown = |new: i64, old: i64| u64::try_from(new.saturating_sub(old)).unwrap_or(0);
+    match prior {
+        Some(p) => Usage {
+            secs: grown(next.session_time, p.session_time),
+            bytes_in: grown(next.input_octets, p.input_octets),
+            bytes_out: grown(next.output_octets, p.output_octets),
+            logins: 0,
+        },
+        None => Usage {
+            secs: grown(next.session_time, 0),
+            bytes_in: grown(next.input_octets, 0),
+            bytes_out: grown(next.output_octets, 0),
+            logins: 1,
+        },
+    }
+}
+
+/// The store changes for a batch, in order, and the usage they add to product instances.
+/// Each request is merged into the session as the earlier requests of the same batch
+/// left it: what an update does not say (the start, the address) is kept.
+fn plan(journal: &Journal, batch: &[Pending]) -> (Vec<OnlineChange>, Vec<UsageDelta>) {
+    let online = &journal.online;
     let mut seen: HashMap<SessionKey, Option<OnlineRecord>> = HashMap::new();
     let mut cleared: HashSet<&str> = HashSet::new();
     let mut changes = Vec::with_capacity(batch.len());
+    let mut usage: HashMap<(String, String), UsageDelta> = HashMap::new();
+    let mut charge = |prior: Option<&OnlineRecord>, record: &OnlineRecord, now: i64| {
+        if record.user.is_empty() {
+            return;
+        }
+        let product = match &record.product {
+            Some(p) => p.clone(),
+            None => match journal.directory.product_of(&record.user) {
+                Some(p) => p,
+                None => return,
+            },
+        };
+        let d = delta(prior, record);
+        if d.is_zero() {
+            return;
+        }
+        let entry = usage
+            .entry((record.user.clone(), product.clone()))
+            .or_insert_with(|| UsageDelta {
+                user: record.user.clone(),
+                product,
+                usage: Usage::default(),
+                at: now,
+            });
+        entry.usage = entry.usage.plus(d);
+    };
     for p in batch {
         let session_id = match &p.op {
             Op::Accounting { request, .. } => &request.session_id,
-            Op::End { session_id, .. } => session_id,
+            Op::End { session_id, .. } | Op::Split { session_id, .. } => session_id,
         };
         let key = SessionKey {
             nas: p.nas.clone(),
@@ -188,16 +290,50 @@ fn plan(online: &OnlineTable, batch: &[Pending]) -> Vec<OnlineChange> {
                 }
                 continue;
             }
+            Op::Split {
+                cause,
+                via,
+                product,
+                ..
+            } => {
+                if let Some(session) = prior {
+                    let part = OnlineRecord {
+                        updated_at: p.now,
+                        ..session.clone()
+                    };
+                    let next = OnlineRecord {
+                        product: product.clone().or(session.product),
+                        split_at: p.now,
+                        split_time: session.session_time,
+                        split_input: session.input_octets,
+                        split_output: session.output_octets,
+                        ..session
+                    };
+                    seen.insert(key, Some(next.clone()));
+                    changes.push(OnlineChange::Split {
+                        history: HistoryRecord {
+                            session: part,
+                            cause: Some(cause.number()),
+                            terminate_cause: None,
+                            via: via.map(ECode::number),
+                        },
+                        session: next,
+                    });
+                }
+                continue;
+            }
         };
         match r.status {
             AcctStatus::Start | AcctStatus::InterimUpdate => {
-                let record = merge(prior, &p.nas, r, source, p.now);
+                let record = merge(prior.clone(), &p.nas, r, source, p.now);
+                charge(prior.as_ref(), &record, p.now);
                 seen.insert(key, Some(record.clone()));
                 changes.push(OnlineChange::Put(record));
             }
             AcctStatus::Stop => {
                 // A Stop for a session never seen is recorded all the same.
-                let session = merge(prior, &p.nas, r, source, p.now);
+                let session = merge(prior.clone(), &p.nas, r, source, p.now);
+                charge(prior.as_ref(), &session, p.now);
                 seen.insert(key, None);
                 changes.push(OnlineChange::End(HistoryRecord {
                     session,
@@ -221,7 +357,7 @@ fn plan(online: &OnlineTable, batch: &[Pending]) -> Vec<OnlineChange> {
             AcctStatus::Other(_) => {}
         }
     }
-    changes
+    (changes, usage.into_values().collect())
 }
 
 /// The session after `r`: the request's values where it has them, the prior ones where not.
@@ -264,6 +400,10 @@ fn merge(
             .max(prior.session_time),
         input_octets: octets(r.input_octets, prior.input_octets),
         output_octets: octets(r.output_octets, prior.output_octets),
+        split_at: prior.split_at,
+        split_time: prior.split_time,
+        split_input: prior.split_input,
+        split_output: prior.split_output,
     }
 }
 
@@ -281,6 +421,13 @@ fn apply(online: &OnlineTable, change: &OnlineChange) {
                 }
             }
             online.insert(key, session);
+        }
+        OnlineChange::Split { session, .. } => {
+            let key = SessionKey {
+                nas: session.nas.as_str().into(),
+                id: session.session_id.as_str().into(),
+            };
+            online.update(&key, |s| s.record = session.clone());
         }
         OnlineChange::End(h) => {
             online.remove(&SessionKey {

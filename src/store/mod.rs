@@ -5,6 +5,7 @@
 //! that a PostgreSQL backend can share them. The packet path never reads the store: it
 //! reads [`crate::directory::Directory`], which follows the change log.
 
+pub mod billing;
 pub mod cipher;
 pub mod import;
 pub mod sqlite;
@@ -17,6 +18,7 @@ use crate::account::{Binding, Holding, Profile, UserChange};
 use crate::catalog::{CatalogKind, CatalogRow};
 use crate::config::Settings;
 use crate::radius::vendor::Vendor;
+use billing::{BillingStore, UsageDelta};
 use cipher::{Cipher, CipherError};
 
 /// Errors of the store.
@@ -31,6 +33,9 @@ pub enum StoreError {
     /// The key file failed.
     #[error(transparent)]
     Cipher(#[from] CipherError),
+    /// A ledger entry with that reference exists already.
+    #[error("ledger reference {0:?} is already recorded")]
+    DuplicateReference(String),
     /// A user of that name exists already.
     #[error("user {0:?} already exists")]
     UserExists(String),
@@ -117,6 +122,31 @@ pub struct OnlineRecord {
     pub input_octets: i64,
     /// Octets to the user (download), gigawords included.
     pub output_octets: i64,
+    /// Unix second of the last split (settlement, policy change); 0 if none.
+    pub split_at: i64,
+    /// Acct-Session-Time at the last split.
+    pub split_time: i64,
+    /// Input octets at the last split.
+    pub split_input: i64,
+    /// Output octets at the last split.
+    pub split_output: i64,
+}
+
+impl OnlineRecord {
+    /// The part of the session since its last split, as its history row records it.
+    pub fn part(&self) -> OnlineRecord {
+        OnlineRecord {
+            started_at: self.started_at.max(self.split_at),
+            session_time: (self.session_time - self.split_time).max(0),
+            input_octets: (self.input_octets - self.split_input).max(0),
+            output_octets: (self.output_octets - self.split_output).max(0),
+            split_at: 0,
+            split_time: 0,
+            split_input: 0,
+            split_output: 0,
+            ..self.clone()
+        }
+    }
 }
 
 /// An ended session (上网明细).
@@ -137,8 +167,17 @@ pub struct HistoryRecord {
 pub enum OnlineChange {
     /// The session is online (insert or update).
     Put(OnlineRecord),
-    /// The session ended: it leaves the online sessions for the history.
+    /// The session ended: it leaves the online sessions for the history (which records
+    /// the part since its last split).
     End(HistoryRecord),
+    /// The session stays online, but its part so far goes to the history (virtual
+    /// offline at settlement, a policy change); `session` is it after the split.
+    Split {
+        /// The part that ends (its session's `part()` is recorded).
+        history: HistoryRecord,
+        /// The session as it goes on.
+        session: OnlineRecord,
+    },
     /// Every session of the NAS ended at `at` with `cause`.
     EndNas {
         /// NAS client name.
@@ -207,7 +246,7 @@ pub struct Change {
 
 /// Persistent state. Every mutation appends to the change log in the same transaction.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: BillingStore + Send + Sync {
     /// One user.
     async fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError>;
     /// Hands every user to `visit`, by name, one row at a time, without collecting them: loading
@@ -234,8 +273,13 @@ pub trait Store: Send + Sync {
     async fn delete_catalog(&self, kind: CatalogKind, name: &str) -> Result<bool, StoreError>;
     /// Every session online, oldest first.
     async fn online_sessions(&self) -> Result<Vec<OnlineRecord>, StoreError>;
-    /// Applies changes to the online sessions in order, in one durable transaction.
-    async fn apply_online(&self, changes: &[OnlineChange]) -> Result<(), StoreError>;
+    /// Applies changes to the online sessions in order, and adds usage to product
+    /// instances, in one durable transaction.
+    async fn apply_online(
+        &self,
+        changes: &[OnlineChange],
+        usage: &[UsageDelta],
+    ) -> Result<(), StoreError>;
     /// Ended sessions, newest first: of one user, or of everyone; at most `limit`.
     async fn history(
         &self,
@@ -343,9 +387,7 @@ pub fn nas_context(name: &str) -> String {
     format!("nas:{name}")
 }
 
-/// Seconds since the Unix epoch.
+/// Seconds since the Unix epoch, by the daemon's clock ([`crate::clock`]).
 pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    crate::clock::now()
 }

@@ -1,5 +1,7 @@
 //! The embedded store: one SQLite file in WAL mode.
 
+mod billing;
+
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use sqlx::sqlite::{
@@ -10,11 +12,12 @@ use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use std::path::Path;
 use std::time::Duration;
 
+use super::billing::UsageDelta;
 use super::{
     catalog_key, unix_now, Change, Entity, HistoryRecord, NasRecord, OnlineChange, OnlineRecord,
     Put, Store, StoreError, UserRecord, ALL_KEYS,
 };
-use crate::account::{Binding, Holding, Profile, UserChange};
+use crate::account::{Binding, Grant, Holding, Profile, UserChange};
 use crate::catalog::{CatalogKind, CatalogRow};
 use std::collections::HashMap;
 
@@ -117,11 +120,15 @@ fn holding_from_row(row: &SqliteRow) -> Result<(String, Holding), StoreError> {
         u64::try_from(v)
             .map_err(|e| corrupt(format!("user_products/{user}"), format!("{column}: {e}")))
     };
+    // Usage is read separately (instance_usage); here only make sure it is readable.
+    unsigned("used_secs")?;
     let holding = Holding {
         product: row.try_get("product")?,
-        used_secs: unsigned("used_secs")?,
-        used_bytes: unsigned("used_bytes")?,
-        spent_fen: row.try_get("spent_fen")?,
+        balance_fen: row.try_get("balance_fen")?,
+        cycle_start: row.try_get("cycle_start")?,
+        cycle_end: row.try_get("cycle_end")?,
+        reserved_package: row.try_get("reserved_package")?,
+        packages: Vec::new(),
     };
     Ok((user, holding))
 }
@@ -165,6 +172,8 @@ const USER_COLUMNS: &str = "name, password_sealed, enabled, created_at, updated_
 /// Columns of `online_sessions`, in [`push_session`] order.
 const SESSION_COLUMNS: &str = "nas, session_id, user_name, product, framed_ip, station, \
     nas_port, nas_addr, started_at, updated_at, session_time, input_octets, output_octets";
+/// Where an online session was last split, in [`push_split`] order.
+const SPLIT_COLUMNS: &str = "split_at, split_time, split_input, split_output";
 /// The same columns of `session_history`, where the last update is the end.
 const HISTORY_COLUMNS: &str = "nas, session_id, user_name, product, framed_ip, station, \
     nas_port, nas_addr, started_at, ended_at, session_time, input_octets, output_octets";
@@ -188,6 +197,16 @@ fn push_session(
         .push_bind(s.output_octets);
 }
 
+fn push_split(
+    row: &mut sqlx::query_builder::Separated<'_, '_, Sqlite, &'static str>,
+    s: &OnlineRecord,
+) {
+    row.push_bind(s.split_at)
+        .push_bind(s.split_time)
+        .push_bind(s.split_input)
+        .push_bind(s.split_output);
+}
+
 fn session_from_row(r: &SqliteRow) -> Result<OnlineRecord, StoreError> {
     Ok(OnlineRecord {
         nas: r.try_get("nas")?,
@@ -203,40 +222,51 @@ fn session_from_row(r: &SqliteRow) -> Result<OnlineRecord, StoreError> {
         session_time: r.try_get("session_time")?,
         input_octets: r.try_get("input_octets")?,
         output_octets: r.try_get("output_octets")?,
+        ..OnlineRecord::default()
     })
 }
 
-/// Writes puts and ends of sessions (no NAS-wide end among them) in three statements.
+fn online_from_row(r: &SqliteRow) -> Result<OnlineRecord, StoreError> {
+    Ok(OnlineRecord {
+        split_at: r.try_get("split_at")?,
+        split_time: r.try_get("split_time")?,
+        split_input: r.try_get("split_input")?,
+        split_output: r.try_get("split_output")?,
+        ..session_from_row(r)?
+    })
+}
+
+/// Writes puts, splits and ends of sessions (no NAS-wide end among them) in three
+/// statements.
 async fn write_sessions(
     tx: &mut Transaction<'_, Sqlite>,
     changes: &[OnlineChange],
 ) -> Result<(), StoreError> {
-    let mut last: HashMap<(&str, &str), &OnlineChange> = HashMap::new();
+    // The last state of each session: Some(record) online, None gone.
+    let mut last: HashMap<(&str, &str), Option<&OnlineRecord>> = HashMap::new();
     let mut ended: Vec<&HistoryRecord> = Vec::new();
     for c in changes {
         match c {
             OnlineChange::Put(r) => {
-                last.insert((&r.nas, &r.session_id), c);
+                last.insert((&r.nas, &r.session_id), Some(r));
             }
             OnlineChange::End(h) => {
-                last.insert((&h.session.nas, &h.session.session_id), c);
+                last.insert((&h.session.nas, &h.session.session_id), None);
                 ended.push(h);
+            }
+            OnlineChange::Split { history, session } => {
+                last.insert((&session.nas, &session.session_id), Some(session));
+                ended.push(history);
             }
             OnlineChange::EndNas { .. } => {}
         }
     }
     let gone: Vec<(&str, &str)> = last
         .iter()
-        .filter(|(_, c)| matches!(c, OnlineChange::End(_)))
+        .filter(|(_, r)| r.is_none())
         .map(|(k, _)| *k)
         .collect();
-    let online: Vec<&OnlineRecord> = last
-        .values()
-        .filter_map(|c| match c {
-            OnlineChange::Put(r) => Some(r),
-            _ => None,
-        })
-        .collect();
+    let online: Vec<&OnlineRecord> = last.values().filter_map(|r| *r).collect();
     // Below SQLite's 32,766 bound values per statement.
     const ROWS: usize = 1000;
     for chunk in gone.chunks(ROWS) {
@@ -258,7 +288,7 @@ async fn write_sessions(
             "INSERT INTO session_history ({HISTORY_COLUMNS}, cause, terminate_cause, via) "
         ));
         q.push_values(chunk, |mut row, h| {
-            push_session(&mut row, &h.session);
+            push_session(&mut row, &h.session.part());
             row.push_bind(h.cause.map(i64::from))
                 .push_bind(h.terminate_cause.map(i64::from))
                 .push_bind(h.via.map(i64::from));
@@ -266,15 +296,61 @@ async fn write_sessions(
         q.build().execute(&mut **tx).await?;
     }
     for chunk in online.chunks(ROWS) {
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("INSERT INTO online_sessions ({SESSION_COLUMNS}) "));
-        q.push_values(chunk, |mut row, r| push_session(&mut row, r));
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+            "INSERT INTO online_sessions ({SESSION_COLUMNS}, {SPLIT_COLUMNS}) "
+        ));
+        q.push_values(chunk, |mut row, r| {
+            push_session(&mut row, r);
+            push_split(&mut row, r);
+        });
         q.push(
             " ON CONFLICT (nas, session_id) DO UPDATE SET user_name = excluded.user_name, \
              product = excluded.product, framed_ip = excluded.framed_ip, \
              station = excluded.station, nas_port = excluded.nas_port, \
              nas_addr = excluded.nas_addr, updated_at = excluded.updated_at, session_time = excluded.session_time, \
-             input_octets = excluded.input_octets, output_octets = excluded.output_octets",
+             input_octets = excluded.input_octets, output_octets = excluded.output_octets, \
+             split_at = excluded.split_at, split_time = excluded.split_time, \
+             split_input = excluded.split_input, split_output = excluded.split_output",
+        );
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// A counter as SQLite's signed 64-bit integer (saturating).
+fn counter(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Adds usage to product instances, creating those a user does not have yet (a group's
+/// default product); usage of a user who does not exist is dropped.
+async fn add_usage(
+    tx: &mut Transaction<'_, Sqlite>,
+    usage: &[UsageDelta],
+) -> Result<(), StoreError> {
+    const ROWS: usize = 1000;
+    for chunk in usage.chunks(ROWS) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO user_products \
+             (user_name, product, started_at, cycle_start, used_secs, used_in, used_out, logins) \
+             SELECT v.column1, v.column2, v.column3, v.column3, v.column4, v.column5, v.column6, \
+             v.column7 FROM (",
+        );
+        q.push_values(chunk, |mut row, d| {
+            row.push_bind(d.user.clone())
+                .push_bind(d.product.clone())
+                .push_bind(d.at)
+                .push_bind(counter(d.usage.secs))
+                .push_bind(counter(d.usage.bytes_in))
+                .push_bind(counter(d.usage.bytes_out))
+                .push_bind(counter(d.usage.logins));
+        });
+        // "WHERE true" tells SQLite's parser that ON CONFLICT belongs to the INSERT.
+        q.push(
+            ") AS v JOIN users ON users.name = v.column1 WHERE true \
+             ON CONFLICT (user_name, product) DO UPDATE SET \
+             used_secs = used_secs + excluded.used_secs, used_in = used_in + excluded.used_in, \
+             used_out = used_out + excluded.used_out, logins = logins + excluded.logins",
         );
         q.build().execute(&mut **tx).await?;
     }
@@ -283,9 +359,27 @@ async fn write_sessions(
 
 const BINDINGS_QUERY: &str = "SELECT user_name, kind, value FROM user_bindings";
 const BINDINGS_ORDER: &str = "ORDER BY user_name, kind, value";
-const HOLDINGS_QUERY: &str =
-    "SELECT user_name, product, used_secs, used_bytes, spent_fen FROM user_products";
+const HOLDINGS_QUERY: &str = "SELECT user_name, product, used_secs, balance_fen, cycle_start, \
+    cycle_end, reserved_package FROM user_products";
 const HOLDINGS_ORDER: &str = "ORDER BY user_name, product";
+const GRANTS_QUERY: &str = "SELECT user_name, product, extra_secs, extra_bytes, bought_at, \
+    expires_at FROM user_packages";
+
+fn grant_from_row(row: &SqliteRow) -> Result<((String, String), Grant), StoreError> {
+    let unsigned = |column: &str| -> Result<u64, StoreError> {
+        let v: i64 = row.try_get(column)?;
+        u64::try_from(v).map_err(|e| corrupt("user_packages".into(), format!("{column}: {e}")))
+    };
+    Ok((
+        (row.try_get("user_name")?, row.try_get("product")?),
+        Grant {
+            extra_secs: unsigned("extra_secs")?,
+            extra_bytes: unsigned("extra_bytes")?,
+            bought_at: row.try_get("bought_at")?,
+            expires_at: row.try_get("expires_at")?,
+        },
+    ))
+}
 
 /// Binds a user's columns in the order of [`USER_COLUMNS`].
 fn push_user(
@@ -332,8 +426,8 @@ async fn insert_holding(
     product: &str,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO user_products (user_name, product, started_at) VALUES ($1, $2, $3) \
-         ON CONFLICT DO NOTHING",
+        "INSERT INTO user_products (user_name, product, started_at, cycle_start) \
+         VALUES ($1, $2, $3, $3) ON CONFLICT DO NOTHING",
     )
     .bind(name)
     .bind(product)
@@ -391,6 +485,16 @@ impl Store for SqliteStore {
         {
             user.holdings.push(holding_from_row(&row)?.1);
         }
+        for row in sqlx::query(&format!("{GRANTS_QUERY} WHERE user_name = $1 ORDER BY id"))
+            .bind(name)
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let ((_, product), grant) = grant_from_row(&row)?;
+            if let Some(h) = user.holdings.iter_mut().find(|h| h.product == product) {
+                h.packages.push(grant);
+            }
+        }
         Ok(Some(user))
     }
 
@@ -407,11 +511,22 @@ impl Store for SqliteStore {
             bindings.entry(user).or_default().push(b);
         }
         drop(rows);
+        let mut grants: HashMap<(String, String), Vec<Grant>> = HashMap::new();
+        let sql = format!("{GRANTS_QUERY} ORDER BY id");
+        let mut rows = sqlx::query(&sql).fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            let (key, grant) = grant_from_row(&row)?;
+            grants.entry(key).or_default().push(grant);
+        }
+        drop(rows);
         let mut holdings: HashMap<String, Vec<Holding>> = HashMap::new();
         let sql = format!("{HOLDINGS_QUERY} {HOLDINGS_ORDER}");
         let mut rows = sqlx::query(&sql).fetch(&self.pool);
         while let Some(row) = rows.try_next().await? {
-            let (user, h) = holding_from_row(&row)?;
+            let (user, mut h) = holding_from_row(&row)?;
+            if let Some(g) = grants.remove(&(user.clone(), h.product.clone())) {
+                h.packages = g;
+            }
             holdings.entry(user).or_default().push(h);
         }
         drop(rows);
@@ -596,13 +711,20 @@ impl Store for SqliteStore {
     }
 
     async fn online_sessions(&self) -> Result<Vec<OnlineRecord>, StoreError> {
-        let sql = format!("SELECT {SESSION_COLUMNS} FROM online_sessions ORDER BY started_at");
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS}, {SPLIT_COLUMNS} FROM online_sessions ORDER BY started_at"
+        );
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
-        rows.iter().map(session_from_row).collect()
+        rows.iter().map(online_from_row).collect()
     }
 
-    async fn apply_online(&self, changes: &[OnlineChange]) -> Result<(), StoreError> {
+    async fn apply_online(
+        &self,
+        changes: &[OnlineChange],
+        usage: &[UsageDelta],
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        add_usage(&mut tx, usage).await?;
         // Each statement is a round trip to SQLite's thread, so a batch is collapsed into
         // a few statements: between two NAS-wide ends, only the last state of each
         // session matters, and the order of different sessions does not.
@@ -613,8 +735,17 @@ impl Store for SqliteStore {
             };
             write_sessions(&mut tx, rest).await?;
             if let Some(OnlineChange::EndNas { nas, at, cause }) = last {
-                // The sessions end now; their usage is what the last update said.
-                let select = SESSION_COLUMNS.replace("updated_at", "$1");
+                // The sessions end now; their usage is what the last update said, since
+                // their last split.
+                let select = SESSION_COLUMNS
+                    .replace(
+                        "started_at",
+                        "CASE WHEN split_at > started_at THEN split_at ELSE started_at END",
+                    )
+                    .replace("updated_at", "$1")
+                    .replace("session_time", "session_time - split_time")
+                    .replace("input_octets", "input_octets - split_input")
+                    .replace("output_octets", "output_octets - split_output");
                 let sql = format!(
                     "INSERT INTO session_history ({HISTORY_COLUMNS}, cause) \
                      SELECT {select}, $2 FROM online_sessions WHERE nas = $3"

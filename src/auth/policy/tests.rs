@@ -1,6 +1,7 @@
 //! Every refusal code from one documented condition, and the Grant's attributes.
 
 use super::*;
+use crate::account::{Holding, Usage};
 use crate::catalog::{BillingKind, Group, Product};
 use crate::directory::UserEntry;
 
@@ -50,26 +51,16 @@ fn catalog() -> Catalog {
             ..ControlPolicy::default()
         },
     );
-    c.products.insert(
-        "basic".into(),
-        Product {
-            billing_policy: "free".into(),
-            control_policy: "std".into(),
-        },
-    );
-    c.products.insert(
-        "hours".into(),
-        Product {
-            billing_policy: "20h".into(),
-            control_policy: "std".into(),
-        },
-    );
+    c.products
+        .insert("basic".into(), Product::new("free", "std"));
+    c.products
+        .insert("hours".into(), Product::new("20h", "std"));
     c
 }
 
 fn user() -> UserEntry {
     let mut u = UserEntry::with_password("alice", b"pw");
-    u.holdings = vec![Holding::new("basic")].into();
+    u.holdings = vec![Holding::new("basic", 0)].into();
     u
 }
 
@@ -96,6 +87,15 @@ struct Case {
     online: OnlineCounts,
     history: History,
     secs_of_day: u32,
+    meter: Meter,
+}
+
+/// Usage of `secs` online seconds.
+fn secs(secs: u64) -> Usage {
+    Usage {
+        secs,
+        ..Usage::default()
+    }
 }
 
 impl Case {
@@ -106,6 +106,7 @@ impl Case {
             online: OnlineCounts::default(),
             history: History::default(),
             secs_of_day: TEN,
+            meter: Meter::default(),
         }
     }
 
@@ -122,6 +123,8 @@ impl Case {
                     unix: NOW,
                     secs_of_day: self.secs_of_day,
                 },
+                meter: &self.meter,
+                default_interim_secs: 600,
             },
         )
     }
@@ -147,7 +150,7 @@ fn accept_carries_the_control_policy() {
             product: "basic".into(),
             session_timeout: Some(86_400),
             idle_timeout: Some(600),
-            interim_interval: Some(300),
+            interim_interval: 300,
             up_bps: 2_000_000,
             down_bps: 10_000_000,
             kick_oldest: false,
@@ -160,17 +163,22 @@ fn session_timeout_is_the_smallest_limit() {
     let mut case = Case::new();
     let mut u = user();
     // Remaining time quota: 20 h included, 19 h 59 min used.
-    u.holdings = vec![Holding {
-        used_secs: 20 * 3600 - 60,
-        ..Holding::new("hours")
-    }]
-    .into();
+    u.holdings = vec![Holding::new("hours", 0)].into();
+    case.meter.set("alice", "hours", secs(20 * 3600 - 60));
     assert_eq!(
         grant(case.run(&request(b"pw"), Some(&u))).session_timeout,
         Some(60)
     );
+    // A second device shares what is left with the first.
+    std_control(&mut case).max_online = 2;
+    case.online = OnlineCounts { user: 1, total: 1 };
+    assert_eq!(
+        grant(case.run(&request(b"pw"), Some(&u))).session_timeout,
+        Some(30)
+    );
+    case.online = OnlineCounts::default();
     // Time to expiry.
-    u.holdings = vec![Holding::new("basic")].into();
+    u.holdings = vec![Holding::new("basic", 0)].into();
     u.profile.expires_at = Some(NOW + 30);
     assert_eq!(
         grant(case.run(&request(b"pw"), Some(&u))).session_timeout,
@@ -392,23 +400,8 @@ fn money_refusals() {
     let mut u = user();
     u.profile.balance_fen = -1;
     assert_eq!(case.code(&r, &u), ECode::Arrearage);
-    u.profile.balance_fen = 0;
-    u.profile.consumption_limit_fen = Some(5000);
-    u.holdings = vec![Holding {
-        spent_fen: 5000,
-        ..Holding::new("basic")
-    }]
-    .into();
-    assert_eq!(case.code(&r, &u), ECode::ConsumptionLimitReached);
-
-    // A used-up hard quota is a reached limit too; a priced one is not.
-    let mut u = user();
-    u.holdings = vec![Holding {
-        used_secs: 20 * 3600,
-        ..Holding::new("hours")
-    }]
-    .into();
-    assert_eq!(case.code(&r, &u), ECode::ConsumptionLimitReached);
+    u.profile.balance_fen = 100_000;
+    // 50 hours beyond the 20 included at 100 fen an hour: 5000 fen spent this cycle.
     let mut priced = Case::new();
     priced
         .catalog
@@ -416,8 +409,46 @@ fn money_refusals() {
         .entry("20h".into())
         .or_default()
         .fen_per_hour = 100;
+    u.holdings = vec![Holding::new("hours", 0)].into();
+    priced.meter.set("alice", "hours", secs(70 * 3600));
+    u.profile.consumption_limit_fen = Some(5001);
+    assert_eq!(priced.code(&r, &u), ECode::LoginSuccess);
+    u.profile.consumption_limit_fen = Some(5000);
+    assert_eq!(priced.code(&r, &u), ECode::ConsumptionLimitReached);
+    // The usage charge reaching what the wallet and the instance hold is arrearage.
+    u.profile.consumption_limit_fen = None;
+    u.profile.balance_fen = 4000;
+    assert_eq!(priced.code(&r, &u), ECode::Arrearage);
+    let mut h = Holding::new("hours", 0);
+    h.balance_fen = 1001;
+    u.holdings = vec![h].into();
+    assert_eq!(priced.code(&r, &u), ECode::LoginSuccess);
+    // An instance below zero is in arrears, whatever the wallet holds.
+    let mut h = Holding::new("basic", 0);
+    h.balance_fen = -1;
+    u.holdings = vec![h].into();
+    assert_eq!(priced.code(&r, &u), ECode::Arrearage);
+
+    // A used-up hard quota is a reached limit too; a priced one is not.
+    let mut u = user();
+    u.holdings = vec![Holding::new("hours", 0)].into();
+    let case = Case::new();
+    case.meter.set("alice", "hours", secs(20 * 3600));
+    assert_eq!(case.code(&r, &u), ECode::ConsumptionLimitReached);
+    priced.meter.set("alice", "hours", secs(20 * 3600));
+    u.profile.balance_fen = 1;
     let g = grant(priced.run(&r, Some(&u)));
     assert_eq!(g.session_timeout, Some(86_400));
+    // A package's extra hour is quota again.
+    let mut h = Holding::new("hours", 0);
+    h.packages.push(crate::account::Grant {
+        extra_secs: 3600,
+        extra_bytes: 0,
+        bought_at: NOW - 10,
+        expires_at: NOW + 86_400,
+    });
+    u.holdings = vec![h].into();
+    assert_eq!(grant(case.run(&r, Some(&u))).session_timeout, Some(3600));
 }
 
 #[test]
@@ -439,7 +470,7 @@ fn product_refusals() {
     assert_eq!(grant(case.run(&r, Some(&u))).product, "basic");
 
     let mut u = user();
-    u.holdings = vec![Holding::new("gone")].into();
+    u.holdings = vec![Holding::new("gone", 0)].into();
     assert_eq!(case.code(&r, &u), ECode::NoMatchingProduct);
 
     let mut case = Case::new();
@@ -485,14 +516,8 @@ fn product_refusals() {
 fn the_first_usable_product_wins() {
     let case = Case::new();
     let mut u = user();
-    u.holdings = vec![
-        Holding {
-            used_secs: 20 * 3600,
-            ..Holding::new("hours")
-        },
-        Holding::new("basic"),
-    ]
-    .into();
+    u.holdings = vec![Holding::new("hours", 0), Holding::new("basic", 0)].into();
+    case.meter.set("alice", "hours", secs(20 * 3600));
     assert_eq!(grant(case.run(&request(b"pw"), Some(&u))).product, "basic");
 }
 

@@ -1,0 +1,373 @@
+//! Billing endpoints of the operator API: settlement runs, payments, packages, and the
+//! ledger, settlement records and settlement log. `turnstile settle|pay|package|ledger|
+//! settlements` call them.
+//!
+//! A refusal answers with its code: E6002 (payment), E5040–E5042 (packages), E7001 /
+//! E7006 / E7002–E7005 (settlement), E5992 (no such user), in the usual envelope.
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::Json;
+use serde::Deserialize;
+use std::sync::Arc;
+
+use super::{authorize, success, AdminState, ApiError};
+use crate::billing::package;
+use crate::billing::payment::{self, PayTo, Payment};
+use crate::billing::settle::SettleError;
+use crate::codes::{ECode, Lang};
+use crate::store::billing::{Account, Refusal, SettleScope};
+use crate::store::unix_now;
+
+type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+fn body<T>(lang: Lang, b: JsonBody<T>) -> Result<T, ApiError> {
+    b.map(|Json(v)| v)
+        .map_err(|e| ApiError::invalid(lang, e.body_text()))
+}
+
+fn refused(lang: Lang, r: Refusal) -> ApiError {
+    let status = match r.code {
+        ECode::UserNotFound | ECode::PackageNotFound => StatusCode::NOT_FOUND,
+        ECode::PackagePurchaseFailed | ECode::PaymentFailed => StatusCode::CONFLICT,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    ApiError {
+        status,
+        code: r.code.number(),
+        msg: format!("{}: {}", r.code.wire(lang), r.reason),
+    }
+}
+
+fn store_error(e: impl std::fmt::Display) -> ApiError {
+    ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        code: 500,
+        msg: format!("store: {e}"),
+    }
+}
+
+/// `POST /api/v1/settle`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SettleRequest {
+    user: Option<String>,
+    product: Option<String>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+pub(super) async fn settle(
+    State(state): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    b: JsonBody<SettleRequest>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let lang = state.lang;
+    let req = body(lang, b)?;
+    let scope = SettleScope {
+        user: req.user,
+        product: req.product,
+    };
+    let catalog = state.kicker.directory.catalog();
+    match state
+        .settler
+        .run(&catalog, &scope, unix_now(), req.dry_run)
+        .await
+    {
+        Ok(report) => Ok(success(report)),
+        Err(e) => {
+            let status = match e {
+                SettleError::NoSuchUser(..) | SettleError::NoInstance(..) => StatusCode::NOT_FOUND,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            let code = e.code();
+            Err(ApiError {
+                status,
+                code: code.number(),
+                msg: format!("{}: {e}", code.wire(lang)),
+            })
+        }
+    }
+}
+
+/// `POST /api/v1/pay`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PayRequest {
+    user: String,
+    amount_fen: i64,
+    /// "wallet", a product name, or absent for `[billing] pay_to`.
+    to: Option<String>,
+    note: Option<String>,
+    /// Idempotency key; one is made up when absent.
+    reference: Option<String>,
+}
+
+pub(super) async fn pay(
+    State(state): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    b: JsonBody<PayRequest>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let lang = state.lang;
+    let req = body(lang, b)?;
+    let store = state.kicker.directory.store();
+    let product = match req.to.as_deref() {
+        Some("wallet") => None,
+        Some(p) => Some(p.to_string()),
+        None if state.pay_to == PayTo::Product => store
+            .account(&req.user)
+            .await
+            .map_err(store_error)?
+            .and_then(|a| a.holdings.first().map(|(h, _)| h.product.clone())),
+        None => None,
+    };
+    let at = unix_now();
+    let reference = req
+        .reference
+        .unwrap_or_else(|| format!("pay:{}:{at}:{:016x}", req.user, rand::random::<u64>()));
+    let p = Payment {
+        amount_fen: req.amount_fen,
+        product,
+        reference,
+        note: req.note,
+        at,
+    };
+    match payment::pay(&*store, &req.user, &p).await {
+        Ok(w) => Ok(success(serde_json::json!({
+            "code": ECode::PaymentSucceeded.to_string(),
+            "msg": ECode::PaymentSucceeded.wire(lang),
+            "wallet_fen": w.wallet_fen,
+            "balances": w.balances,
+            "ledger": w.ledger,
+        }))),
+        Err(r) => Err(refused(lang, r)),
+    }
+}
+
+/// `GET /api/v1/ledger|settlements|settlement-log|packages?user=&limit=`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ListFilter {
+    user: Option<String>,
+    limit: Option<u32>,
+}
+
+impl ListFilter {
+    fn limit(&self) -> u32 {
+        self.limit.unwrap_or(100).min(10_000)
+    }
+}
+
+pub(super) async fn ledger(
+    State(state): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    Query(f): Query<ListFilter>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let store = state.kicker.directory.store();
+    let rows = store
+        .ledger(f.user.as_deref(), f.limit())
+        .await
+        .map_err(store_error)?;
+    Ok(success(rows))
+}
+
+pub(super) async fn settlements(
+    State(state): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    Query(f): Query<ListFilter>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let store = state.kicker.directory.store();
+    let rows = store
+        .settlements(f.user.as_deref(), f.limit())
+        .await
+        .map_err(store_error)?;
+    Ok(success(rows))
+}
+
+pub(super) async fn settlement_log(
+    State(state): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    Query(f): Query<ListFilter>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let lang = state.lang;
+    let store = state.kicker.directory.store();
+    let rows = store
+        .settlement_log(f.user.as_deref(), f.limit())
+        .await
+        .map_err(store_error)?;
+    let rows: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|l| {
+            let text = ECode::from_number(l.code)
+                .map_or_else(|| format!("E{:04}", l.code), |c| c.wire(lang));
+            let mut v = serde_json::to_value(&l).unwrap_or_default();
+            v["text"] = text.into();
+            v
+        })
+        .collect();
+    Ok(success(rows))
+}
+
+/// `GET /api/v1/packages?user=U`: a user's packages and instances.
+pub(super) async fn packages(
+    State(state): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    Query(f): Query<ListFilter>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let lang = state.lang;
+    let user = f.user.ok_or_else(|| ApiError::invalid(lang, "give user"))?;
+    let store = state.kicker.directory.store();
+    let account = store
+        .account(&user)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| {
+            refused(
+                lang,
+                Refusal {
+                    code: ECode::UserNotFound,
+                    reason: user.clone(),
+                },
+            )
+        })?;
+    let instances: Vec<serde_json::Value> = account
+        .holdings
+        .iter()
+        .map(|(h, usage)| {
+            serde_json::json!({
+                "product": h.product,
+                "balance_fen": h.balance_fen,
+                "cycle_start": h.cycle_start,
+                "cycle_end": h.cycle_end,
+                "reserved_package": h.reserved_package,
+                "usage": usage,
+            })
+        })
+        .collect();
+    Ok(success(serde_json::json!({
+        "user": account.user,
+        "wallet_fen": account.wallet_fen,
+        "instances": instances,
+        "packages": account.packages,
+    })))
+}
+
+/// `POST /api/v1/packages/buy|reserve|remove`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PackageRequest {
+    user: String,
+    /// Package plan (buy, reserve; absent in reserve cancels the reservation).
+    package: Option<String>,
+    /// Product instance; absent: the user's first.
+    product: Option<String>,
+    /// Package id (remove).
+    id: Option<i64>,
+}
+
+async fn package_call(
+    state: &AdminState,
+    user: &str,
+    failure: ECode,
+    success_code: ECode,
+    plan: impl Fn(&Account) -> Result<crate::store::billing::MoneyWrite, Refusal> + Send + Sync,
+) -> Result<Response, ApiError> {
+    let lang = state.lang;
+    let store = state.kicker.directory.store();
+    match package::transact(&*store, user, failure, &plan).await {
+        Ok(w) => {
+            metrics::counter!("turnstile_package_operations_total", "code" => success_code.to_string())
+                .increment(1);
+            Ok(success(serde_json::json!({
+                "code": success_code.to_string(),
+                "msg": success_code.wire(lang),
+                "wallet_fen": w.wallet_fen,
+                "balances": w.balances,
+                "packages": w.new_packages,
+                "ledger": w.ledger,
+            })))
+        }
+        Err(r) => {
+            metrics::counter!("turnstile_package_operations_total", "code" => r.code.to_string())
+                .increment(1);
+            Err(refused(lang, r))
+        }
+    }
+}
+
+pub(super) async fn package_buy(
+    State(state): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    b: JsonBody<PackageRequest>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let lang = state.lang;
+    let req = body(lang, b)?;
+    let name = req.package.clone().ok_or_else(|| ApiError {
+        status: StatusCode::BAD_REQUEST,
+        code: ECode::IncompleteData.number(),
+        msg: format!("{}: give package", ECode::IncompleteData.wire(lang)),
+    })?;
+    let catalog = state.kicker.directory.catalog();
+    let now = unix_now();
+    let reference = format!("package:{}:{now}:{:016x}", req.user, rand::random::<u64>());
+    package_call(
+        &state,
+        &req.user,
+        ECode::PackagePurchaseFailed,
+        ECode::PackagePurchased,
+        |a| package::plan_buy(a, &catalog, req.product.as_deref(), &name, now, &reference),
+    )
+    .await
+}
+
+pub(super) async fn package_reserve(
+    State(state): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    b: JsonBody<PackageRequest>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let lang = state.lang;
+    let req = body(lang, b)?;
+    let catalog = state.kicker.directory.catalog();
+    package_call(
+        &state,
+        &req.user,
+        ECode::UserModifyFailed,
+        ECode::UserModified,
+        |a| package::plan_reserve(a, &catalog, req.product.as_deref(), req.package.as_deref()),
+    )
+    .await
+}
+
+pub(super) async fn package_remove(
+    State(state): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    b: JsonBody<PackageRequest>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let lang = state.lang;
+    let req = body(lang, b)?;
+    let id = req.id.ok_or_else(|| ApiError {
+        status: StatusCode::BAD_REQUEST,
+        code: ECode::IncompleteData.number(),
+        msg: format!("{}: give id", ECode::IncompleteData.wire(lang)),
+    })?;
+    let catalog = state.kicker.directory.catalog();
+    let now = unix_now();
+    package_call(
+        &state,
+        &req.user,
+        ECode::UserModifyFailed,
+        ECode::UserModified,
+        |a| package::plan_remove(a, &catalog, id, now),
+    )
+    .await
+}
