@@ -204,7 +204,6 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     let timer = settle_minute.map(|minute| {
         tokio::spawn(settle_daily(
             settler.clone(),
-            directory.clone(),
             minute,
             settings.billing.time_zone,
             shutdown.clone(),
@@ -313,7 +312,6 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
 /// then daily at `minute` local time, until `shutdown`.
 async fn settle_daily(
     settler: Arc<Settler>,
-    directory: Arc<Directory>,
     minute: u32,
     zone: Zone,
     mut shutdown: watch::Receiver<bool>,
@@ -325,12 +323,8 @@ async fn settle_daily(
             _ = tokio::time::sleep(Duration::from_secs(wait)) => {}
             _ = shutdown.changed() => return,
         }
-        let catalog = directory.catalog();
         let scope = SettleScope::default();
-        if let Err(e) = settler
-            .run(&catalog, &scope, crate::clock::now(), false)
-            .await
-        {
+        if let Err(e) = settler.run(&scope, crate::clock::now(), false).await {
             tracing::error!(code = %e.code(), error = %e, "settlement run failed; the next run retries");
         }
         match zone.next_daily(crate::clock::now(), minute) {

@@ -48,6 +48,11 @@ fn store_error(e: impl std::fmt::Display) -> ApiError {
     }
 }
 
+/// The catalog as stored: a package plan just added is there before memory syncs.
+async fn stored_catalog(state: &AdminState) -> Result<crate::catalog::Catalog, ApiError> {
+    state.settler.catalog().await.map_err(store_error)
+}
+
 /// `POST /api/v1/settle`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,12 +75,7 @@ pub(super) async fn settle(
         user: req.user,
         product: req.product,
     };
-    let catalog = state.kicker.directory.catalog();
-    match state
-        .settler
-        .run(&catalog, &scope, unix_now(), req.dry_run)
-        .await
-    {
+    match state.settler.run(&scope, unix_now(), req.dry_run).await {
         Ok(report) => Ok(success(report)),
         Err(e) => {
             let status = match e {
@@ -315,7 +315,7 @@ pub(super) async fn package_buy(
         code: ECode::IncompleteData.number(),
         msg: format!("{}: give package", ECode::IncompleteData.wire(lang)),
     })?;
-    let catalog = state.kicker.directory.catalog();
+    let catalog = stored_catalog(&state).await?;
     let now = unix_now();
     let reference = format!("package:{}:{now}:{:016x}", req.user, rand::random::<u64>());
     package_call(
@@ -336,7 +336,7 @@ pub(super) async fn package_reserve(
     authorize(&state, &headers)?;
     let lang = state.lang;
     let req = body(lang, b)?;
-    let catalog = state.kicker.directory.catalog();
+    let catalog = stored_catalog(&state).await?;
     package_call(
         &state,
         &req.user,
@@ -360,7 +360,7 @@ pub(super) async fn package_remove(
         code: ECode::IncompleteData.number(),
         msg: format!("{}: give id", ECode::IncompleteData.wire(lang)),
     })?;
-    let catalog = state.kicker.directory.catalog();
+    let catalog = stored_catalog(&state).await?;
     let now = unix_now();
     package_call(
         &state,

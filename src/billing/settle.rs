@@ -284,19 +284,19 @@ pub struct Settler {
 }
 
 impl Settler {
-    /// Settles every instance in `scope` due at `now` with `catalog`, batch by batch. A
-    /// dry run plans and reports without writing.
+    /// Settles every instance in `scope` due at `now`, batch by batch, with the catalog
+    /// as stored (not as memory last saw it). A dry run plans and reports without writing.
     pub async fn run(
         &self,
-        catalog: &Catalog,
         scope: &SettleScope,
         now: i64,
         dry_run: bool,
     ) -> Result<RunReport, SettleError> {
         let started = Instant::now();
         self.check_scope(scope, now).await?;
+        let catalog = self.catalog().await?;
         let ctx = Context {
-            catalog,
+            catalog: &catalog,
             zone: self.zone,
             now,
         };
@@ -332,12 +332,12 @@ impl Settler {
             for (user, product, outcome) in batch.outcomes {
                 self.count(&mut report, &user, &product, &outcome, dry_run);
             }
-            if report.settled + report.cycle_ends + report.failed > 0
-                && (report.settled + report.cycle_ends + report.failed)
-                    .is_multiple_of(10 * BATCH as u64)
-            {
-                tracing::info!(settled = report.settled, "settlement in progress");
-            }
+            tracing::info!(
+                settled = report.settled,
+                charged_fen = report.charged_fen,
+                dry_run,
+                "settlement batch done"
+            );
         }
         if !dry_run {
             let deleted = self
@@ -367,6 +367,20 @@ impl Settler {
             "settlement run finished"
         );
         Ok(report)
+    }
+
+    /// The catalog as stored; objects that cannot be read are left out and logged.
+    pub async fn catalog(&self) -> Result<Catalog, SettleError> {
+        let rows = self
+            .store
+            .catalog()
+            .await
+            .map_err(|e| SettleError::Store(e.to_string()))?;
+        let (catalog, errors) = Catalog::from_rows(rows);
+        for e in errors {
+            tracing::error!(error = %e, "catalog object cannot be read; left out");
+        }
+        Ok(catalog)
     }
 
     /// E7001 / E7006 for a scope naming a user or instance that does not exist; the
@@ -458,6 +472,12 @@ impl Settler {
                         metrics::counter!("turnstile_settlements_total", "code" => code_text(l.code))
                             .increment(1);
                     }
+                }
+                // Reserved package purchases (E7016 / E7017) follow the settlement's line.
+                for l in w.log.iter().skip(1) {
+                    *report.codes.entry(code_text(l.code)).or_default() += 1;
+                }
+                if !dry_run {
                     if let Some(tx) = &self.settled {
                         let _ = tx.send((user.to_string(), product.to_string()));
                     }

@@ -240,12 +240,8 @@ fn plan(journal: &Journal, batch: &[Pending]) -> (Vec<OnlineChange>, Vec<UsageDe
         if record.user.is_empty() {
             return;
         }
-        let product = match &record.product {
-            Some(p) => p.clone(),
-            None => match journal.directory.product_of(&record.user) {
-                Some(p) => p,
-                None => return,
-            },
+        let Some(product) = record.product.clone() else {
+            return;
         };
         let d = delta(prior, record);
         if d.is_zero() {
@@ -323,16 +319,24 @@ fn plan(journal: &Journal, batch: &[Pending]) -> (Vec<OnlineChange>, Vec<UsageDe
                 continue;
             }
         };
+        let merge = |prior: Option<OnlineRecord>| {
+            let mut record = merge(prior, &p.nas, r, source, p.now);
+            // Without a Class from the Accept, the session is charged to the user's product.
+            if record.product.is_none() {
+                record.product = journal.directory.product_of(&record.user);
+            }
+            record
+        };
         match r.status {
             AcctStatus::Start | AcctStatus::InterimUpdate => {
-                let record = merge(prior.clone(), &p.nas, r, source, p.now);
+                let record = merge(prior.clone());
                 charge(prior.as_ref(), &record, p.now);
                 seen.insert(key, Some(record.clone()));
                 changes.push(OnlineChange::Put(record));
             }
             AcctStatus::Stop => {
                 // A Stop for a session never seen is recorded all the same.
-                let session = merge(prior.clone(), &p.nas, r, source, p.now);
+                let session = merge(prior.clone());
                 charge(prior.as_ref(), &session, p.now);
                 seen.insert(key, None);
                 changes.push(OnlineChange::End(HistoryRecord {

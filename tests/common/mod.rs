@@ -146,6 +146,35 @@ impl Daemon {
         let _ = self.child.wait();
     }
 
+    /// Starts the daemon again on the same data after [`Daemon::kill9`], with the same
+    /// environment and `env` on top.
+    pub fn respawn_with(&mut self, env: &[(&str, &str)]) {
+        for (k, v) in env {
+            self.env.retain(|(key, _)| key != k);
+            self.env.push((k.to_string(), v.to_string()));
+        }
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
+        let fresh = Self::spawn(dir, self.config.clone(), self.env.clone());
+        drop(std::mem::replace(self, fresh));
+    }
+
+    /// Runs a CLI command that must succeed and print JSON; returns it.
+    pub fn cli_json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.cli_ok(args);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("turnstile {args:?}: {e}: {out}"))
+    }
+
+    /// Runs a CLI command that must fail; returns its stderr.
+    pub fn cli_err(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            !out.status.success(),
+            "turnstile {args:?} succeeded: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
     /// Stops the daemon (SIGTERM, as systemd does) and starts it again on the same data.
     pub fn restart(&mut self) {
         // SAFETY: signalling our own child process.
