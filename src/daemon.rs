@@ -178,6 +178,14 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
             "portal.activation names no single-address NAS client: its logins are refused until one exists"
         );
     }
+    let plan_changes = directory.watch_users().map(|changes| {
+        tokio::spawn(crate::session::plan_change::follow(
+            kicker.clone(),
+            meter.clone(),
+            changes,
+            shutdown.clone(),
+        ))
+    });
     let sweeper = tokio::spawn(crate::session::sweeper::run(
         kicker.clone(),
         meter.clone(),
@@ -197,10 +205,8 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
         split_tracker,
         directory.clone(),
     ));
-    let settle_minute = settings
-        .billing
-        .settle_minute()
-        .map_err(|e| DaemonError::Metrics(e))?;
+    // Settings::load checked settle_at already.
+    let settle_minute = settings.billing.settle_minute().ok().flatten();
     let timer = settle_minute.map(|minute| {
         tokio::spawn(settle_daily(
             settler.clone(),
@@ -292,6 +298,9 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     workers.stop().await;
     let _ = acct.await;
     let _ = sweeper.await;
+    if let Some(task) = plan_changes {
+        let _ = task.await;
+    }
     if let Some(timer) = timer {
         let _ = timer.await;
     }

@@ -81,6 +81,34 @@ pub struct UserEntry {
 }
 
 impl UserEntry {
+    /// The product this user's sessions are charged to when nothing else says: the first
+    /// product held, else the group's default product.
+    pub fn product(&self, catalog: &Catalog) -> Option<String> {
+        if let Some(h) = self.holdings.first() {
+            return Some(h.product.clone());
+        }
+        let group = self.profile.group.as_deref().unwrap_or(DEFAULT_GROUP);
+        catalog.groups.get(group)?.default_product.clone()
+    }
+
+    /// The name of the control policy of this user's sessions on `product`: the group's
+    /// override, else the product's.
+    pub fn control_policy<'c>(
+        &self,
+        catalog: &'c Catalog,
+        product: Option<&str>,
+    ) -> Option<&'c str> {
+        let group = self.profile.group.as_deref().unwrap_or(DEFAULT_GROUP);
+        match catalog
+            .groups
+            .get(group)
+            .and_then(|g| g.control_policy.as_deref())
+        {
+            Some(name) => Some(name),
+            None => Some(catalog.products.get(product?)?.control_policy.as_str()),
+        }
+    }
+
     /// An enabled user with a password and nothing else, for tests and benchmarks.
     pub fn with_password(name: &str, password: &[u8]) -> UserEntry {
         UserEntry {
@@ -94,8 +122,19 @@ impl UserEntry {
     }
 }
 
+/// A user the directory reloaded.
+#[derive(Debug)]
+pub struct UserReloaded {
+    /// The user's name.
+    pub name: Box<str>,
+    /// The entry before.
+    pub before: Arc<UserEntry>,
+}
+
 /// Users and NAS clients, in memory.
 pub struct Directory {
+    /// Told of each user reloaded one by one, with the entry it replaced.
+    watcher: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<UserReloaded>>,
     backend: Backend,
     config_clients: Vec<ClientSettings>,
     users: DashMap<Box<str>, Arc<UserEntry>>,
@@ -111,6 +150,7 @@ impl Directory {
         config_clients: Vec<ClientSettings>,
     ) -> Result<Directory, DirectoryError> {
         let directory = Directory {
+            watcher: std::sync::OnceLock::new(),
             backend,
             config_clients,
             users: DashMap::new(),
@@ -135,12 +175,7 @@ impl Directory {
     /// The product a session of `user` is charged to when its Class names none: the
     /// first product held, else the group's default product.
     pub fn product_of(&self, user: &str) -> Option<String> {
-        let entry = self.user(user)?;
-        if let Some(h) = entry.holdings.first() {
-            return Some(h.product.clone());
-        }
-        let group = entry.profile.group.as_deref().unwrap_or(DEFAULT_GROUP);
-        self.catalog().groups.get(group)?.default_product.clone()
+        self.user(user)?.product(&self.catalog())
     }
 
     /// Number of users in memory.
@@ -210,21 +245,30 @@ impl Directory {
     }
 
     async fn reload_user(&self, name: &str) -> Result<(), DirectoryError> {
-        match self
+        let before = match self
             .backend
             .store
             .user(name)
             .await?
             .and_then(|r| self.entry(r))
         {
-            Some(entry) => {
-                self.users.insert(entry.name.clone(), Arc::new(entry));
-            }
-            None => {
-                self.users.remove(name);
-            }
+            Some(entry) => self.users.insert(entry.name.clone(), Arc::new(entry)),
+            None => self.users.remove(name).map(|(_, e)| e),
+        };
+        if let (Some(watcher), Some(before)) = (self.watcher.get(), before) {
+            let _ = watcher.send(UserReloaded {
+                name: name.into(),
+                before,
+            });
         }
         Ok(())
+    }
+
+    /// Tells of every user changed one by one from now on (not of bulk reloads), with
+    /// the entry the change replaced. Only the first call gets a receiver.
+    pub fn watch_users(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<UserReloaded>> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.watcher.set(tx).ok().map(|()| rx)
     }
 
     async fn reload_clients(&self) -> Result<(), DirectoryError> {

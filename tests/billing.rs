@@ -688,3 +688,94 @@ fn packages_are_bought_reserved_and_deleted_when_expired() {
         Value::Array(vec![])
     );
 }
+
+#[test]
+fn a_plan_change_reaches_live_sessions_by_coa_or_dm() {
+    use turnstile::radius::packet::Packet;
+    let sim = NasSim::start("127.0.0.6", Answer::Ack);
+    let d = daemon("0", &sim.client_entry("sim-nas", "huawei"), &[]);
+    let mut acct_nas = Nas::accounting("127.0.0.6", &d);
+    let mut nas = Nas::new("127.0.0.1", &d);
+    product(
+        &d,
+        "slow",
+        &["--kind", "free"],
+        &["--up", "1M", "--down", "2M"],
+        &[],
+    );
+    product(
+        &d,
+        "fast",
+        &["--kind", "monthly", "--included-hours", "10"],
+        &["--up", "10M", "--down", "20M"],
+        &[],
+    );
+    // Nothing included and nothing beyond: used up from the start.
+    product(
+        &d,
+        "none-left",
+        &["--kind", "monthly", "--included-mib", "0"],
+        &[],
+        &[],
+    );
+    d.cli_ok(&[
+        "control-policy",
+        "add",
+        "night",
+        "--up",
+        "512k",
+        "--down",
+        "512k",
+    ]);
+    d.cli_ok(&["group", "add", "dorm", "--control-policy", "night"]);
+    d.cli_ok(&["user", "add", "x", "--password", "pw", "--product", "slow"]);
+    accepted(&mut nas, "x");
+    acct(&mut acct_nas, 1, "s1", "x", 0, 0);
+    acct(&mut acct_nas, 3, "s1", "x", 3600, 2 << 20);
+
+    // Another product: CoA with its bandwidth and the time left (10 h), E3005 via E4009.
+    d.cli_ok(&[
+        "user",
+        "set",
+        "x",
+        "--product",
+        "fast",
+        "--remove-product",
+        "slow",
+    ]);
+    sim.wait_requests(1);
+    let coa = Packet::parse(&sim.requests()[0]).unwrap().code();
+    assert_eq!(coa, Code::CoARequest);
+    let bytes = sim.requests()[0].clone();
+    let p = Packet::parse(&bytes).unwrap();
+    assert_eq!(p.first(SESSION_TIMEOUT_TYPE), Some(&int(36_000)[..]));
+    assert!(p.first(26).is_some(), "Huawei bandwidth attributes");
+    let rows = history(&d, "x", 1);
+    assert_eq!(rows[0]["cause"], "E3005: 在线变更计费策略", "{rows:?}");
+    assert_eq!(rows[0]["via"], "E4009: 策略切换时下发COA");
+    assert_eq!(rows[0]["input_octets"], 2 << 20);
+    let online = d.cli_json(&["online", "--user", "x", "--json"]);
+    assert_eq!(online[0]["product"], "fast", "{online}");
+
+    // Another control policy only (a group's override): E3006.
+    d.cli_ok(&["user", "set", "x", "--group", "dorm"]);
+    sim.wait_requests(2);
+    assert_eq!(history(&d, "x", 2)[0]["cause"], "E3006: 在线变更控制策略");
+
+    // A product whose quota is used up already: disconnected (E3001).
+    acct(&mut acct_nas, 3, "s1", "x", 3700, 4 << 20);
+    d.cli_ok(&[
+        "user",
+        "set",
+        "x",
+        "--product",
+        "none-left",
+        "--remove-product",
+        "fast",
+    ]);
+    sim.wait_requests(3);
+    let p = Packet::parse(&sim.requests()[2].clone()).unwrap().code();
+    assert_eq!(p, Code::DisconnectRequest);
+    let rows = history(&d, "x", 3);
+    assert_eq!(rows[0]["cause"], "E3001: 流量或时长已用尽", "{rows:?}");
+}

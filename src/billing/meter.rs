@@ -61,6 +61,15 @@ impl Meter {
         self.tally(user, product, |t| t.settled = t.settled.plus(settled));
     }
 
+    /// Forgets an instance taken from its user (its stored usage went with it).
+    pub fn forget(&self, user: &str, product: &str) {
+        if let Some(mut products) = self.usage.get_mut(user) {
+            products.retain(|(p, _)| &**p != product);
+        }
+        self.usage
+            .remove_if(user, |_, products| products.is_empty());
+    }
+
     /// Sets an instance's usage as loaded from the store.
     pub fn set(&self, user: &str, product: &str, usage: Usage) {
         self.tally(user, product, |t| {

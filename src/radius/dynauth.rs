@@ -8,7 +8,8 @@
 
 use radius::core::code::Code;
 use radius::core::rfc2865::{
-    CALLING_STATION_ID_TYPE, FRAMED_IP_ADDRESS_TYPE, NAS_IP_ADDRESS_TYPE, USER_NAME_TYPE,
+    CALLING_STATION_ID_TYPE, FRAMED_IP_ADDRESS_TYPE, NAS_IP_ADDRESS_TYPE, SESSION_TIMEOUT_TYPE,
+    USER_NAME_TYPE,
 };
 use radius::core::rfc2866::ACCT_SESSION_ID_TYPE;
 use radius::core::rfc2869::EVENT_TIMESTAMP_TYPE;
@@ -40,12 +41,14 @@ pub enum Action<'a> {
         /// Activate, else deactivate.
         activate: bool,
     },
-    /// Change the session's bandwidth, in the NAS's dialect.
+    /// Change the session's bandwidth, in the NAS's dialect, and its time left.
     Bandwidth {
         /// Upload, bit/s.
         up_bps: u64,
         /// Download, bit/s.
         down_bps: u64,
+        /// Session-Timeout from now, seconds, when there is one.
+        session_timeout: Option<u32>,
         /// The NAS's dialect.
         vendor: Vendor,
     },
@@ -246,8 +249,14 @@ fn build(
         Action::Bandwidth {
             up_bps,
             down_bps,
+            session_timeout,
             vendor,
-        } => b = vendor.bandwidth(up_bps, down_bps, b, |b, vsa| b.vendor_specific(&vsa))?,
+        } => {
+            if let Some(t) = session_timeout {
+                b = b.u32_attribute(SESSION_TIMEOUT_TYPE, t)?;
+            }
+            b = vendor.bandwidth(up_bps, down_bps, b, |b, vsa| b.vendor_specific(&vsa))?;
+        }
     }
     Ok(b.finish_signed_request(secret))
 }

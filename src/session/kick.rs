@@ -298,34 +298,42 @@ impl Kicker {
         down_bps: u64,
     ) -> KickResult {
         let code = ECode::CoaBandwidthChange;
-        let result = |ended, detail| KickResult::new(key, ended, code, detail);
+        let detail = match self.coa(key, up_bps, down_bps, None).await {
+            Ok(()) => "CoA-ACK".to_string(),
+            Err(why) => why,
+        };
+        KickResult::new(key, false, code, detail)
+    }
+
+    /// Sends a session's NAS a CoA-Request with new bandwidth and, when given, a new
+    /// Session-Timeout; Ok on CoA-ACK, else what happened.
+    pub async fn coa(
+        &self,
+        key: &SessionKey,
+        up_bps: u64,
+        down_bps: u64,
+        session_timeout: Option<u32>,
+    ) -> Result<(), String> {
         let Some(session) = self.online.get(key) else {
-            return result(false, "not online".into());
+            return Err("not online".into());
         };
         let Some((to, secret, vendor)) = self.target(&session.record.nas_addr, &key.nas) else {
-            return result(false, "the session's NAS is not a known client".into());
+            return Err("the session's NAS is not a known client".into());
         };
         let action = Action::Bandwidth {
             up_bps,
             down_bps,
+            session_timeout,
             vendor,
         };
-        match self
-            .dynauth
-            .send(
-                to,
-                &secret,
-                action,
-                &session_ref(key, &session.record, to.ip()),
-            )
-            .await
-        {
+        let session_ref = session_ref(key, &session.record, to.ip());
+        match self.dynauth.send(to, &secret, action, &session_ref).await {
             Outcome::Ack => {
-                tracing::info!(nas = %key.nas, session = ?key.id, up_bps, down_bps, code = %code, "bandwidth changed");
-                result(false, "CoA-ACK".into())
+                tracing::info!(nas = %key.nas, session = ?key.id, up_bps, down_bps, session_timeout, "session changed by CoA");
+                Ok(())
             }
-            Outcome::Nak(error) => result(false, format!("CoA-NAK, Error-Cause {error:?}")),
-            Outcome::NoAnswer => result(false, format!("no answer from {to}")),
+            Outcome::Nak(error) => Err(format!("CoA-NAK, Error-Cause {error:?}")),
+            Outcome::NoAnswer => Err(format!("no answer from {to}")),
         }
     }
 

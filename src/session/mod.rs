@@ -4,6 +4,7 @@
 
 pub mod kick;
 pub mod online;
+pub mod plan_change;
 pub mod sweeper;
 pub mod tracker;
 

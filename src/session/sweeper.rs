@@ -16,7 +16,7 @@ use super::kick::{KickMode, KickSource, Kicker};
 use super::online::{OnlineTable, SessionKey};
 use crate::billing::meter::Meter;
 use crate::billing::standing;
-use crate::catalog::{Catalog, ControlPolicy, DEFAULT_GROUP};
+use crate::catalog::{Catalog, ControlPolicy};
 use crate::codes::ECode;
 use crate::config::SessionSettings;
 use crate::directory::Directory;
@@ -38,12 +38,8 @@ pub fn control_of<'c>(
     user: &str,
     product: Option<&str>,
 ) -> Option<&'c ControlPolicy> {
-    let group = directory.user(user).and_then(|u| {
-        let name = u.profile.group.as_deref().unwrap_or(DEFAULT_GROUP);
-        catalog.groups.get(name)?.control_policy.clone()
-    });
-    let name = match group {
-        Some(name) => name,
+    let name = match directory.user(user) {
+        Some(entry) => entry.control_policy(catalog, product)?.to_string(),
         None => catalog.products.get(product?)?.control_policy.clone(),
     };
     catalog.control.get(&name)

@@ -307,12 +307,12 @@ fn plan(journal: &Journal, batch: &[Pending]) -> (Vec<OnlineChange>, Vec<UsageDe
                     };
                     seen.insert(key, Some(next.clone()));
                     changes.push(OnlineChange::Split {
-                        history: HistoryRecord {
+                        history: Box::new(HistoryRecord {
                             session: part,
                             cause: Some(cause.number()),
                             terminate_cause: None,
                             via: via.map(ECode::number),
-                        },
+                        }),
                         session: next,
                     });
                 }

@@ -174,7 +174,7 @@ pub enum OnlineChange {
     /// offline at settlement, a policy change); `session` is it after the split.
     Split {
         /// The part that ends (its session's `part()` is recorded).
-        history: HistoryRecord,
+        history: Box<HistoryRecord>,
         /// The session as it goes on.
         session: OnlineRecord,
     },
