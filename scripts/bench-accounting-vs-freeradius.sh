@@ -2,8 +2,12 @@
 # Side-by-side accounting benchmark: turnstile (every Accounting-Response sent only after
 # its record is committed to SQLite, synchronous = FULL) and FreeRADIUS 3.2 (Debian)
 # writing its `detail` file (which it does not fsync), answering the same Start /
-# Interim-Update / Stop sequences from the same generator on this machine's loopback.
-# Rounds alternate between the servers.
+# Interim-Update / Stop sequences (with session time and octets) from the same generator
+# on this machine's loopback. turnstile runs twice: `turnstile` knows the 10,000 users,
+# whose group's product is priced by traffic, so every Interim and Stop is rated and its
+# usage added to the user's product instance in the same transaction; `unrated` knows no
+# users, so nothing is rated (what accounting cost before billing). Rounds alternate
+# between the three servers.
 #
 # Usage: scripts/bench-accounting-vs-freeradius.sh [seconds-per-round] [rounds] [in-flight]
 set -euo pipefail
@@ -13,6 +17,7 @@ ROUNDS=${2:-3}
 IN_FLIGHT=${3:-256}
 source scripts/bench-lib.sh
 need_freeradius
+command -v sqlite3 >/dev/null || { echo "bench: sqlite3 is missing: apt-get install sqlite3" >&2; exit 1; }
 
 # --- FreeRADIUS: accounting into the detail file ----------------------------------------
 FR_PORT=$(free_port)
@@ -35,29 +40,48 @@ CONF
 freeradius -f -d "$raddb" -l "$scratch/freeradius.log" &
 pids+=($!)
 
-# --- turnstile ------------------------------------------------------------------------
-TS_PORT=$(free_port)
-cat > "$scratch/turnstile.toml" <<CONF
+# --- turnstile, rated and unrated -------------------------------------------------------
+turnstile_config() { # data-dir port
+  cat <<CONF
 [general]
-data_dir = "$scratch/turnstile-data"
+data_dir = "$1"
 [radius]
 auth_port = 0
-acct_port = $TS_PORT
+acct_port = $2
 [[radius.clients]]
 name = "bench"
 address = "127.0.0.1"
 secret = "$SECRET"
 [api]
 listen = ""
+[portal]
+listen = ""
+[billing]
+settle_at = ""
 [telemetry]
 metrics_listen = ""
 log_level = "warn"
 CONF
+}
+UN_PORT=$(free_port)
+turnstile_config "$scratch/unrated-data" "$UN_PORT" > "$scratch/turnstile.toml"
+start_turnstile
+TS_PORT=$(free_port)
+turnstile_config "$scratch/turnstile-data" "$TS_PORT" > "$scratch/turnstile.toml"
+ts() { "$BIN/turnstile" --config "$scratch/turnstile.toml" "$@" >/dev/null; }
+for ((i = 0; i < 10000; i++)); do echo "bench$i,pw"; done > "$scratch/users.csv"
+ts user import "$scratch/users.csv"
+ts billing-policy add metered --kind by-traffic --included-mib 0 --fen-per-gib 100
+ts control-policy add metered
+ts product add metered --billing-policy metered --control-policy metered
+ts group set default --default-product metered
+# Money enough that no session runs out of it (E3004) during the bench.
+sqlite3 "$scratch/turnstile-data/turnstile.db" "UPDATE users SET balance_fen = 1000000000"
 start_turnstile
 
 run() { # label port
   "$BIN/turnstile-bench" --mode accounting --label "$1" --server "127.0.0.1:$2" \
-    --secret "$SECRET" --users 10000 --user-format 'bench{}' \
+    --secret "$SECRET" --users 10000 --user-format 'bench{}' --with-usage \
     --in-flight "$IN_FLIGHT" --sockets 4 --seconds "$SECONDS_PER_ROUND" --json
 }
 ready() { # port
@@ -65,7 +89,7 @@ ready() { # port
     --user-format probe --in-flight 1 --sockets 1 --seconds 1 --warmup-seconds 0 --json \
     | grep -q '"accepts":[1-9]'
 }
-for port in "$FR_PORT" "$TS_PORT"; do
+for port in "$FR_PORT" "$TS_PORT" "$UN_PORT"; do
   for _ in $(seq 1 100); do ready "$port" && continue 2; sleep 0.2; done
   echo "bench: server on port $port did not answer" >&2; exit 1
 done
@@ -74,15 +98,21 @@ echo "bench: accounting, $IN_FLIGHT in flight on 4 sockets, ${SECONDS_PER_ROUND}
 results="$scratch/results.jsonl"
 for ((r = 1; r <= ROUNDS; r++)); do
   run turnstile "$TS_PORT" | tee -a "$results"
+  run unrated "$UN_PORT" | tee -a "$results"
   run freeradius "$FR_PORT" | tee -a "$results"
 done
 python3 - "$results" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-for label in ("turnstile", "freeradius"):
+for label in ("turnstile", "unrated", "freeradius"):
     rs = [r for r in rows if r["label"] == label]
     b = max(rs, key=lambda r: r["requests_per_sec"])
     med = sorted(r["requests_per_sec"] for r in rs)[len(rs) // 2]
     print(f"{label:10} best {b['requests_per_sec']:>7.0f} req/s, median {med:>7.0f}  p50 {b['p50_ms']:.2f} ms  "
           f"p99 {b['p99_ms']:.2f} ms  lost {b['lost']}")
+rated = [r["requests_per_sec"] for r in rows if r["label"] == "turnstile"]
+unrated = [r["requests_per_sec"] for r in rows if r["label"] == "unrated"]
+ratios = sorted(a / b for a, b in zip(rated, unrated))
+print(f"rated/unrated: best rounds {max(rated) / max(unrated):.3f}, median of rounds "
+      f"{ratios[len(ratios) // 2]:.3f} (rounds: {', '.join(f'{x:.3f}' for x in ratios)})")
 PY

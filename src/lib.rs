@@ -10,11 +10,13 @@
 //! | [`auth`] | credential checks (PAP, CHAP), login history and [`auth::policy::evaluate`]: grant with limits, or refuse with a code |
 //! | [`account`] | what a user holds: profile, bindings, product instances |
 //! | [`catalog`] | groups, products, billing and control policies, blacklists, IP tables, system switches |
-//! | [`session`] | the online table, the accounting journal (group commit), kicks, the sweeper |
-//! | [`admin`] | the operator's local HTTP API (online, history, kick, CoA) |
+//! | [`session`] | the online table, the accounting journal (group commit, rating), kicks, the sweeper, policy changes on live sessions |
+//! | [`billing`] | rating, the usage meter, where a user stands (quota, money), cycles, settlement, payments, packages |
+//! | [`admin`] | the operator's local HTTP API (online, history, kick, CoA, settlement, payments, packages, ledger) |
 //! | [`portal`] | the Srun-compatible portal: codec (xencode, Srun base64, chksum, sign), JSONP, challenges, endpoints, the login page (HTML/CSS/JS in the binary) |
 //! | [`directory`] | the in-memory users, NAS clients and catalog that the packet path reads |
-//! | [`store`] | the [`store::Store`] trait and its SQLite backend; sealed secrets; CSV import |
+//! | [`clock`] | the daemon's clock (shiftable for drills and tests) |
+//! | [`store`] | the [`store::Store`] trait (with [`store::billing::BillingStore`]) and its SQLite backend; sealed secrets; CSV import |
 //! | [`daemon`] | wiring for `turnstile serve` |
 //! | [`telemetry`] | logs and Prometheus metrics |
 //!
@@ -36,9 +38,21 @@
 //!
 //! ```text
 //! NAS ─UDP─▶ radius::acct_server ─▶ reply_cache ─▶ radius::accounting::parse ─▶
-//!            session::tracker (journal: one transaction for everything queued ─▶
-//!            online table in memory) ─▶ Accounting-Response
-//! sweeper / admin API ─▶ session::kick ─▶ radius::dynauth ─▶ NAS:3799 ─▶ ACK ─▶ tracker
+//!            session::tracker (journal: one transaction for everything queued, with
+//!            each session's usage since its last counters added to its product
+//!            instance ─▶ online table and billing::meter in memory) ─▶ Accounting-Response
+//! sweeper (billing::standing: quota E3001, money E3004) / admin API ─▶ session::kick ─▶
+//!            radius::dynauth ─▶ NAS:3799 ─▶ ACK ─▶ tracker
+//! ```
+//!
+//! # How settlement flows
+//!
+//! ```text
+//! timer ([billing] settle_at) / POST /api/v1/settle ─▶ billing::settle::Settler ─▶
+//!            store::BillingStore::settle_batch (one IMMEDIATE transaction per 1,000
+//!            due instances: read ─▶ billing::settle::plan (pure) ─▶ settlement record
+//!            with its unique key, balances, usage reset, next cycle, ledger, log) ─▶
+//!            meter ─▶ online sessions split (E4011) through the tracker
 //! ```
 //!
 //! # How a portal login flows

@@ -214,3 +214,45 @@ mod tests {
         assert_eq!(charge(&p, &u, Extra::default()).usage_fen, i64::MAX);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn usage() -> impl Strategy<Value = Usage> {
+        (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(secs, bytes_in, bytes_out)| Usage {
+            secs,
+            bytes_in,
+            bytes_out,
+            logins: 0,
+        })
+    }
+
+    proptest! {
+        /// Any counters and prices: no overflow, never below zero, never less for more.
+        #[test]
+        fn charges_never_overflow_and_grow_with_usage(
+            u in usage(),
+            more in usage(),
+            fen_per_hour in any::<i64>(),
+            fen_per_gib in any::<i64>(),
+            fee in any::<i64>(),
+            included_secs in proptest::option::of(any::<u64>()),
+            included_bytes in proptest::option::of(any::<u64>()),
+        ) {
+            let policy = BillingPolicy {
+                kind: BillingKind::ByTime,
+                included_secs,
+                included_bytes,
+                cycle_fee_fen: fee,
+                fen_per_hour,
+                fen_per_gib,
+            };
+            let c = charge(&policy, &u, Extra::default());
+            prop_assert!(c.usage_fen >= 0 && c.fee_fen >= 0 && c.total() >= 0);
+            let bigger = charge(&policy, &u.plus(more), Extra::default());
+            prop_assert!(bigger.usage_fen >= c.usage_fen);
+        }
+    }
+}

@@ -14,7 +14,10 @@ use radius::core::rfc2865::{
     CALLING_STATION_ID_TYPE, FRAMED_IP_ADDRESS_TYPE, NAS_IP_ADDRESS_TYPE, USER_NAME_TYPE,
     USER_PASSWORD_TYPE,
 };
-use radius::core::rfc2866::{ACCT_SESSION_ID_TYPE, ACCT_STATUS_TYPE_TYPE};
+use radius::core::rfc2866::{
+    ACCT_INPUT_OCTETS_TYPE, ACCT_OUTPUT_OCTETS_TYPE, ACCT_SESSION_ID_TYPE, ACCT_SESSION_TIME_TYPE,
+    ACCT_STATUS_TYPE_TYPE,
+};
 use radius::core::rfc2869::NAS_PORT_ID_TYPE;
 use rand::RngCore;
 use std::net::{SocketAddr, UdpSocket};
@@ -79,6 +82,10 @@ struct Opts {
     /// NAS-Port-Id 0/1/0:100.
     #[arg(long)]
     with_station: bool,
+    /// Accounting mode: Interim-Update and Stop report usage (session time and octets),
+    /// so a server that rates usage has something to rate.
+    #[arg(long)]
+    with_usage: bool,
 }
 
 #[derive(Default)]
@@ -237,13 +244,22 @@ fn build_accounting(opts: &Opts, tag: usize, id: u8, n: usize) -> Vec<u8> {
         .replace("{}", &(n / 3 % opts.users.max(1)).to_string());
     let session = format!("bench-{tag}-{}", n / 3);
     let status = [1u32, 3, 2][n % 3];
-    PacketBuilder::new(Code::AccountingRequest, id)
+    let mut b = PacketBuilder::new(Code::AccountingRequest, id)
         .u32_attribute(ACCT_STATUS_TYPE_TYPE, status)
         .and_then(|b| b.attribute(ACCT_SESSION_ID_TYPE, session.as_bytes()))
         .and_then(|b| b.attribute(USER_NAME_TYPE, user.as_bytes()))
         .and_then(|b| b.attribute(NAS_IP_ADDRESS_TYPE, &[127, 0, 0, 1]))
-        .expect("small packet")
-        .finish_signed_request(&SharedSecret::new(opts.secret.as_bytes()))
+        .expect("small packet");
+    if opts.with_usage && status != 1 {
+        // Interim: a minute, 1 MB up, 5 MB down; Stop: twice that.
+        let k = if status == 3 { 1 } else { 2 };
+        b = b
+            .u32_attribute(ACCT_SESSION_TIME_TYPE, 60 * k)
+            .and_then(|b| b.u32_attribute(ACCT_INPUT_OCTETS_TYPE, 1_000_000 * k))
+            .and_then(|b| b.u32_attribute(ACCT_OUTPUT_OCTETS_TYPE, 5_000_000 * k))
+            .expect("small packet");
+    }
+    b.finish_signed_request(&SharedSecret::new(opts.secret.as_bytes()))
 }
 
 fn build(opts: &Opts, id: u8, n: usize, auth: &[u8; 16]) -> Vec<u8> {

@@ -446,3 +446,114 @@ fn apply(online: &OnlineTable, change: &OnlineChange) {
     }
     metrics::gauge!("turnstile_online_sessions").set(online.len() as f64);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::billing::rating;
+    use crate::catalog::{BillingKind, BillingPolicy};
+    use proptest::prelude::*;
+
+    fn interim(secs: u32, input: u64, output: u64) -> AccountingRequest {
+        AccountingRequest {
+            status: AcctStatus::InterimUpdate,
+            session_id: "s".into(),
+            user: "u".into(),
+            terminate_cause: None,
+            session_time: Some(secs),
+            input_octets: input,
+            output_octets: output,
+            framed_ip: None,
+            nas_ip: None,
+            station: None,
+            nas_port: None,
+            class: None,
+        }
+    }
+
+    /// What the journal charges for `reports` arriving in this order: each merged into
+    /// the session as the one before left it, its delta added.
+    fn charged(reports: &[(u32, u64, u64)]) -> Usage {
+        let source = "192.0.2.1".parse().unwrap();
+        let mut prior: Option<OnlineRecord> = None;
+        let mut total = Usage::default();
+        for (i, &(secs, input, output)) in reports.iter().enumerate() {
+            let record = merge(
+                prior.clone(),
+                "nas",
+                &interim(secs, input, output),
+                source,
+                i as i64,
+            );
+            total = total.plus(delta(prior.as_ref(), &record));
+            prior = Some(record);
+        }
+        total
+    }
+
+    /// Cumulative counters of a session: each report at least the one before.
+    fn session() -> impl Strategy<Value = Vec<(u32, u64, u64)>> {
+        prop::collection::vec((0u32..10_000, 0u64..1 << 40, 0u64..1 << 40), 1..40).prop_map(
+            |steps| {
+                let mut at = (0u32, 0u64, 0u64);
+                steps
+                    .into_iter()
+                    .map(|(s, i, o)| {
+                        at = (at.0.saturating_add(s), at.1 + i, at.2 + o);
+                        at
+                    })
+                    .collect()
+            },
+        )
+    }
+
+    proptest! {
+        /// Retransmitted and reordered Interims add nothing: the session is charged
+        /// exactly its last counters, once, however they arrive.
+        #[test]
+        fn retransmissions_and_reordering_add_nothing(
+            reports in session(),
+            shuffles in prop::collection::vec(any::<prop::sample::Index>(), 0..60),
+        ) {
+            let last = *reports.last().unwrap();
+            let mut arrived = reports.clone();
+            for pick in shuffles {
+                // A copy of a random report arrives again, at a random place.
+                let copy = arrived[pick.index(arrived.len())];
+                arrived.insert(pick.index(arrived.len() + 1), copy);
+            }
+            let total = charged(&arrived);
+            // Arrivals after the last report cannot lower what it said.
+            let max = arrived.iter().fold((0, 0, 0), |m, r| (m.0.max(r.0), m.1.max(r.1), m.2.max(r.2)));
+            prop_assert_eq!(max, last);
+            prop_assert_eq!(total, Usage { secs: u64::from(last.0), bytes_in: last.1, bytes_out: last.2, logins: 1 });
+        }
+
+        /// The charge of a cycle depends on its usage, not on how the usage was reported.
+        #[test]
+        fn the_charge_does_not_depend_on_how_usage_was_split(
+            a in session(),
+            b in session(),
+            fen_per_hour in 0i64..100_000,
+            fen_per_gib in 0i64..100_000,
+            included in 0u64..1 << 36,
+        ) {
+            // Two ways of reporting the same final counters.
+            let last = *a.last().unwrap();
+            let mut b: Vec<_> = b.into_iter().filter(|r| r.0 <= last.0 && r.1 <= last.1 && r.2 <= last.2).collect();
+            b.push(last);
+            let policy = BillingPolicy {
+                kind: BillingKind::ByTraffic,
+                included_secs: Some(included % 100_000),
+                included_bytes: Some(included),
+                fen_per_hour,
+                fen_per_gib,
+                ..BillingPolicy::default()
+            };
+            let (ua, ub) = (charged(&a), charged(&b));
+            prop_assert_eq!(ua, ub);
+            let extra = rating::Extra::default();
+            prop_assert_eq!(rating::charge(&policy, &ua, extra), rating::charge(&policy, &ub, extra));
+        }
+    }
+}
