@@ -305,6 +305,7 @@ impl Settler {
             ..RunReport::default()
         };
         let mut after = None;
+        let mut touched: Vec<String> = Vec::new();
         loop {
             let batch = if dry_run {
                 self.dry_batch(&ctx, scope, after.clone()).await?
@@ -331,6 +332,11 @@ impl Settler {
             after = Some(last);
             for (user, product, outcome) in batch.outcomes {
                 self.count(&mut report, &user, &product, &outcome, dry_run);
+                if matches!(outcome, InstanceOutcome::Settled(_))
+                    && touched.last() != Some(&user)
+                {
+                    touched.push(user);
+                }
             }
             tracing::info!(
                 settled = report.settled,
@@ -338,6 +344,13 @@ impl Settler {
                 dry_run,
                 "settlement batch done"
             );
+        }
+        if !dry_run && !touched.is_empty() {
+            // A failure here leaves memory's balances stale until the next change or
+            // restart; the money itself is settled.
+            if let Err(e) = self.store.touch_users(&touched).await {
+                tracing::error!(error = %e, "settled users not announced to memory");
+            }
         }
         if !dry_run {
             let deleted = self

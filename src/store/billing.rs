@@ -317,6 +317,9 @@ pub trait BillingStore: Send + Sync {
         user: &str,
         plan: &MoneyPlan<'_>,
     ) -> Result<Option<Result<MoneyWrite, Refusal>>, StoreError>;
+    /// Writes to the change log that these users changed (balances after a settlement
+    /// run), so that every daemon's memory reloads them.
+    async fn touch_users(&self, users: &[String]) -> Result<(), StoreError>;
     /// Appends lines to the settlement log on their own.
     async fn append_log(&self, entries: &[LogEntry]) -> Result<(), StoreError>;
     /// Deletes packages expired at `now`, logging E7014 per user in the same transaction;

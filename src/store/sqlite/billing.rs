@@ -14,10 +14,12 @@ use crate::store::billing::{
     MoneyPlan, MoneyWrite, PackageRecord, Refusal, SettleFailure, SettlePlan, SettleScope,
     SettleStep, SettledBatch, SettlementRecord,
 };
-use crate::store::{Entity, StoreError};
+use crate::store::{Entity, StoreError, ALL_KEYS};
 
 /// Rows per multi-row statement (below SQLite's 32,766 bound values).
 const ROWS: usize = 1000;
+/// Past this many users, `touch_users` asks for one reload of every user instead.
+const TOUCH_ONE_BY_ONE: usize = 2000;
 
 const INSTANCE_COLUMNS: &str = "up.user_name, up.product, up.started_at, up.balance_fen, \
     up.cycle_start, up.cycle_end, up.reserved_package, up.used_secs, up.used_in, \
@@ -326,8 +328,13 @@ async fn write_settlements(
     insert_ledger(tx, &ledger).await.map_err(deduct)?;
     insert_packages(tx, &packages).await.map_err(deduct)?;
     insert_log(tx, &log).await.map_err(deduct)?;
-    // The directory learns of new balances (arrears refuse logins at once).
-    let mut users: Vec<&str> = records.iter().map(|w| w.record.user.as_str()).collect();
+    // Arrears refuse logins at once: the directory learns of them with the batch. Other
+    // new balances reach it when the run ends (`touch_users`), in one pass.
+    let mut users: Vec<&str> = records
+        .iter()
+        .filter(|w| w.record.balance_fen < 0 || wallets.get(&w.record.user).is_some_and(|(b, a)| b != a))
+        .map(|w| w.record.user.as_str())
+        .collect();
     users.dedup();
     for user in users {
         log_change(tx, Entity::User, user).await.map_err(deduct)?;
@@ -504,6 +511,19 @@ impl BillingStore for SqliteStore {
         log_change(&mut tx, Entity::User, user).await?;
         tx.commit().await?;
         Ok(Some(Ok(write)))
+    }
+
+    async fn touch_users(&self, users: &[String]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if users.len() > TOUCH_ONE_BY_ONE {
+            log_change(&mut tx, Entity::User, ALL_KEYS).await?;
+        } else {
+            for user in users {
+                log_change(&mut tx, Entity::User, user).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn append_log(&self, entries: &[LogEntry]) -> Result<(), StoreError> {
