@@ -8,7 +8,7 @@ use serde::Serialize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cli::billing::PackageCommand;
+use cli::billing::{ListArgs, Listing, PackageCommand};
 use cli::catalog::{
     BillingArgs, BlacklistCommand, ControlArgs, GroupArgs, IpTableCommand, ObjectCommand,
     PackagePlanArgs, ProductArgs, SystemCommand,
@@ -155,41 +155,11 @@ enum Command {
     #[command(subcommand)]
     Package(PackageCommand),
     /// Ledger entries (every movement of money), newest first.
-    Ledger {
-        /// Only this user's.
-        #[arg(long)]
-        user: Option<String>,
-        /// At most this many.
-        #[arg(long, default_value_t = 100)]
-        limit: u32,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Ledger(ListArgs),
     /// Settled cycles (结算清单), newest first.
-    Settlements {
-        /// Only this user's.
-        #[arg(long)]
-        user: Option<String>,
-        /// At most this many.
-        #[arg(long, default_value_t = 100)]
-        limit: u32,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Settlements(ListArgs),
     /// The settlement log (E7xxx, E6001/E6002), newest first.
-    SettlementLog {
-        /// Only this user's.
-        #[arg(long)]
-        user: Option<String>,
-        /// At most this many.
-        #[arg(long, default_value_t = 100)]
-        limit: u32,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    SettlementLog(ListArgs),
     /// Change a session's bandwidth by CoA (E4006); it stays online.
     Coa {
         /// NAS/SESSION-ID.
@@ -271,13 +241,9 @@ fn run(cli: Cli) -> Result<()> {
             reference,
         } => cli::billing::pay(s, user, amount, to, note, reference),
         Command::Package(cmd) => cli::billing::package(s, cmd),
-        Command::Ledger { user, limit, json } => cli::billing::ledger(s, user, limit, json),
-        Command::Settlements { user, limit, json } => {
-            cli::billing::settlements(s, user, limit, json)
-        }
-        Command::SettlementLog { user, limit, json } => {
-            cli::billing::settlement_log(s, user, limit, json)
-        }
+        Command::Ledger(args) => cli::billing::list(s, Listing::Ledger, args),
+        Command::Settlements(args) => cli::billing::list(s, Listing::Settlements, args),
+        Command::SettlementLog(args) => cli::billing::list(s, Listing::Log, args),
         Command::Blacklist(cmd) => runtime.block_on(cli::catalog::blacklist(s, cmd)),
         Command::IpTable(cmd) => runtime.block_on(cli::catalog::ip_table(s, cmd)),
         Command::System(cmd) => runtime.block_on(cli::catalog::system(s, cmd)),

@@ -161,57 +161,50 @@ impl ListFilter {
     }
 }
 
-pub(super) async fn ledger(
-    State(state): State<Arc<AdminState>>,
-    headers: HeaderMap,
-    Query(f): Query<ListFilter>,
-) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    let store = state.kicker.directory.store();
-    let rows = store
-        .ledger(f.user.as_deref(), f.limit())
-        .await
-        .map_err(store_error)?;
-    Ok(success(rows))
+/// One of the billing lists.
+#[derive(Clone, Copy)]
+pub(super) enum Listing {
+    /// Ledger entries.
+    Ledger,
+    /// Settlement records.
+    Settlements,
+    /// Settlement log lines, each with its code's text.
+    Log,
 }
 
-pub(super) async fn settlements(
+/// `GET /api/v1/ledger|settlements|settlement-log`: newest first.
+pub(super) async fn list(
     State(state): State<Arc<AdminState>>,
     headers: HeaderMap,
     Query(f): Query<ListFilter>,
+    listing: Listing,
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers)?;
     let store = state.kicker.directory.store();
-    let rows = store
-        .settlements(f.user.as_deref(), f.limit())
-        .await
-        .map_err(store_error)?;
-    Ok(success(rows))
-}
-
-pub(super) async fn settlement_log(
-    State(state): State<Arc<AdminState>>,
-    headers: HeaderMap,
-    Query(f): Query<ListFilter>,
-) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    let lang = state.lang;
-    let store = state.kicker.directory.store();
-    let rows = store
-        .settlement_log(f.user.as_deref(), f.limit())
-        .await
-        .map_err(store_error)?;
-    let rows: Vec<serde_json::Value> = rows
-        .into_iter()
-        .map(|l| {
-            let text = ECode::from_number(l.code)
-                .map_or_else(|| format!("E{:04}", l.code), |c| c.wire(lang));
-            let mut v = serde_json::to_value(&l).unwrap_or_default();
-            v["text"] = text.into();
-            v
-        })
-        .collect();
-    Ok(success(rows))
+    let (user, limit) = (f.user.as_deref(), f.limit());
+    fn json<T: serde::Serialize>(rows: T) -> serde_json::Value {
+        serde_json::to_value(rows).unwrap_or_default()
+    }
+    let rows: Result<serde_json::Value, _> = match listing {
+        Listing::Ledger => store.ledger(user, limit).await.map(json),
+        Listing::Settlements => store.settlements(user, limit).await.map(json),
+        Listing::Log => {
+            let lang = state.lang;
+            store.settlement_log(user, limit).await.map(|lines| {
+                lines
+                    .into_iter()
+                    .map(|l| {
+                        let text = ECode::from_number(l.code)
+                            .map_or_else(|| format!("E{:04}", l.code), |c| c.wire(lang));
+                        let mut v = serde_json::to_value(&l).unwrap_or_default();
+                        v["text"] = text.into();
+                        v
+                    })
+                    .collect()
+            })
+        }
+    };
+    Ok(success(rows.map_err(store_error)?))
 }
 
 /// `GET /api/v1/packages?user=U`: a user's packages and instances.

@@ -9,6 +9,7 @@
 //! else the HTTP status, and a message.
 
 mod billing;
+use billing::Listing;
 pub mod token;
 
 use axum::extract::{Query, State};
@@ -58,9 +59,18 @@ pub async fn serve(
         .route("/api/v1/coa", post(coa))
         .route("/api/v1/settle", post(billing::settle))
         .route("/api/v1/pay", post(billing::pay))
-        .route("/api/v1/ledger", get(billing::ledger))
-        .route("/api/v1/settlements", get(billing::settlements))
-        .route("/api/v1/settlement-log", get(billing::settlement_log))
+        .route(
+            "/api/v1/ledger",
+            get(|s, h, q| billing::list(s, h, q, Listing::Ledger)),
+        )
+        .route(
+            "/api/v1/settlements",
+            get(|s, h, q| billing::list(s, h, q, Listing::Settlements)),
+        )
+        .route(
+            "/api/v1/settlement-log",
+            get(|s, h, q| billing::list(s, h, q, Listing::Log)),
+        )
         .route("/api/v1/packages", get(billing::packages))
         .route("/api/v1/packages/buy", post(billing::package_buy))
         .route("/api/v1/packages/reserve", post(billing::package_reserve))

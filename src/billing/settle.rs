@@ -332,9 +332,7 @@ impl Settler {
             after = Some(last);
             for (user, product, outcome) in batch.outcomes {
                 self.count(&mut report, &user, &product, &outcome, dry_run);
-                if matches!(outcome, InstanceOutcome::Settled(_))
-                    && touched.last() != Some(&user)
-                {
+                if matches!(outcome, InstanceOutcome::Settled(_)) && touched.last() != Some(&user) {
                     touched.push(user);
                 }
             }

@@ -2,7 +2,7 @@
 //! running daemon's operator API (settlement must keep the daemon's usage meter in step).
 
 use anyhow::{bail, Result};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use super::sessions::{call, print, query, text};
@@ -198,84 +198,80 @@ fn print_packages(data: &Value, json_out: bool) -> Result<()> {
     Ok(())
 }
 
-/// `turnstile ledger`.
-pub fn ledger(settings: &Settings, user: Option<String>, limit: u32, json_out: bool) -> Result<()> {
-    let data = call(
-        settings,
-        "GET",
-        &format!("/api/v1/ledger{}", query(&user, Some(limit))),
-        None,
-    )?;
-    print(&data, json_out, |e| {
-        format!(
-            "{}\t{}\t{}\t{}\t{:>+}\tbalance {}\t{}\t{}",
-            text(&e["id"]),
-            text(&e["at"]),
-            text(&e["user"]),
-            e["product"].as_str().unwrap_or("wallet"),
-            e["amount_fen"].as_i64().unwrap_or_default(),
-            text(&e["balance_fen"]),
-            text(&e["kind"]),
-            text(&e["reference"])
-        )
-    })
+/// `--user`, `--limit`, `--json` of the billing lists.
+#[derive(Args)]
+pub struct ListArgs {
+    /// Only this user's.
+    #[arg(long)]
+    user: Option<String>,
+    /// At most this many (newest first).
+    #[arg(long, default_value_t = 100)]
+    limit: u32,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
-/// `turnstile settlements`.
-pub fn settlements(
-    settings: &Settings,
-    user: Option<String>,
-    limit: u32,
-    json_out: bool,
-) -> Result<()> {
-    let data = call(
-        settings,
-        "GET",
-        &format!("/api/v1/settlements{}", query(&user, Some(limit))),
-        None,
-    )?;
-    print(&data, json_out, |s| {
-        format!(
-            "{}\t{}\tcycle {}..{}\tE{}\tfee {} + usage {}\tcharged {}\tbalance {}",
-            text(&s["user"]),
-            text(&s["product"]),
-            text(&s["cycle_start"]),
-            text(&s["cycle_end"]),
-            text(&s["code"]),
-            text(&s["fee_fen"]),
-            text(&s["usage_fen"]),
-            text(&s["charged_fen"]),
-            text(&s["balance_fen"])
-        )
-    })
+/// Which billing list.
+#[derive(Clone, Copy)]
+pub enum Listing {
+    /// `turnstile ledger`.
+    Ledger,
+    /// `turnstile settlements`.
+    Settlements,
+    /// `turnstile settlement-log`.
+    Log,
 }
 
-/// `turnstile settlement-log`.
-pub fn settlement_log(
-    settings: &Settings,
-    user: Option<String>,
-    limit: u32,
-    json_out: bool,
-) -> Result<()> {
+/// `turnstile ledger|settlements|settlement-log`.
+pub fn list(settings: &Settings, listing: Listing, args: ListArgs) -> Result<()> {
+    let path = match listing {
+        Listing::Ledger => "ledger",
+        Listing::Settlements => "settlements",
+        Listing::Log => "settlement-log",
+    };
     let data = call(
         settings,
         "GET",
-        &format!("/api/v1/settlement-log{}", query(&user, Some(limit))),
+        &format!("/api/v1/{path}{}", query(&args.user, Some(args.limit))),
         None,
     )?;
     if !data.is_array() {
         bail!("unexpected reply from the daemon");
     }
-    print(&data, json_out, |l| {
-        format!(
+    print(&data, args.json, |r| match listing {
+        Listing::Ledger => format!(
+            "{}\t{}\t{}\t{}\t{:>+}\tbalance {}\t{}\t{}",
+            text(&r["id"]),
+            text(&r["at"]),
+            text(&r["user"]),
+            r["product"].as_str().unwrap_or("wallet"),
+            r["amount_fen"].as_i64().unwrap_or_default(),
+            text(&r["balance_fen"]),
+            text(&r["kind"]),
+            text(&r["reference"])
+        ),
+        Listing::Settlements => format!(
+            "{}\t{}\tcycle {}..{}\tE{}\tfee {} + usage {}\tcharged {}\tbalance {}",
+            text(&r["user"]),
+            text(&r["product"]),
+            text(&r["cycle_start"]),
+            text(&r["cycle_end"]),
+            text(&r["code"]),
+            text(&r["fee_fen"]),
+            text(&r["usage_fen"]),
+            text(&r["charged_fen"]),
+            text(&r["balance_fen"])
+        ),
+        Listing::Log => format!(
             "{}\t{}\t{}\t{}\t{}\t{} fen\t{}",
-            text(&l["id"]),
-            text(&l["at"]),
-            text(&l["user"]),
-            text(&l["product"]),
-            text(&l["text"]),
-            text(&l["amount_fen"]),
-            text(&l["detail"])
-        )
+            text(&r["id"]),
+            text(&r["at"]),
+            text(&r["user"]),
+            text(&r["product"]),
+            text(&r["text"]),
+            text(&r["amount_fen"]),
+            text(&r["detail"])
+        ),
     })
 }

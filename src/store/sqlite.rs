@@ -113,15 +113,14 @@ fn binding_from_row(row: &SqliteRow) -> Result<(String, Binding), StoreError> {
     Ok((user, binding))
 }
 
+/// A column that holds a count (never below zero).
+fn unsigned(row: &SqliteRow, table: &str, column: &str) -> Result<u64, StoreError> {
+    let v: i64 = row.try_get(column)?;
+    u64::try_from(v).map_err(|e| corrupt(table.into(), format!("{column}: {e}")))
+}
+
 fn holding_from_row(row: &SqliteRow) -> Result<(String, Holding), StoreError> {
     let user: String = row.try_get("user_name")?;
-    let unsigned = |column: &str| -> Result<u64, StoreError> {
-        let v: i64 = row.try_get(column)?;
-        u64::try_from(v)
-            .map_err(|e| corrupt(format!("user_products/{user}"), format!("{column}: {e}")))
-    };
-    // Usage is read separately (instance_usage); here only make sure it is readable.
-    unsigned("used_secs")?;
     let holding = Holding {
         product: row.try_get("product")?,
         balance_fen: row.try_get("balance_fen")?,
@@ -359,22 +358,19 @@ async fn add_usage(
 
 const BINDINGS_QUERY: &str = "SELECT user_name, kind, value FROM user_bindings";
 const BINDINGS_ORDER: &str = "ORDER BY user_name, kind, value";
-const HOLDINGS_QUERY: &str = "SELECT user_name, product, used_secs, balance_fen, cycle_start, \
+const HOLDINGS_QUERY: &str = "SELECT user_name, product, balance_fen, cycle_start, \
     cycle_end, reserved_package FROM user_products";
 const HOLDINGS_ORDER: &str = "ORDER BY user_name, product";
 const GRANTS_QUERY: &str = "SELECT user_name, product, extra_secs, extra_bytes, bought_at, \
     expires_at FROM user_packages";
 
+/// A package's grant, and the (user, product) it is on.
 fn grant_from_row(row: &SqliteRow) -> Result<((String, String), Grant), StoreError> {
-    let unsigned = |column: &str| -> Result<u64, StoreError> {
-        let v: i64 = row.try_get(column)?;
-        u64::try_from(v).map_err(|e| corrupt("user_packages".into(), format!("{column}: {e}")))
-    };
     Ok((
         (row.try_get("user_name")?, row.try_get("product")?),
         Grant {
-            extra_secs: unsigned("extra_secs")?,
-            extra_bytes: unsigned("extra_bytes")?,
+            extra_secs: unsigned(row, "user_packages", "extra_secs")?,
+            extra_bytes: unsigned(row, "user_packages", "extra_bytes")?,
             bought_at: row.try_get("bought_at")?,
             expires_at: row.try_get("expires_at")?,
         },

@@ -7,8 +7,10 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use std::collections::HashMap;
 
-use super::{corrupt, counter, is_unique_violation, log_change, SqliteStore};
-use crate::account::{Grant, Holding, Usage};
+use super::{
+    corrupt, counter, grant_from_row, is_unique_violation, log_change, unsigned, SqliteStore,
+};
+use crate::account::{Holding, Usage};
 use crate::store::billing::{
     Account, BillingStore, DueInstance, InstanceOutcome, LedgerEntry, LedgerKind, LogEntry,
     MoneyPlan, MoneyWrite, PackageRecord, Refusal, SettleFailure, SettlePlan, SettleScope,
@@ -28,17 +30,12 @@ const INSTANCE_COLUMNS: &str = "up.user_name, up.product, up.started_at, up.bala
 const PACKAGE_COLUMNS: &str = "id, user_name, product, package, extra_secs, extra_bytes, \
     price_fen, bought_at, expires_at";
 
-fn unsigned(row: &SqliteRow, column: &str) -> Result<u64, StoreError> {
-    let v: i64 = row.try_get(column)?;
-    u64::try_from(v).map_err(|e| corrupt(format!("billing/{column}"), e))
-}
-
 fn usage_from_row(row: &SqliteRow) -> Result<Usage, StoreError> {
     Ok(Usage {
-        secs: unsigned(row, "used_secs")?,
-        bytes_in: unsigned(row, "used_in")?,
-        bytes_out: unsigned(row, "used_out")?,
-        logins: unsigned(row, "logins")?,
+        secs: unsigned(row, "user_products", "used_secs")?,
+        bytes_in: unsigned(row, "user_products", "used_in")?,
+        bytes_out: unsigned(row, "user_products", "used_out")?,
+        logins: unsigned(row, "user_products", "logins")?,
     })
 }
 
@@ -65,12 +62,7 @@ fn package_from_row(row: &SqliteRow) -> Result<PackageRecord, StoreError> {
         product: row.try_get("product")?,
         package: row.try_get("package")?,
         price_fen: row.try_get("price_fen")?,
-        grant: Grant {
-            extra_secs: unsigned(row, "extra_secs")?,
-            extra_bytes: unsigned(row, "extra_bytes")?,
-            bought_at: row.try_get("bought_at")?,
-            expires_at: row.try_get("expires_at")?,
-        },
+        grant: grant_from_row(row)?.1,
     })
 }
 
@@ -332,7 +324,9 @@ async fn write_settlements(
     // new balances reach it when the run ends (`touch_users`), in one pass.
     let mut users: Vec<&str> = records
         .iter()
-        .filter(|w| w.record.balance_fen < 0 || wallets.get(&w.record.user).is_some_and(|(b, a)| b != a))
+        .filter(|w| {
+            w.record.balance_fen < 0 || wallets.get(&w.record.user).is_some_and(|(b, a)| b != a)
+        })
         .map(|w| w.record.user.as_str())
         .collect();
     users.dedup();
@@ -544,7 +538,10 @@ impl BillingStore for SqliteStore {
         .await?;
         let mut deleted = Vec::with_capacity(rows.len());
         for r in &rows {
-            deleted.push((r.try_get::<String, _>("user_name")?, unsigned(r, "n")?));
+            deleted.push((
+                r.try_get::<String, _>("user_name")?,
+                unsigned(r, "user_packages", "n")?,
+            ));
         }
         sqlx::query("DELETE FROM user_packages WHERE expires_at <= $1")
             .bind(now)
