@@ -8,7 +8,8 @@ use serde::Serialize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cli::billing::{ListArgs, Listing, PackageCommand};
+use cli::args::ListArgs;
+use cli::billing::{Listing, PackageCommand};
 use cli::catalog::{
     BillingArgs, BlacklistCommand, ControlArgs, GroupArgs, IpTableCommand, ObjectCommand,
     PackagePlanArgs, ProductArgs, SystemCommand,
@@ -92,17 +93,7 @@ enum Command {
         json: bool,
     },
     /// Ended sessions with their usage and cause, newest first (asks the running daemon).
-    Sessions {
-        /// Only this user's.
-        #[arg(long)]
-        user: Option<String>,
-        /// At most this many.
-        #[arg(long, default_value_t = 100)]
-        limit: u32,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Sessions(ListArgs),
     /// Take sessions down: every session of a user, or one (NAS/SESSION-ID).
     Kick {
         /// Every session of this user.
@@ -248,7 +239,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::IpTable(cmd) => runtime.block_on(cli::catalog::ip_table(s, cmd)),
         Command::System(cmd) => runtime.block_on(cli::catalog::system(s, cmd)),
         Command::Online { user, json } => cli::sessions::online(s, user, json),
-        Command::Sessions { user, limit, json } => cli::sessions::sessions(s, user, limit, json),
+        Command::Sessions(args) => cli::sessions::sessions(s, args.user, args.limit, args.json),
         Command::Kick {
             user,
             session,

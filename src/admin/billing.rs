@@ -40,6 +40,15 @@ fn refused(lang: Lang, r: Refusal) -> ApiError {
     }
 }
 
+/// E5990 for a request without `field`.
+fn incomplete(lang: Lang, field: &str) -> ApiError {
+    ApiError {
+        status: StatusCode::BAD_REQUEST,
+        code: ECode::IncompleteData.number(),
+        msg: format!("{}: give {field}", ECode::IncompleteData.wire(lang)),
+    }
+}
+
 fn store_error(e: impl std::fmt::Display) -> ApiError {
     ApiError {
         status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -303,11 +312,10 @@ pub(super) async fn package_buy(
     authorize(&state, &headers)?;
     let lang = state.lang;
     let req = body(lang, b)?;
-    let name = req.package.clone().ok_or_else(|| ApiError {
-        status: StatusCode::BAD_REQUEST,
-        code: ECode::IncompleteData.number(),
-        msg: format!("{}: give package", ECode::IncompleteData.wire(lang)),
-    })?;
+    let name = req
+        .package
+        .clone()
+        .ok_or_else(|| incomplete(lang, "package"))?;
     let catalog = stored_catalog(&state).await?;
     let now = unix_now();
     let reference = format!("package:{}:{now}:{:016x}", req.user, rand::random::<u64>());
@@ -348,11 +356,7 @@ pub(super) async fn package_remove(
     authorize(&state, &headers)?;
     let lang = state.lang;
     let req = body(lang, b)?;
-    let id = req.id.ok_or_else(|| ApiError {
-        status: StatusCode::BAD_REQUEST,
-        code: ECode::IncompleteData.number(),
-        msg: format!("{}: give id", ECode::IncompleteData.wire(lang)),
-    })?;
+    let id = req.id.ok_or_else(|| incomplete(lang, "id"))?;
     let catalog = stored_catalog(&state).await?;
     let now = unix_now();
     package_call(

@@ -1,6 +1,21 @@
-//! Parsers for command-line values operators type: dates, durations, bandwidths, yes/no.
+//! Parsers for command-line values operators type (dates, durations, bandwidths, yes/no),
+//! and the arguments several commands share.
 
 use chrono::{Local, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
+
+/// `--user`, `--limit`, `--json` of the lists the daemon keeps (history, ledger …).
+#[derive(clap::Args)]
+pub struct ListArgs {
+    /// Only this user's.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// At most this many (newest first).
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// `yes`/`no` (or `true`/`false`).
 pub fn yes_no(s: &str) -> Result<bool, String> {

@@ -2,9 +2,10 @@
 //! running daemon's operator API (settlement must keep the daemon's usage meter in step).
 
 use anyhow::{bail, Result};
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use serde_json::{json, Value};
 
+use super::args::ListArgs;
 use super::sessions::{call, print, query, text};
 use turnstile::config::Settings;
 
@@ -196,20 +197,6 @@ fn print_packages(data: &Value, json_out: bool) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// `--user`, `--limit`, `--json` of the billing lists.
-#[derive(Args)]
-pub struct ListArgs {
-    /// Only this user's.
-    #[arg(long)]
-    user: Option<String>,
-    /// At most this many (newest first).
-    #[arg(long, default_value_t = 100)]
-    limit: u32,
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
 }
 
 /// Which billing list.
