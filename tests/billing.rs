@@ -779,3 +779,43 @@ fn a_plan_change_reaches_live_sessions_by_coa_or_dm() {
     let rows = history(&d, "x", 3);
     assert_eq!(rows[0]["cause"], "E3001: 流量或时长已用尽", "{rows:?}");
 }
+
+#[test]
+fn gigawords_count_and_a_nas_reboot_adds_nothing() {
+    use radius::core::rfc2869::ACCT_INPUT_GIGAWORDS_TYPE;
+    let d = daemon("0", "", &[]);
+    let mut nas = Nas::new("127.0.0.1", &d);
+    let mut acct_nas = Nas::accounting("127.0.0.1", &d);
+    product(&d, "flat", &["--kind", "free"], &[], &[]);
+    d.cli_ok(&["user", "add", "g", "--password", "pw", "--product", "flat"]);
+    accepted(&mut nas, "g");
+    acct(&mut acct_nas, 1, "s1", "g", 0, 0);
+    // 2^32 × 1 + 5 octets: past what a 32-bit counter holds.
+    let (t, i, gw) = (int(60), int(5), int(1));
+    let r = acct_nas.acct_with(
+        3,
+        "s1",
+        "g",
+        &[
+            (ACCT_SESSION_TIME_TYPE, &t),
+            (ACCT_INPUT_OCTETS_TYPE, &i),
+            (ACCT_INPUT_GIGAWORDS_TYPE, &gw),
+        ],
+    );
+    assert_eq!(acct_nas.exchange(&r).code(), Code::AccountingResponse);
+    let usage = || d.cli_json(&["package", "list", "g", "--json"])["instances"][0]["usage"].clone();
+    assert_eq!(usage()["bytes_in"], (1u64 << 32) + 5);
+    // The NAS restarts: its sessions close at their last counters, nothing is added.
+    let on = acct_nas.acct(7, "", "");
+    assert_eq!(acct_nas.exchange(&on).code(), Code::AccountingResponse);
+    assert_eq!(history(&d, "g", 1)[0]["cause"], "E2411: NAS-Reboot");
+    let u = usage();
+    assert_eq!(
+        (&u["bytes_in"], &u["secs"], &u["logins"]),
+        (
+            &Value::from((1u64 << 32) + 5),
+            &Value::from(60),
+            &Value::from(1)
+        )
+    );
+}

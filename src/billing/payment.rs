@@ -149,6 +149,8 @@ pub async fn pay(store: &dyn Store, user: &str, p: &Payment) -> Result<MoneyWrit
         Ok(Some(Ok(w))) => {
             metrics::counter!("turnstile_payments_total", "code" => ECode::PaymentSucceeded.to_string())
                 .increment(1);
+            metrics::counter!("turnstile_paid_fen_total")
+                .increment(u64::try_from(p.amount_fen).unwrap_or(0));
             tracing::info!(user, amount_fen = p.amount_fen, to = ?p.product, reference = %p.reference, "payment taken");
             return Ok(w);
         }
