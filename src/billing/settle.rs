@@ -21,8 +21,8 @@ use super::rating::{self, Extra};
 use crate::catalog::{Catalog, ShortBalance};
 use crate::codes::ECode;
 use crate::store::billing::{
-    DueInstance, InstanceOutcome, LedgerEntry, LedgerKind, LogEntry, SettleScope, SettleStep,
-    SettlementRecord, SettlementWrite,
+    DueInstance, InstanceOutcome, LedgerEntry, LedgerKind, LogEntry, SettleFailure, SettleScope,
+    SettleStep, SettlementRecord, SettlementWrite,
 };
 use crate::store::Store;
 
@@ -311,22 +311,14 @@ impl Settler {
                 self.dry_batch(&ctx, scope, after.clone()).await?
             } else {
                 let planner = |i: &DueInstance| plan(i, &ctx);
-                self.store
+                match self
+                    .store
                     .settle_batch(now, scope, after.clone(), BATCH, &planner)
                     .await
-                    .map_err(|f| {
-                        let code = match f.step {
-                            SettleStep::Claim => ECode::SettlePendingQueueFailed,
-                            SettleStep::Record => ECode::SettledQueueFailed,
-                            SettleStep::Deduct => ECode::SettleDeductFailed,
-                        };
-                        metrics::counter!("turnstile_settlements_total", "code" => code.to_string())
-                            .increment(1);
-                        SettleError::Write {
-                            code,
-                            error: f.error.to_string(),
-                        }
-                    })?
+                {
+                    Ok(batch) => batch,
+                    Err(f) => return Err(self.batch_failed(f, after, now).await),
+                }
             };
             let Some(last) = batch.last else { break };
             after = Some(last);
@@ -378,6 +370,44 @@ impl Settler {
             "settlement run finished"
         );
         Ok(report)
+    }
+
+    /// A batch that wrote nothing: its code by the step that failed, counted, logged and
+    /// written to the settlement log (on its own, as far as the store still writes).
+    async fn batch_failed(
+        &self,
+        f: SettleFailure,
+        after: Option<(String, String)>,
+        now: i64,
+    ) -> SettleError {
+        let code = match f.step {
+            SettleStep::Claim => ECode::SettlePendingQueueFailed,
+            SettleStep::Record => ECode::SettledQueueFailed,
+            SettleStep::Deduct => ECode::SettleDeductFailed,
+        };
+        metrics::counter!("turnstile_settlements_total", "code" => code.to_string()).increment(1);
+        tracing::error!(code = %code, error = %f.error, "settlement batch not written; the next run retries");
+        let from = after.map_or_else(
+            || "the first".to_string(),
+            |(u, p)| format!("after {u}/{p}"),
+        );
+        let line = LogEntry {
+            id: 0,
+            at: now,
+            user: "*".into(),
+            product: None,
+            cycle_start: None,
+            code: code.number(),
+            amount_fen: 0,
+            detail: format!("batch of instances from {from} not written: {}", f.error),
+        };
+        if let Err(e) = self.store.append_log(&[line]).await {
+            tracing::error!(error = %e, "settlement failure not logged");
+        }
+        SettleError::Write {
+            code,
+            error: f.error.to_string(),
+        }
     }
 
     /// The catalog as stored; objects that cannot be read are left out and logged.
