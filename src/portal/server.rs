@@ -312,6 +312,7 @@ async fn login(state: &PortalState, client: IpAddr, p: &Params) -> Response {
         session_time: None,
         input_octets: 0,
         output_octets: 0,
+        gigawords: false,
         framed_ip: match ip {
             IpAddr::V4(v4) => Some(v4),
             IpAddr::V6(_) => None,

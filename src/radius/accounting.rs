@@ -81,6 +81,9 @@ pub struct AccountingRequest {
     pub input_octets: u64,
     /// Octets to the user (Acct-Output-Octets + 2^32 × Acct-Output-Gigawords).
     pub output_octets: u64,
+    /// Acct-Input-Gigawords or Acct-Output-Gigawords was present: the NAS counts past
+    /// 4 GiB itself (a NAS that does not wraps its 32-bit counters).
+    pub gigawords: bool,
     /// Framed-IP-Address.
     pub framed_ip: Option<Ipv4Addr>,
     /// NAS-IP-Address.
@@ -146,6 +149,8 @@ pub fn parse(datagram: &[u8], client: &NasClient) -> Result<AccountingRequest, D
         session_time: integer(ACCT_SESSION_TIME_TYPE),
         input_octets: octets(ACCT_INPUT_OCTETS_TYPE, ACCT_INPUT_GIGAWORDS_TYPE),
         output_octets: octets(ACCT_OUTPUT_OCTETS_TYPE, ACCT_OUTPUT_GIGAWORDS_TYPE),
+        gigawords: packet.first(ACCT_INPUT_GIGAWORDS_TYPE).is_some()
+            || packet.first(ACCT_OUTPUT_GIGAWORDS_TYPE).is_some(),
         framed_ip: ipv4(FRAMED_IP_ADDRESS_TYPE),
         nas_ip: ipv4(NAS_IP_ADDRESS_TYPE),
         station: text(CALLING_STATION_ID_TYPE),

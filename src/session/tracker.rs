@@ -379,7 +379,28 @@ fn merge(
     } else {
         now - session_time.unwrap_or(0)
     };
-    let octets = |new: u64, old: i64| i64::try_from(new).unwrap_or(i64::MAX).max(old);
+    // Counters only move forward. A NAS without Gigawords reports the low 32 bits only:
+    // the value is placed in the 4 GiB round the stored total is in, and a smaller value
+    // reported with more session time is the counter gone round once (an older report
+    // arriving late has less session time, and changes nothing).
+    let later = r
+        .session_time
+        .is_some_and(|t| i64::from(t) > prior.session_time);
+    let octets = |new: u64, old: i64| {
+        const ROUND: i64 = 1 << 32;
+        let new = i64::try_from(new).unwrap_or(i64::MAX);
+        if r.gigawords || new >= ROUND {
+            return new.max(old);
+        }
+        let same_round = old - old % ROUND + new;
+        if same_round >= old {
+            same_round
+        } else if later {
+            same_round + ROUND
+        } else {
+            old
+        }
+    };
     OnlineRecord {
         nas: nas.to_string(),
         session_id: r.session_id.clone(),
@@ -463,6 +484,7 @@ mod tests {
             session_time: Some(secs),
             input_octets: input,
             output_octets: output,
+            gigawords: true,
             framed_ip: None,
             nas_ip: None,
             station: None,
@@ -527,6 +549,22 @@ mod tests {
             let max = arrived.iter().fold((0, 0, 0), |m, r| (m.0.max(r.0), m.1.max(r.1), m.2.max(r.2)));
             prop_assert_eq!(max, last);
             prop_assert_eq!(total, Usage { secs: u64::from(last.0), bytes_in: last.1, bytes_out: last.2, logins: 1 });
+        }
+
+        /// A NAS without Gigawords: its 32-bit counters wrap, and each wrap is counted.
+        #[test]
+        fn wrapped_32_bit_counters_are_counted(steps in prop::collection::vec(1u64..3 << 30, 1..30)) {
+            let source = "192.0.2.1".parse().unwrap();
+            let (mut prior, mut total, mut real) = (None::<OnlineRecord>, Usage::default(), 0u64);
+            for (i, step) in steps.iter().enumerate() {
+                real += step;
+                let mut r = interim(i as u32 + 1, real % (1 << 32), 0);
+                r.gigawords = false;
+                let record = merge(prior.clone(), "nas", &r, source, i as i64);
+                total = total.plus(delta(prior.as_ref(), &record));
+                prior = Some(record);
+            }
+            prop_assert_eq!(total.bytes_in, real);
         }
 
         /// The charge of a cycle depends on its usage, not on how the usage was reported.
