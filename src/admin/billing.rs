@@ -274,97 +274,59 @@ pub(super) struct PackageRequest {
     id: Option<i64>,
 }
 
-async fn package_call(
-    state: &AdminState,
-    user: &str,
-    failure: ECode,
-    success_code: ECode,
-    plan: impl Fn(&Account) -> Result<crate::store::billing::MoneyWrite, Refusal> + Send + Sync,
+/// What a `POST /api/v1/packages/…` does.
+#[derive(Clone, Copy)]
+pub(super) enum PackageOp {
+    /// Buy a plan onto an instance (E5040; E5041, E5042).
+    Buy,
+    /// Reserve a plan for each settlement, or cancel the reservation.
+    Reserve,
+    /// Take a package back.
+    Remove,
+}
+
+/// `POST /api/v1/packages/buy|reserve|remove`: one money transaction on the user.
+pub(super) async fn package(
+    State(state): State<Arc<AdminState>>,
+    headers: HeaderMap,
+    b: JsonBody<PackageRequest>,
+    op: PackageOp,
 ) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
     let lang = state.lang;
+    let req = body(lang, b)?;
+    let catalog = stored_catalog(&state).await?;
+    let now = unix_now();
+    let product = req.product.as_deref();
+    let planned = |a: &Account| match op {
+        PackageOp::Buy => {
+            let name = req.package.as_deref().unwrap_or_default();
+            let reference = format!("package:{}:{now}:{:016x}", req.user, rand::random::<u64>());
+            package::plan_buy(a, &catalog, product, name, now, &reference)
+        }
+        PackageOp::Reserve => package::plan_reserve(a, &catalog, product, req.package.as_deref()),
+        PackageOp::Remove => package::plan_remove(a, &catalog, req.id.unwrap_or_default(), now),
+    };
+    let (failure, done) = match op {
+        PackageOp::Buy if req.package.is_none() => return Err(incomplete(lang, "package")),
+        PackageOp::Remove if req.id.is_none() => return Err(incomplete(lang, "id")),
+        PackageOp::Buy => (ECode::PackagePurchaseFailed, ECode::PackagePurchased),
+        PackageOp::Reserve | PackageOp::Remove => (ECode::UserModifyFailed, ECode::UserModified),
+    };
     let store = state.kicker.directory.store();
-    match package::transact(&*store, user, failure, &plan).await {
-        Ok(w) => {
-            metrics::counter!("turnstile_package_operations_total", "code" => success_code.to_string())
-                .increment(1);
-            Ok(success(serde_json::json!({
-                "code": success_code.to_string(),
-                "msg": success_code.wire(lang),
-                "wallet_fen": w.wallet_fen,
-                "balances": w.balances,
-                "packages": w.new_packages,
-                "ledger": w.ledger,
-            })))
-        }
-        Err(r) => {
-            metrics::counter!("turnstile_package_operations_total", "code" => r.code.to_string())
-                .increment(1);
-            Err(refused(lang, r))
-        }
+    let outcome = package::transact(&*store, &req.user, failure, &planned).await;
+    let code = outcome.as_ref().map_or_else(|r| r.code, |_| done);
+    metrics::counter!("turnstile_package_operations_total", "code" => code.to_string())
+        .increment(1);
+    match outcome {
+        Ok(w) => Ok(success(serde_json::json!({
+            "code": done.to_string(),
+            "msg": done.wire(lang),
+            "wallet_fen": w.wallet_fen,
+            "balances": w.balances,
+            "packages": w.new_packages,
+            "ledger": w.ledger,
+        }))),
+        Err(r) => Err(refused(lang, r)),
     }
-}
-
-pub(super) async fn package_buy(
-    State(state): State<Arc<AdminState>>,
-    headers: HeaderMap,
-    b: JsonBody<PackageRequest>,
-) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    let lang = state.lang;
-    let req = body(lang, b)?;
-    let name = req
-        .package
-        .clone()
-        .ok_or_else(|| incomplete(lang, "package"))?;
-    let catalog = stored_catalog(&state).await?;
-    let now = unix_now();
-    let reference = format!("package:{}:{now}:{:016x}", req.user, rand::random::<u64>());
-    package_call(
-        &state,
-        &req.user,
-        ECode::PackagePurchaseFailed,
-        ECode::PackagePurchased,
-        |a| package::plan_buy(a, &catalog, req.product.as_deref(), &name, now, &reference),
-    )
-    .await
-}
-
-pub(super) async fn package_reserve(
-    State(state): State<Arc<AdminState>>,
-    headers: HeaderMap,
-    b: JsonBody<PackageRequest>,
-) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    let lang = state.lang;
-    let req = body(lang, b)?;
-    let catalog = stored_catalog(&state).await?;
-    package_call(
-        &state,
-        &req.user,
-        ECode::UserModifyFailed,
-        ECode::UserModified,
-        |a| package::plan_reserve(a, &catalog, req.product.as_deref(), req.package.as_deref()),
-    )
-    .await
-}
-
-pub(super) async fn package_remove(
-    State(state): State<Arc<AdminState>>,
-    headers: HeaderMap,
-    b: JsonBody<PackageRequest>,
-) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    let lang = state.lang;
-    let req = body(lang, b)?;
-    let id = req.id.ok_or_else(|| incomplete(lang, "id"))?;
-    let catalog = stored_catalog(&state).await?;
-    let now = unix_now();
-    package_call(
-        &state,
-        &req.user,
-        ECode::UserModifyFailed,
-        ECode::UserModified,
-        |a| package::plan_remove(a, &catalog, id, now),
-    )
-    .await
 }

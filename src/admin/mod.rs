@@ -9,7 +9,7 @@
 //! else the HTTP status, and a message.
 
 mod billing;
-use billing::Listing;
+use billing::{Listing, PackageOp};
 pub mod token;
 
 use axum::extract::{Query, State};
@@ -72,9 +72,18 @@ pub async fn serve(
             get(|s, h, q| billing::list(s, h, q, Listing::Log)),
         )
         .route("/api/v1/packages", get(billing::packages))
-        .route("/api/v1/packages/buy", post(billing::package_buy))
-        .route("/api/v1/packages/reserve", post(billing::package_reserve))
-        .route("/api/v1/packages/remove", post(billing::package_remove))
+        .route(
+            "/api/v1/packages/buy",
+            post(|s, h, b| billing::package(s, h, b, PackageOp::Buy)),
+        )
+        .route(
+            "/api/v1/packages/reserve",
+            post(|s, h, b| billing::package(s, h, b, PackageOp::Reserve)),
+        )
+        .route(
+            "/api/v1/packages/remove",
+            post(|s, h, b| billing::package(s, h, b, PackageOp::Remove)),
+        )
         .with_state(state);
     tokio::spawn(async move {
         let stopped = async move {
