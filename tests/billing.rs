@@ -819,3 +819,23 @@ fn gigawords_count_and_a_nas_reboot_adds_nothing() {
         )
     );
 }
+
+#[test]
+fn the_timer_settles_at_start_what_ended_while_the_daemon_was_down() {
+    // The timer on (the default settle_at), the clock where the CLI's is.
+    let mut d = Daemon::start_with("", &[]);
+    product(
+        &d,
+        "daily",
+        &["--kind", "monthly", "--cycle-fee-fen", "100"],
+        &[],
+        &["--cycle", "day"],
+    );
+    d.cli_ok(&["user", "add", "t", "--password", "pw", "--product", "daily"]);
+    assert_eq!(d.cli_json(&["settlements", "--json"]), Value::Array(vec![]));
+    // Down for two days: the cycle ended meanwhile, and the start's run settles it.
+    d.kill9();
+    d.respawn_with(&[("TURNSTILE__GENERAL__CLOCK_OFFSET_SECS", AHEAD)]);
+    d.wait_log(&["settlement run finished", "settled=1"]);
+    assert_eq!(settlement(&d, "t")["code"], 7013);
+}
