@@ -9,6 +9,7 @@ use turnstile::auth::nas_port::Vlans;
 use turnstile::auth::policy::{evaluate, Clock, NasIdentity, OnlineCounts, Request, Situation};
 use turnstile::auth::Credentials;
 use turnstile::billing::meter::Meter;
+use turnstile::billing::standing;
 use turnstile::catalog::{
     starter_objects, BillingKind, BillingPolicy, Catalog, ControlPolicy, Group, Product,
 };
@@ -153,4 +154,36 @@ fn main() {
         ..plain
     };
     measure("full", &full, &full_user, &catalog);
+
+    // What the sweeper adds per online session for quota and money (E3001, E3004), with
+    // the meter holding 100,000 instances.
+    let meter = Meter::default();
+    for i in 0..100_000 {
+        let usage = turnstile::account::Usage {
+            secs: 3600,
+            bytes_in: 1 << 30,
+            bytes_out: 1 << 31,
+            logins: 2,
+        };
+        meter.set(&format!("full{i}"), "campus", usage);
+    }
+    let policy = &catalog.billing["campus"];
+    let now = 1_800_000_000;
+    let mut ns: Vec<f64> = (0..BATCHES)
+        .map(|_| {
+            let started = Instant::now();
+            for _ in 0..BATCH {
+                black_box(standing::user_shortfall(&full_user, &catalog, &meter, now));
+                black_box(
+                    standing::instance_shortfall(&full_user, "campus", policy, &meter, now).is_ok(),
+                );
+            }
+            started.elapsed().as_nanos() as f64 / f64::from(BATCH)
+        })
+        .collect();
+    ns.sort_by(f64::total_cmp);
+    println!(
+        "standing {:>5.1} ns/session (quota and money, as the sweeper checks; median of {BATCHES} x {BATCH})",
+        ns[BATCHES / 2]
+    );
 }

@@ -73,8 +73,16 @@ pub fn charge(policy: &BillingPolicy, usage: &Usage, extra: Extra) -> Charge {
     if policy.kind == BillingKind::Free {
         return Charge::default();
     }
+    let fee_fen = policy.cycle_fee_fen.max(0);
     let time = beyond(usage.secs, policy.included_secs, extra.secs);
     let traffic = beyond(usage.bytes(), policy.included_bytes, extra.bytes);
+    if time == 0 && traffic == 0 {
+        // Within what is included (the common case): no 128-bit division.
+        return Charge {
+            fee_fen,
+            usage_fen: 0,
+        };
+    }
     // time × p_h / 3600 + traffic × p_g / 2^30, over one denominator, rounded up once.
     let numerator = time
         .saturating_mul(price(policy.fen_per_hour))
@@ -86,7 +94,7 @@ pub fn charge(policy: &BillingPolicy, usage: &Usage, extra: Extra) -> Charge {
         );
     let usage_fen = numerator.div_ceil(HOUR * GIB);
     Charge {
-        fee_fen: policy.cycle_fee_fen.max(0),
+        fee_fen,
         usage_fen: i64::try_from(usage_fen).unwrap_or(i64::MAX),
     }
 }
