@@ -186,6 +186,8 @@ fn a_cycle_is_charged_once_and_the_ledger_adds_up() {
         assert!(log.contains(text), "{text} in {log}");
     }
     d.wait_metric("turnstile_settlements_total{code=\"E7003\"}", 1.0);
+    d.wait_metric("turnstile_ledger_fen_total{kind=\"settlement\"}", 2000.0);
+    d.wait_metric("turnstile_ledger_fen_total{kind=\"payment\"}", 5000.0);
 }
 
 #[test]

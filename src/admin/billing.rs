@@ -316,6 +316,9 @@ pub(super) async fn package(
     let store = state.kicker.directory.store();
     let outcome = package::transact(&*store, &req.user, failure, &planned).await;
     let code = outcome.as_ref().map_or_else(|r| r.code, |_| done);
+    if let Ok(w) = &outcome {
+        crate::billing::count_ledger(&w.ledger);
+    }
     metrics::counter!("turnstile_package_operations_total", "code" => code.to_string())
         .increment(1);
     match outcome {

@@ -22,3 +22,16 @@ pub mod payment;
 pub mod rating;
 pub mod settle;
 pub mod standing;
+
+use crate::store::billing::LedgerEntry;
+
+/// Counts ledger entries that were written, by kind: `turnstile_ledger_entries_total` and
+/// `turnstile_ledger_fen_total` (the money moved, as an absolute amount).
+pub fn count_ledger(entries: &[LedgerEntry]) {
+    for e in entries {
+        let kind = e.kind.as_str();
+        metrics::counter!("turnstile_ledger_entries_total", "kind" => kind).increment(1);
+        metrics::counter!("turnstile_ledger_fen_total", "kind" => kind)
+            .increment(e.amount_fen.unsigned_abs());
+    }
+}

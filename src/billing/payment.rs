@@ -151,6 +151,7 @@ pub async fn pay(store: &dyn Store, user: &str, p: &Payment) -> Result<MoneyWrit
                 .increment(1);
             metrics::counter!("turnstile_paid_fen_total")
                 .increment(u64::try_from(p.amount_fen).unwrap_or(0));
+            super::count_ledger(&w.ledger);
             tracing::info!(user, amount_fen = p.amount_fen, to = ?p.product, reference = %p.reference, "payment taken");
             return Ok(w);
         }

@@ -509,6 +509,7 @@ impl Settler {
                     self.meter.subtract(user, product, w.record.usage);
                     metrics::counter!("turnstile_charged_fen_total")
                         .increment(u64::try_from(w.record.charged_fen).unwrap_or(0));
+                    super::count_ledger(&w.ledger);
                     for l in w.log.iter().skip(1) {
                         metrics::counter!("turnstile_settlements_total", "code" => code_text(l.code))
                             .increment(1);
