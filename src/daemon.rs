@@ -178,7 +178,7 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
             "portal.activation names no single-address NAS client: its logins are refused until one exists"
         );
     }
-    let plan_changes = directory.watch_users().map(|changes| {
+    let plan_changes = directory.watch().map(|changes| {
         tokio::spawn(crate::session::plan_change::follow(
             kicker.clone(),
             meter.clone(),

@@ -122,19 +122,27 @@ impl UserEntry {
     }
 }
 
-/// A user the directory reloaded.
+/// What the directory reloaded, with what it replaced.
 #[derive(Debug)]
-pub struct UserReloaded {
-    /// The user's name.
-    pub name: Box<str>,
-    /// The entry before.
-    pub before: Arc<UserEntry>,
+pub enum Reloaded {
+    /// One user.
+    User {
+        /// The user's name.
+        name: Box<str>,
+        /// The entry before.
+        before: Arc<UserEntry>,
+    },
+    /// The catalog.
+    Catalog {
+        /// The catalog before.
+        before: Arc<Catalog>,
+    },
 }
 
 /// Users and NAS clients, in memory.
 pub struct Directory {
-    /// Told of each user reloaded one by one, with the entry it replaced.
-    watcher: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<UserReloaded>>,
+    /// Told of each user reloaded one by one, and of each catalog reload.
+    watcher: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Reloaded>>,
     backend: Backend,
     config_clients: Vec<ClientSettings>,
     users: DashMap<Box<str>, Arc<UserEntry>>,
@@ -203,7 +211,10 @@ impl Directory {
         for e in errors {
             tracing::error!(error = %e, "catalog object cannot be read; left out");
         }
-        self.catalog.store(Arc::new(catalog));
+        let before = self.catalog.swap(Arc::new(catalog));
+        if let Some(watcher) = self.watcher.get() {
+            let _ = watcher.send(Reloaded::Catalog { before });
+        }
         Ok(())
     }
 
@@ -256,7 +267,7 @@ impl Directory {
             None => self.users.remove(name).map(|(_, e)| e),
         };
         if let (Some(watcher), Some(before)) = (self.watcher.get(), before) {
-            let _ = watcher.send(UserReloaded {
+            let _ = watcher.send(Reloaded::User {
                 name: name.into(),
                 before,
             });
@@ -264,9 +275,10 @@ impl Directory {
         Ok(())
     }
 
-    /// Tells of every user changed one by one from now on (not of bulk reloads), with
-    /// the entry the change replaced. Only the first call gets a receiver.
-    pub fn watch_users(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<UserReloaded>> {
+    /// Tells of every user changed one by one from now on (not of bulk reloads) and of
+    /// every catalog change, with what the change replaced. Only the first call gets a
+    /// receiver.
+    pub fn watch(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Reloaded>> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         self.watcher.set(tx).ok().map(|()| rx)
     }

@@ -764,6 +764,13 @@ fn a_plan_change_reaches_live_sessions_by_coa_or_dm() {
     sim.wait_requests(2);
     assert_eq!(history(&d, "x", 2)[0]["cause"], "E3006: 在线变更控制策略");
 
+    // The control policy itself edited: its sessions get the new bandwidth (E3006).
+    d.cli_ok(&["control-policy", "set", "night", "--up", "256k"]);
+    sim.wait_requests(3);
+    assert_eq!(history(&d, "x", 3)[0]["cause"], "E3006: 在线变更控制策略");
+    // Editing what governs no session online sends nothing.
+    d.cli_ok(&["control-policy", "set", "slow", "--up", "3M"]);
+
     // A product whose quota is used up already: disconnected (E3001).
     acct(&mut acct_nas, 3, "s1", "x", 3700, 4 << 20);
     d.cli_ok(&[
@@ -775,10 +782,11 @@ fn a_plan_change_reaches_live_sessions_by_coa_or_dm() {
         "--remove-product",
         "fast",
     ]);
-    sim.wait_requests(3);
-    let p = Packet::parse(&sim.requests()[2].clone()).unwrap().code();
+    sim.wait_requests(4);
+    let p = Packet::parse(&sim.requests()[3].clone()).unwrap().code();
     assert_eq!(p, Code::DisconnectRequest);
-    let rows = history(&d, "x", 3);
+    assert_eq!(sim.requests().len(), 4);
+    let rows = history(&d, "x", 4);
     assert_eq!(rows[0]["cause"], "E3001: 流量或时长已用尽", "{rows:?}");
 }
 

@@ -1,13 +1,14 @@
 //! Policy changes on live sessions. When an operator changes what a user holds (products,
-//! group), each of the user's online sessions gets its new policy at once: a CoA-Request
-//! (E4009) with the new bandwidth and Session-Timeout; on CoA-ACK the session's part so
-//! far goes to the history with E3005 (billing policy changed) or E3006 (control policy
-//! changed), and the rest is charged to the new product. A session whose new product has
-//! no quota or money left is disconnected instead (E3001 / E3004), and one left with no
-//! product at all with E3002.
+//! group) or a policy object that sessions run under (a product, billing or control
+//! policy in the catalog), each affected online session gets its new policy at once: a
+//! CoA-Request (E4009) with the new bandwidth and Session-Timeout; on CoA-ACK the
+//! session's part so far goes to the history with E3005 (billing policy changed) or
+//! E3006 (control policy changed), and the rest is charged to the new product. A session
+//! whose new product has no quota or money left is disconnected instead (E3001 / E3004),
+//! one left with no product at all with E3002.
 
 use std::sync::Arc;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Semaphore};
 
 use super::kick::{KickMode, KickSource, Kicker};
 use super::online::{Session, SessionKey};
@@ -15,7 +16,7 @@ use crate::billing::meter::Meter;
 use crate::billing::standing;
 use crate::catalog::Catalog;
 use crate::codes::ECode;
-use crate::directory::{UserEntry, UserReloaded};
+use crate::directory::{Reloaded, UserEntry};
 use crate::store::unix_now;
 
 /// What a change means for one session.
@@ -40,13 +41,21 @@ pub enum Replan {
     },
 }
 
+/// A user as seen through a catalog: before or after a change.
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    /// The user.
+    pub user: &'a UserEntry,
+    /// The catalog.
+    pub catalog: &'a Catalog,
+}
+
 /// What changing `before` into `after` means for `session` (pure).
 pub fn replan(
-    before: &UserEntry,
-    after: &UserEntry,
+    before: View<'_>,
+    after: View<'_>,
     session: &Session,
     sessions: u32,
-    catalog: &Catalog,
     meter: &Meter,
     now: i64,
 ) -> Replan {
@@ -54,35 +63,48 @@ pub fn replan(
         .record
         .product
         .clone()
-        .or_else(|| before.product(catalog));
-    let still_held = |p: &String| after.holdings.iter().any(|h| &h.product == p);
+        .or_else(|| before.user.product(before.catalog));
+    let still_held = |p: &String| {
+        after.user.holdings.iter().any(|h| &h.product == p)
+            || after.user.product(after.catalog).as_ref() == Some(p)
+    };
     let new_product = match old_product.clone().filter(still_held) {
         Some(p) => p,
-        None => match after.product(catalog) {
+        None => match after.user.product(after.catalog) {
             Some(p) => p,
             None => return Replan::End(ECode::BillingPolicyMismatch),
         },
     };
-    let old_control = before.control_policy(catalog, old_product.as_deref());
-    let new_control = after.control_policy(catalog, Some(&new_product));
-    let billing_of = |p: Option<&str>| Some(catalog.products.get(p?)?.billing_policy.as_str());
-    let old_billing = billing_of(old_product.as_deref());
-    let new_billing = billing_of(Some(&new_product));
-    if old_product.as_deref() == Some(new_product.as_str()) && old_control == new_control {
+    // The policy objects themselves, so that editing one counts as much as switching.
+    let control = |v: View<'_>, product: Option<&str>| {
+        let name = v.user.control_policy(v.catalog, product)?;
+        Some((name.to_string(), v.catalog.control.get(name)?.clone()))
+    };
+    let billing = |v: View<'_>, product: Option<&str>| {
+        let name = &v.catalog.products.get(product?)?.billing_policy;
+        Some((name.clone(), v.catalog.billing.get(name)?.clone()))
+    };
+    let old_control = control(before, old_product.as_deref());
+    let new_control = control(after, Some(&new_product));
+    let old_billing = billing(before, old_product.as_deref());
+    let new_billing = billing(after, Some(&new_product));
+    let same_product = old_product.as_deref() == Some(new_product.as_str());
+    if same_product && old_control == new_control && old_billing == new_billing {
         return Replan::Same;
     }
-    let cause = if old_billing != new_billing || old_product.as_deref() != Some(&new_product) {
+    let cause = if !same_product || old_billing != new_billing {
         ECode::BillingPolicyChangedOnline
     } else {
         ECode::ControlPolicyChangedOnline
     };
-    let Some(policy) = new_billing.and_then(|b| catalog.billing.get(b)) else {
+    let Some((_, policy)) = new_billing else {
         return Replan::End(ECode::BillingPolicyMismatch);
     };
-    let Some(control) = new_control.and_then(|c| catalog.control.get(c)) else {
+    let Some((_, control)) = new_control else {
         return Replan::End(ECode::ControlPolicyMismatch);
     };
-    let standing = match standing::instance_shortfall(after, &new_product, policy, meter, now) {
+    let standing = match standing::instance_shortfall(after.user, &new_product, &policy, meter, now)
+    {
         Ok(s) => s,
         Err(shortfall) => return Replan::End(shortfall.session_code()),
     };
@@ -109,11 +131,16 @@ pub fn replan(
     }
 }
 
-/// Applies the policy of every changed user to its online sessions until `shutdown`.
+/// Most CoA and Disconnect requests under way at once for one change (a catalog edit
+/// may touch every session online).
+const CONCURRENT: usize = 64;
+
+/// Applies every change of a user or of the catalog to the online sessions it governs,
+/// until `shutdown`.
 pub async fn follow(
     kicker: Arc<Kicker>,
     meter: Arc<Meter>,
-    mut changes: mpsc::UnboundedReceiver<UserReloaded>,
+    mut changes: mpsc::UnboundedReceiver<Reloaded>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
@@ -121,42 +148,74 @@ pub async fn follow(
             c = changes.recv() => match c { Some(c) => c, None => return },
             _ = shutdown.changed() => return,
         };
-        let after = kicker.directory.user(&change.name);
-        // An instance taken away (or its user deleted) took its stored usage with it.
-        for h in change.before.holdings.iter() {
-            let kept = after
-                .as_ref()
-                .is_some_and(|a| a.holdings.iter().any(|k| k.product == h.product));
-            if !kept {
-                meter.forget(&change.name, &h.product);
+        let catalog = kicker.directory.catalog();
+        let now = unix_now();
+        // (session, its plan), for every session the change may touch.
+        let mut plans = Vec::new();
+        match change {
+            Reloaded::User { name, before } => {
+                let after = kicker.directory.user(&name);
+                // An instance taken away (or its user deleted) took its stored usage along.
+                for h in before.holdings.iter() {
+                    let kept = after
+                        .as_ref()
+                        .is_some_and(|a| a.holdings.iter().any(|k| k.product == h.product));
+                    if !kept {
+                        meter.forget(&name, &h.product);
+                    }
+                }
+                let Some(after) = after else {
+                    continue;
+                };
+                let sessions = kicker.online.snapshot(Some(&name));
+                let count = sessions.len() as u32;
+                for (key, session) in sessions {
+                    let old = View {
+                        user: &before,
+                        catalog: &catalog,
+                    };
+                    let new = View {
+                        user: &after,
+                        catalog: &catalog,
+                    };
+                    plans.push((key, replan(old, new, &session, count, &meter, now), session));
+                }
+            }
+            Reloaded::Catalog { before } => {
+                for (key, session) in kicker.online.snapshot(None) {
+                    let Some(user) = kicker.directory.user(&session.user) else {
+                        continue;
+                    };
+                    let count = kicker.online.counts(&session.user).user;
+                    let old = View {
+                        user: &user,
+                        catalog: &before,
+                    };
+                    let new = View {
+                        user: &user,
+                        catalog: &catalog,
+                    };
+                    plans.push((key, replan(old, new, &session, count, &meter, now), session));
+                }
             }
         }
-        let Some(after) = after else {
-            continue;
-        };
-        let sessions = kicker.online.snapshot(Some(&change.name));
-        if sessions.is_empty() {
-            continue;
-        }
-        let count = sessions.len() as u32;
-        for (key, session) in sessions {
-            if session.pending_end.is_some() {
+        drop(catalog);
+        let limit = Arc::new(Semaphore::new(CONCURRENT));
+        let mut running = tokio::task::JoinSet::new();
+        for (key, plan, session) in plans {
+            if plan == Replan::Same || session.pending_end.is_some() {
                 continue;
             }
-            let plan = {
-                let catalog = kicker.directory.catalog();
-                replan(
-                    &change.before,
-                    &after,
-                    &session,
-                    count,
-                    &catalog,
-                    &meter,
-                    unix_now(),
-                )
+            let Ok(permit) = limit.clone().acquire_owned().await else {
+                break;
             };
-            apply(&kicker, &key, plan).await;
+            let kicker = kicker.clone();
+            running.spawn(async move {
+                apply(&kicker, &key, plan).await;
+                drop(permit);
+            });
         }
+        while running.join_next().await.is_some() {}
     }
 }
 
