@@ -1,6 +1,7 @@
 //! Policy changes on live sessions. When an operator changes what a user holds (products,
-//! group) or a policy object that sessions run under (a product, billing or control
-//! policy in the catalog), each affected online session gets its new policy at once: a
+//! group) or a policy object that sessions run under (a product, its billing policy, or
+//! the bandwidth or session timeout of a control policy), each affected online session
+//! gets its new policy at once: a
 //! CoA-Request (E4009) with the new bandwidth and Session-Timeout; on CoA-ACK the
 //! session's part so far goes to the history with E3005 (billing policy changed) or
 //! E3006 (control policy changed), and the rest is charged to the new product. A session
@@ -75,10 +76,12 @@ pub fn replan(
             None => return Replan::End(ECode::BillingPolicyMismatch),
         },
     };
-    // The policy objects themselves, so that editing one counts as much as switching.
+    // What a session's NAS is told of its control policy (bandwidth, time limit): a
+    // change elsewhere (session limit, windows, interim) applies from the next login.
     let control = |v: View<'_>, product: Option<&str>| {
         let name = v.user.control_policy(v.catalog, product)?;
-        Some((name.to_string(), v.catalog.control.get(name)?.clone()))
+        let c = v.catalog.control.get(name)?;
+        Some((c.up_bps, c.down_bps, c.session_timeout_secs))
     };
     let billing = |v: View<'_>, product: Option<&str>| {
         let name = &v.catalog.products.get(product?)?.billing_policy;
@@ -100,7 +103,7 @@ pub fn replan(
     let Some((_, policy)) = new_billing else {
         return Replan::End(ECode::BillingPolicyMismatch);
     };
-    let Some((_, control)) = new_control else {
+    let Some((up_bps, down_bps, session_timeout_secs)) = new_control else {
         return Replan::End(ECode::ControlPolicyMismatch);
     };
     let standing = match standing::instance_shortfall(after.user, &new_product, &policy, meter, now)
@@ -113,9 +116,9 @@ pub fn replan(
         .remaining
         .secs
         .map(|left| left / u64::from(sessions.max(1)));
-    let policy_left = (control.session_timeout_secs > 0).then(|| {
+    let policy_left = (session_timeout_secs > 0).then(|| {
         let elapsed = u64::try_from(now - session.started_at).unwrap_or(0);
-        u64::from(control.session_timeout_secs).saturating_sub(elapsed)
+        u64::from(session_timeout_secs).saturating_sub(elapsed)
     });
     let session_timeout = [quota, policy_left]
         .into_iter()
@@ -125,8 +128,8 @@ pub fn replan(
     Replan::Change {
         cause,
         product: new_product,
-        up_bps: control.up_bps,
-        down_bps: control.down_bps,
+        up_bps,
+        down_bps,
         session_timeout,
     }
 }
