@@ -758,6 +758,24 @@ fn a_plan_change_reaches_live_sessions_by_coa_or_dm() {
     assert_eq!(rows[0]["input_octets"], 2 << 20);
     let online = d.cli_json(&["online", "--user", "x", "--json"]);
     assert_eq!(online[0]["product"], "fast", "{online}");
+    // The NAS still echoes the Class of the Accept: the session stays on the new product.
+    let (t, i) = (int(3650), int(3 << 20));
+    let r = acct_nas.acct_with(
+        3,
+        "s1",
+        "x",
+        &[
+            (25, b"ts1:slow:x"),
+            (ACCT_SESSION_TIME_TYPE, &t),
+            (ACCT_INPUT_OCTETS_TYPE, &i),
+        ],
+    );
+    assert_eq!(acct_nas.exchange(&r).code(), Code::AccountingResponse);
+    let online = d.cli_json(&["online", "--user", "x", "--json"]);
+    assert_eq!(online[0]["product"], "fast", "{online}");
+    let used = d.cli_json(&["package", "list", "x", "--json"]);
+    assert_eq!(used["instances"][0]["product"], "fast", "{used}");
+    assert_eq!(used["instances"][0]["usage"]["bytes_in"], 1 << 20, "{used}");
 
     // Another control policy only (a group's override): E3006.
     d.cli_ok(&["user", "set", "x", "--group", "dorm"]);

@@ -409,11 +409,11 @@ fn merge(
         } else {
             r.user.clone()
         },
-        product: r
-            .class
-            .as_ref()
-            .map(|c| c.product.clone())
-            .or(prior.product),
+        // The Class names the product the Accept granted; a NAS echoes it all session
+        // long, but a plan change since then (a split) decides.
+        product: prior
+            .product
+            .or_else(|| r.class.as_ref().map(|c| c.product.clone())),
         framed_ip: r.framed_ip.map(|ip| ip.to_string()).or(prior.framed_ip),
         station: r.station.clone().or(prior.station),
         nas_port: r.nas_port.clone().or(prior.nas_port),
