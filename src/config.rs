@@ -11,8 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
-use crate::billing::cycle::Zone;
-use crate::billing::payment::PayTo;
+use crate::clock::Zone;
 use crate::codes::Lang;
 use crate::radius::vendor::Vendor;
 
@@ -98,6 +97,17 @@ impl Default for General {
             clock_offset_secs: 0,
         }
     }
+}
+
+/// Where a payment lands by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PayTo {
+    /// The user's wallet (电子钱包).
+    #[default]
+    Wallet,
+    /// The user's first product instance.
+    Product,
 }
 
 /// `[billing]`

@@ -9,9 +9,9 @@ use tokio::sync::watch;
 
 use crate::admin::AdminState;
 use crate::auth::throttle::Throttle;
-use crate::billing::cycle::Zone;
 use crate::billing::meter::Meter;
 use crate::billing::settle::Settler;
+use crate::clock::Zone;
 use crate::codes::ECode;
 use crate::config::Settings;
 use crate::directory::{Directory, DirectoryError};

@@ -80,7 +80,7 @@ fn settler(store: &Arc<dyn Store>) -> Settler {
     Settler {
         store: store.clone(),
         meter: Arc::new(Meter::default()),
-        zone: turnstile::billing::cycle::Zone::Local,
+        zone: turnstile::clock::Zone::Local,
         settled: None,
     }
 }

@@ -14,9 +14,10 @@ use std::sync::Arc;
 
 use super::{authorize, success, AdminState, ApiError};
 use crate::billing::package;
-use crate::billing::payment::{self, PayTo, Payment};
+use crate::billing::payment::{self, Payment};
 use crate::billing::settle::SettleError;
 use crate::codes::{ECode, Lang};
+use crate::config::PayTo;
 use crate::store::billing::{Account, Refusal, SettleScope};
 use crate::store::unix_now;
 

@@ -23,9 +23,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-use crate::billing::payment::PayTo;
 use crate::billing::settle::Settler;
 use crate::codes::{ECode, Lang};
+use crate::config::PayTo;
 use crate::session::kick::{KickMode, KickSource, Kicker};
 use crate::session::online::SessionKey;
 use crate::store::{HistoryRecord, OnlineRecord};

@@ -6,16 +6,11 @@
 //! whole cycles, each computed from the start (never cycle by cycle), so Jan 31 + 1 month
 //! is Feb 28 (or 29) and + 2 months is Mar 31 again. Local time is the configured zone.
 
-use chrono::{
-    DateTime, Datelike, Days, FixedOffset, Local, Months, NaiveDate, NaiveDateTime, NaiveTime,
-    TimeZone,
-};
-use serde::{Deserialize, Deserializer};
-use std::fmt;
-use std::str::FromStr;
+use chrono::{Datelike, Days, Months, NaiveDate, NaiveDateTime, NaiveTime};
 use thiserror::Error;
 
 use crate::catalog::{CycleUnit, Product};
+use crate::clock::{OutOfRange, Zone};
 
 /// Why a cycle cannot be computed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -28,106 +23,9 @@ pub enum CycleError {
     OutOfRange,
 }
 
-/// The time zone cycles are counted in: the machine's, or a fixed offset from UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Zone {
-    /// The machine's local time zone (daylight saving included).
-    #[default]
-    Local,
-    /// A fixed offset, e.g. +08:00.
-    Fixed(FixedOffset),
-}
-
-impl Zone {
-    /// Local date and time of a unix second.
-    pub fn local(self, unix: i64) -> Result<NaiveDateTime, CycleError> {
-        let utc = DateTime::from_timestamp(unix, 0).ok_or(CycleError::OutOfRange)?;
-        Ok(match self {
-            Zone::Local => utc.with_timezone(&Local).naive_local(),
-            Zone::Fixed(offset) => utc.with_timezone(&offset).naive_local(),
-        })
-    }
-
-    /// The unix second of a local date and time. A time skipped by a daylight-saving
-    /// change is taken as the first moment after the gap; a repeated one as its first.
-    pub fn unix(self, local: NaiveDateTime) -> Result<i64, CycleError> {
-        match self {
-            Zone::Fixed(offset) => offset
-                .from_local_datetime(&local)
-                .earliest()
-                .map(|t| t.timestamp())
-                .ok_or(CycleError::OutOfRange),
-            Zone::Local => {
-                // Gaps last at most a few hours: step forward until the time exists.
-                for minutes in (0..=240).step_by(15) {
-                    let t = local + chrono::Duration::minutes(minutes);
-                    if let Some(t) = Local.from_local_datetime(&t).earliest() {
-                        return Ok(t.timestamp());
-                    }
-                }
-                Err(CycleError::OutOfRange)
-            }
-        }
-    }
-}
-
-impl Zone {
-    /// The first unix second after `now` at `minute` of a local day.
-    pub fn next_daily(self, now: i64, minute: u32) -> Result<i64, CycleError> {
-        let today = self.local(now)?.date();
-        let at =
-            NaiveTime::from_hms_opt(minute / 60, minute % 60, 0).ok_or(CycleError::OutOfRange)?;
-        for day in [today, today.succ_opt().ok_or(CycleError::OutOfRange)?] {
-            let t = self.unix(day.and_time(at))?;
-            if t > now {
-                return Ok(t);
-            }
-        }
-        let after = today
-            .checked_add_days(Days::new(2))
-            .ok_or(CycleError::OutOfRange)?;
-        self.unix(after.and_time(at))
-    }
-}
-
-impl FromStr for Zone {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s == "local" {
-            return Ok(Zone::Local);
-        }
-        let bad = || format!("{s:?} is not \"local\" or an offset such as \"+08:00\"");
-        let (sign, rest) = match s.as_bytes().first() {
-            Some(b'+') => (1, &s[1..]),
-            Some(b'-') => (-1, &s[1..]),
-            _ => return Err(bad()),
-        };
-        let (h, m) = rest.split_once(':').ok_or_else(bad)?;
-        let (h, m): (i32, i32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
-        if !(0..=14).contains(&h) || !(0..60).contains(&m) {
-            return Err(bad());
-        }
-        FixedOffset::east_opt(sign * (h * 3600 + m * 60))
-            .map(Zone::Fixed)
-            .ok_or_else(bad)
-    }
-}
-
-impl fmt::Display for Zone {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Zone::Local => f.write_str("local"),
-            Zone::Fixed(o) => write!(f, "{o}"),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Zone {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+impl From<OutOfRange> for CycleError {
+    fn from(_: OutOfRange) -> Self {
+        CycleError::OutOfRange
     }
 }
 
@@ -197,7 +95,7 @@ impl CycleRule {
             if k == 0 {
                 Ok(origin)
             } else {
-                zone.unix(self.boundary(o, k)?)
+                Ok(zone.unix(self.boundary(o, k)?)?)
             }
         };
         // A first guess from the cycle's length in days, then step to the exact cycle.

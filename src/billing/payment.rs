@@ -3,22 +3,9 @@
 //! arrears of instances below zero. E6001 on success; E6002, with the reason, when nothing
 //! was written.
 
-use serde::{Deserialize, Serialize};
-
 use crate::codes::ECode;
 use crate::store::billing::{Account, LedgerEntry, LedgerKind, LogEntry, MoneyWrite, Refusal};
 use crate::store::{Store, StoreError};
-
-/// Where a payment lands by default.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PayTo {
-    /// The user's wallet (电子钱包).
-    #[default]
-    Wallet,
-    /// The user's first product instance.
-    Product,
-}
 
 /// A payment.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,11 +14,12 @@ use std::time::Instant;
 use thiserror::Error;
 use tokio::sync::mpsc;
 
-use super::cycle::{CycleRule, Zone};
+use super::cycle::CycleRule;
 use super::meter::Meter;
 use super::package::purchase;
 use super::rating::{self, Extra};
 use crate::catalog::{Catalog, ShortBalance};
+use crate::clock::Zone;
 use crate::codes::ECode;
 use crate::store::billing::{
     DueInstance, InstanceOutcome, LedgerEntry, LedgerKind, LogEntry, SettleFailure, SettleScope,
