@@ -139,4 +139,16 @@ async fn a_failed_write_leaves_nothing_partial_and_the_next_run_settles_once() {
     let again = settler(&s.store).run(&scope, s.now, false).await.unwrap();
     assert_eq!(again.settled, 0);
     assert_eq!(state(&s.store).await, (3000, 1, 1, 1));
+
+    // Should an instance ever show a settled cycle as due again, the unique key's record
+    // keeps it from being charged twice.
+    let done = &s.store.settlements(Some("bob"), 1).await.unwrap()[0];
+    let rewind = format!(
+        "UPDATE user_products SET cycle_start = {}, cycle_end = {}",
+        done.cycle_start, done.cycle_end
+    );
+    sql(&s.path, &rewind).await;
+    let again = settler(&s.store).run(&scope, s.now, false).await.unwrap();
+    assert_eq!(again.settled, 0);
+    assert_eq!(state(&s.store).await, (3000, 1, 1, 1));
 }

@@ -399,28 +399,30 @@ impl BillingStore for SqliteStore {
                 step: SettleStep::Claim,
                 error,
             })?;
-        let (Some(first), Some(last)) = (due.first(), due.last()) else {
+        let Some(last) = due.last() else {
             return Ok(SettledBatch::default());
         };
         let last_key = (last.user.clone(), last.holding.product.clone());
-        let (first_user, last_user) = (first.user.clone(), last.user.clone());
         // Cycles settled already (the unique key says so) are left alone.
         let mut settled: std::collections::HashSet<(String, String, i64)> = Default::default();
-        for row in sqlx::query(
-            "SELECT user_name, product, cycle_start FROM settlements \
-             WHERE user_name >= $1 AND user_name <= $2",
-        )
-        .bind(&first_user)
-        .bind(&last_user)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(claim)?
-        {
-            settled.insert((
-                row.try_get("user_name").map_err(claim)?,
-                row.try_get("product").map_err(claim)?,
-                row.try_get("cycle_start").map_err(claim)?,
-            ));
+        for chunk in due.chunks(ROWS) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "SELECT user_name, product, cycle_start FROM settlements \
+                 WHERE (user_name, product, cycle_start) IN (",
+            );
+            q.push_values(chunk, |mut row, i| {
+                row.push_bind(i.user.clone())
+                    .push_bind(i.holding.product.clone())
+                    .push_bind(i.holding.cycle_start);
+            });
+            q.push(")");
+            for row in q.build().fetch_all(&mut *tx).await.map_err(claim)? {
+                settled.insert((
+                    row.try_get("user_name").map_err(claim)?,
+                    row.try_get("product").map_err(claim)?,
+                    row.try_get("cycle_start").map_err(claim)?,
+                ));
+            }
         }
         // Wallets as the batch leaves them: (before, after).
         let mut wallets: HashMap<String, (i64, i64)> = HashMap::new();
