@@ -406,16 +406,18 @@ impl BillingStore for SqliteStore {
         // Cycles settled already (the unique key says so) are left alone.
         let mut settled: std::collections::HashSet<(String, String, i64)> = Default::default();
         for chunk in due.chunks(ROWS) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "SELECT user_name, product, cycle_start FROM settlements \
-                 WHERE (user_name, product, cycle_start) IN (",
-            );
+            // A join from the keys, so that each is one look-up in the unique index.
+            let mut q: QueryBuilder<Sqlite> =
+                QueryBuilder::new("SELECT s.user_name, s.product, s.cycle_start FROM (");
             q.push_values(chunk, |mut row, i| {
                 row.push_bind(i.user.clone())
                     .push_bind(i.holding.product.clone())
                     .push_bind(i.holding.cycle_start);
             });
-            q.push(")");
+            q.push(
+                ") AS v JOIN settlements s ON s.user_name = v.column1 \
+                 AND s.product = v.column2 AND s.cycle_start = v.column3",
+            );
             for row in q.build().fetch_all(&mut *tx).await.map_err(claim)? {
                 settled.insert((
                     row.try_get("user_name").map_err(claim)?,
