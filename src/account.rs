@@ -7,7 +7,7 @@ use std::fmt;
 use std::net::IpAddr;
 use thiserror::Error;
 
-use crate::auth::mac::MacAddr;
+use crate::mac::MacAddr;
 
 /// Operator-set attributes of an account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use std::str::FromStr;
 use thiserror::Error;
 
-use crate::auth::mac::MacAddr;
+use crate::mac::MacAddr;
 
 /// Name of the single object of kind [`CatalogKind::System`].
 pub const SYSTEM_OBJECT: &str = "switches";
@@ -548,7 +548,7 @@ impl CatalogRow {
     }
 }
 
-/// Every catalog object, in memory, ready for [`crate::auth::policy::evaluate`].
+/// Every catalog object, in memory, ready for the authorization policy.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     /// Groups by name.
@@ -603,13 +603,14 @@ impl Catalog {
                 self.control.insert(name, row.parse()?);
             }
             CatalogKind::MacBlacklist => {
-                let mac = row.name.parse().map_err(|e: crate::auth::mac::BadMac| {
-                    CatalogError::BadName {
-                        kind: row.kind,
-                        name: name.clone(),
-                        reason: e.to_string(),
-                    }
-                })?;
+                let mac =
+                    row.name
+                        .parse()
+                        .map_err(|e: crate::mac::BadMac| CatalogError::BadName {
+                            kind: row.kind,
+                            name: name.clone(),
+                            reason: e.to_string(),
+                        })?;
                 self.mac_blacklist.insert(mac);
             }
             CatalogKind::IpBlacklist => self.ip_blacklist.push(row.range()?),

@@ -13,7 +13,10 @@ use thiserror::Error;
 
 use crate::clock::Zone;
 use crate::codes::Lang;
-use crate::radius::vendor::Vendor;
+use crate::vendor::Vendor;
+
+/// The port RFC 5176 assigns to Dynamic Authorization (a NAS's Disconnect and CoA).
+pub const DEFAULT_COA_PORT: u16 = 3799;
 
 /// Environment variables with this prefix (and `__` between levels) override the file.
 pub const ENV_PREFIX: &str = "TURNSTILE";
@@ -208,7 +211,7 @@ pub struct ClientSettings {
 }
 
 fn coa_port() -> u16 {
-    crate::radius::clients::DEFAULT_COA_PORT
+    DEFAULT_COA_PORT
 }
 
 fn yes() -> bool {
@@ -600,6 +603,20 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// Where the store is and whom a new one starts with.
+    pub fn store_options(&self) -> crate::store::OpenOptions {
+        crate::store::OpenOptions {
+            data_dir: self.general.data_dir.clone(),
+            sqlite_path: self.sqlite_path(),
+            bootstrap_users: self
+                .bootstrap
+                .users
+                .iter()
+                .map(|u| (u.name.clone(), u.password.0.clone()))
+                .collect(),
+        }
     }
 
     /// The SQLite database file.

@@ -57,7 +57,7 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     crate::clock::set_offset(settings.general.clock_offset_secs);
     let prometheus =
         telemetry::install_metrics().map_err(|e| DaemonError::Metrics(e.to_string()))?;
-    let backend = Backend::open(&settings).await?;
+    let backend = Backend::open(&settings.store_options()).await?;
     let directory = Arc::new(Directory::load(backend, settings.radius.clients.clone()).await?);
     tracing::info!(
         users = directory.user_count(),

@@ -15,7 +15,8 @@
 //! | [`admin`] | the operator's local HTTP API (online, history, kick, CoA, settlement, payments, packages, ledger) |
 //! | [`portal`] | the Srun-compatible portal: codec (xencode, Srun base64, chksum, sign), JSONP, challenges, endpoints, the login page (HTML/CSS/JS in the binary) |
 //! | [`directory`] | the in-memory users, NAS clients and catalog that the packet path reads |
-//! | [`clock`] | the daemon's clock (shiftable for drills and tests) |
+//! | [`clock`] | the daemon's clock (shiftable for drills and tests) and time zones |
+//! | [`mac`], [`vendor`] | small shared types: MAC addresses as NASes write them, NAS vendor dialects |
 //! | [`store`] | the [`store::Store`] trait (with [`store::billing::BillingStore`]) and its SQLite backend; sealed secrets; CSV import |
 //! | [`daemon`] | wiring for `turnstile serve` |
 //! | [`telemetry`] | logs and Prometheus metrics |
@@ -79,8 +80,10 @@ pub mod codes;
 pub mod config;
 pub mod daemon;
 pub mod directory;
+pub mod mac;
 pub mod portal;
 pub mod radius;
 pub mod session;
 pub mod store;
 pub mod telemetry;
+pub mod vendor;

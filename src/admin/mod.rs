@@ -136,7 +136,7 @@ fn authorize(state: &AdminState, headers: &HeaderMap) -> Result<(), ApiError> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    if crate::radius::crypto::constant_time_eq(given.as_bytes(), state.token.as_bytes()) {
+    if crate::auth::credentials::constant_time_eq(given.as_bytes(), state.token.as_bytes()) {
         Ok(())
     } else {
         Err(ApiError {

@@ -1,6 +1,6 @@
 //! Password proofs: PAP (the password itself, RFC 2865 §5.2) and CHAP (RFC 1994).
 
-use crate::radius::crypto::{chap_response, constant_time_eq};
+use md5::{Digest, Md5};
 
 /// How a request proves the password.
 #[derive(Debug)]
@@ -35,9 +35,34 @@ impl Credentials<'_> {
     }
 }
 
+/// The CHAP response MD5(ident ‖ password ‖ challenge) (RFC 1994 §4.1).
+pub fn chap_response(ident: u8, password: &[u8], challenge: &[u8]) -> [u8; 16] {
+    let mut md5 = Md5::new();
+    md5.update([ident]);
+    md5.update(password);
+    md5.update(challenge);
+    md5.finalize().into()
+}
+
+/// Compares two byte strings in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chap_matches_rfc1994() {
+        // MD5(0x01 ‖ "password" ‖ 16 zero bytes), computed independently with md5sum.
+        let r = chap_response(1, b"password", &[0; 16]);
+        let expected = [
+            0xae, 0x88, 0xb6, 0xc2, 0xfe, 0x68, 0xbc, 0x92, 0x3a, 0xe9, 0x94, 0xf6, 0x52, 0x50,
+            0x8d, 0x12,
+        ];
+        assert_eq!(r, expected);
+    }
 
     #[test]
     fn chap_verifies_only_the_right_password() {

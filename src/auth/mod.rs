@@ -1,11 +1,10 @@
 //! Authorization: does this request prove it knows the user's password, and may the user
 //! get online, with what limits? [`policy::evaluate`] decides; it is a pure function, so
 //! every refusal code is testable in microseconds. The other modules read what a request
-//! carries ([`mac`], [`nas_port`], [`credentials`]) or remember recent logins
-//! ([`throttle`]).
+//! carries ([`nas_port`], [`credentials`]; MAC addresses are [`crate::mac`]) or
+//! remember recent logins ([`throttle`]).
 
 pub mod credentials;
-pub mod mac;
 pub mod nas_port;
 pub mod policy;
 pub mod throttle;

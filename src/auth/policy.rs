@@ -8,7 +8,6 @@
 use std::net::IpAddr;
 
 use super::credentials::Credentials;
-use super::mac::MacAddr;
 use super::nas_port::Vlans;
 use crate::account::{Binding, Interface};
 use crate::billing::meter::Meter;
@@ -17,6 +16,7 @@ use crate::catalog::{BillingPolicy, Catalog, ControlPolicy, OverLimit, DEFAULT_G
 use crate::codes::ECode;
 use crate::config::PolicySettings;
 use crate::directory::UserEntry;
+use crate::mac::MacAddr;
 
 /// The NAS a request came through.
 #[derive(Debug, Clone, Copy)]

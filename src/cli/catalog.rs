@@ -7,13 +7,13 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::args;
-use turnstile::auth::mac::MacAddr;
 use turnstile::catalog::{
     check_object_name, BillingKind, BillingPolicy, BlacklistEntry, CatalogKind, CatalogRow,
     ControlPolicy, CycleUnit, Group, IpRange, OverLimit, PackagePlan, Product, ShortBalance,
     SystemSwitches, TimeWindow, SYSTEM_OBJECT,
 };
 use turnstile::config::{parse_address_range, Settings};
+use turnstile::mac::MacAddr;
 use turnstile::store::{Backend, Put, StoreError};
 
 /// The common verbs of a named catalog object; `A` holds its fields.
@@ -500,7 +500,7 @@ async fn object_command<T: Object>(
     settings: &Settings,
     cmd: ObjectCommand<T::Fields>,
 ) -> Result<()> {
-    let backend = Backend::open(settings).await?;
+    let backend = Backend::open(&settings.store_options()).await?;
     let kind = T::KIND;
     match cmd {
         ObjectCommand::Add { name, fields } => {
@@ -611,7 +611,7 @@ pub async fn group(settings: &Settings, cmd: ObjectCommand<GroupArgs>) -> Result
 
 /// `turnstile blacklist`.
 pub async fn blacklist(settings: &Settings, cmd: BlacklistCommand) -> Result<()> {
-    let backend = Backend::open(settings).await?;
+    let backend = Backend::open(&settings.store_options()).await?;
     match cmd {
         BlacklistCommand::Add { target, note } => {
             let (kind, name) = target.key()?;
@@ -636,7 +636,7 @@ pub async fn blacklist(settings: &Settings, cmd: BlacklistCommand) -> Result<()>
 
 /// `turnstile ip-table`.
 pub async fn ip_table(settings: &Settings, cmd: IpTableCommand) -> Result<()> {
-    let backend = Backend::open(settings).await?;
+    let backend = Backend::open(&settings.store_options()).await?;
     let range = |s: &str| {
         parse_address_range(s)
             .map(|r| r.to_string())
@@ -673,7 +673,7 @@ pub async fn ip_table(settings: &Settings, cmd: IpTableCommand) -> Result<()> {
 
 /// `turnstile system`.
 pub async fn system(settings: &Settings, cmd: SystemCommand) -> Result<()> {
-    let backend = Backend::open(settings).await?;
+    let backend = Backend::open(&settings.store_options()).await?;
     let current = rows_of::<SystemSwitches>(&backend, &[CatalogKind::System])
         .await?
         .into_iter()

@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use super::args;
 use turnstile::config::{parse_address_range, Settings};
-use turnstile::radius::vendor::Vendor;
 use turnstile::store::{unix_now, Backend, NasRecord};
+use turnstile::vendor::Vendor;
 
 /// `turnstile nas`.
 #[derive(Subcommand)]
@@ -44,7 +44,7 @@ pub enum NasCommand {
 
 /// Runs a `turnstile nas` command.
 pub async fn run(settings: &Settings, cmd: NasCommand) -> Result<()> {
-    let backend = Backend::open(settings).await?;
+    let backend = Backend::open(&settings.store_options()).await?;
     match cmd {
         NasCommand::Add {
             name,

@@ -9,10 +9,10 @@ use std::time::Instant;
 
 use super::args::{self, OrNone};
 use turnstile::account::{Binding, Holding, Profile, ProfilePatch, Usage, UserChange};
-use turnstile::auth::mac::MacAddr;
 use turnstile::catalog::CatalogKind;
 use turnstile::codes::ECode;
 use turnstile::config::Settings;
+use turnstile::mac::MacAddr;
 use turnstile::store::billing::Account;
 use turnstile::store::import::{self, check_name, check_password};
 use turnstile::store::{Backend, StoreError, UserRecord};
@@ -216,7 +216,7 @@ async fn warn_missing(backend: &Backend, kind: CatalogKind, names: &[&str]) -> R
 
 /// Runs a `turnstile user` command.
 pub async fn run(settings: &Settings, cmd: UserCommand) -> Result<()> {
-    let backend = Backend::open(settings).await?;
+    let backend = Backend::open(&settings.store_options()).await?;
     let store = &backend.store;
     let lang = settings.general.language;
     let not_found = |name: &str| anyhow::anyhow!("{}: {name}", ECode::UserNotFound.wire(lang));

@@ -17,11 +17,11 @@ use super::crypto::{unhide_password, verify_message_authenticator};
 use super::packet::{MalformedPacket, Packet, PacketBuilder, PacketTooLarge};
 use super::server::AuthContext;
 use crate::account::Interface;
-use crate::auth::mac::MacAddr;
 use crate::auth::nas_port::Vlans;
 use crate::auth::policy::{evaluate, Clock, Grant, NasIdentity, Request, Situation};
 use crate::auth::{Credentials, Decision};
 use crate::codes::ECode;
+use crate::mac::MacAddr;
 
 /// Why a request is dropped without an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

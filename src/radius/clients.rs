@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::crypto::SharedSecret;
-use super::vendor::Vendor;
+use crate::config::DEFAULT_COA_PORT;
+use crate::vendor::Vendor;
 
 /// One NAS (or a range of them sharing a secret).
 #[derive(Debug)]
@@ -27,9 +28,6 @@ pub struct NasClient {
     pub coa_port: u16,
     warned_at: WarnLimiter,
 }
-
-/// The port RFC 5176 assigns to Dynamic Authorization.
-pub const DEFAULT_COA_PORT: u16 = 3799;
 
 impl NasClient {
     /// The same entry taking Disconnect and CoA requests on `port`.

@@ -23,8 +23,9 @@ use tokio::sync::oneshot;
 
 use super::crypto::{verify_message_authenticator, verify_response, SharedSecret};
 use super::packet::{Packet, PacketBuilder, PacketTooLarge, MAX_PACKET_LEN};
-use super::vendor::{juniper_service, Vendor};
+use super::vendor::juniper_service;
 use crate::config::DynAuthSettings;
+use crate::vendor::Vendor;
 
 /// Error-Cause (RFC 5176 §3.5).
 const ERROR_CAUSE_TYPE: u8 = 101;

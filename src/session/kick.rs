@@ -345,7 +345,7 @@ impl Kicker {
     ) -> Option<(
         SocketAddr,
         crate::radius::crypto::SharedSecret,
-        crate::radius::vendor::Vendor,
+        crate::vendor::Vendor,
     )> {
         let clients = self.directory.clients();
         let ip: Option<IpAddr> = nas_addr.as_deref().and_then(|a| a.parse().ok());

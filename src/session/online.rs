@@ -8,7 +8,7 @@ use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::auth::mac::MacAddr;
+use crate::mac::MacAddr;
 
 use crate::auth::policy::OnlineCounts;
 use crate::codes::ECode;

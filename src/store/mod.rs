@@ -16,8 +16,7 @@ use thiserror::Error;
 
 use crate::account::{Binding, Holding, Profile, UserChange};
 use crate::catalog::{CatalogKind, CatalogRow};
-use crate::config::Settings;
-use crate::radius::vendor::Vendor;
+use crate::vendor::Vendor;
 use billing::{BillingStore, UsageDelta};
 use cipher::{Cipher, CipherError};
 
@@ -306,6 +305,17 @@ pub trait Store: BillingStore + Send + Sync {
     async fn claim_once(&self, key: &str) -> Result<bool, StoreError>;
 }
 
+/// Where the store and its key are, and whom a new store starts with.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// Directory of the key file.
+    pub data_dir: std::path::PathBuf,
+    /// The SQLite database file.
+    pub sqlite_path: std::path::PathBuf,
+    /// Users (name, password) created when the store is created, never afterwards.
+    pub bootstrap_users: Vec<(String, String)>,
+}
+
 /// The store and key a command works on, as the configuration names them.
 #[derive(Clone)]
 pub struct Backend {
@@ -316,19 +326,16 @@ pub struct Backend {
 }
 
 impl Backend {
-    /// Opens (creating if needed) the configured store and key; the first time, creates
-    /// the bootstrap users and the starter catalog.
-    pub async fn open(settings: &Settings) -> Result<Backend, StoreError> {
-        let cipher = Cipher::open_or_create(&settings.general.data_dir)?;
-        let store: Arc<dyn Store> = match settings.store.backend {
-            crate::config::StoreBackend::Sqlite => {
-                Arc::new(sqlite::SqliteStore::open(&settings.sqlite_path()).await?)
-            }
-        };
+    /// Opens (creating if needed) the store and key `options` name; the first time,
+    /// creates the bootstrap users and the starter catalog.
+    pub async fn open(options: &OpenOptions) -> Result<Backend, StoreError> {
+        let cipher = Cipher::open_or_create(&options.data_dir)?;
+        let store: Arc<dyn Store> =
+            Arc::new(sqlite::SqliteStore::open(&options.sqlite_path).await?);
         let backend = Backend { store, cipher };
         if backend.store.claim_once("bootstrap").await? {
-            for u in &settings.bootstrap.users {
-                let record = backend.new_user(&u.name, u.password.0.as_bytes());
+            for (name, password) in &options.bootstrap_users {
+                let record = backend.new_user(name, password.as_bytes());
                 match backend.store.add_user(&record).await {
                     Ok(()) | Err(StoreError::UserExists(_)) => {}
                     Err(e) => return Err(e),

@@ -14,8 +14,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use turnstile::auth::credentials::chap_response;
 use turnstile::radius::crypto::{
-    chap_response, hide_password, verify_message_authenticator, verify_response, SharedSecret,
+    hide_password, verify_message_authenticator, verify_response, SharedSecret,
 };
 use turnstile::radius::packet::{Packet, PacketBuilder};
 
