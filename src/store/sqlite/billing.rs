@@ -8,7 +8,8 @@ use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use std::collections::HashMap;
 
 use super::{
-    corrupt, counter, grant_from_row, is_unique_violation, log_change, unsigned, SqliteStore,
+    corrupt, counter, grant_from_row, holding_from_row, is_unique_violation, log_change, unsigned,
+    SqliteStore,
 };
 use crate::account::{Holding, Usage};
 use crate::store::billing::{
@@ -40,16 +41,10 @@ fn usage_from_row(row: &SqliteRow) -> Result<Usage, StoreError> {
 }
 
 fn instance_from_row(row: &SqliteRow) -> Result<(String, Holding, i64, Usage), StoreError> {
+    let (user, holding) = holding_from_row(row)?;
     Ok((
-        row.try_get("user_name")?,
-        Holding {
-            product: row.try_get("product")?,
-            balance_fen: row.try_get("balance_fen")?,
-            cycle_start: row.try_get("cycle_start")?,
-            cycle_end: row.try_get("cycle_end")?,
-            reserved_package: row.try_get("reserved_package")?,
-            packages: Vec::new(),
-        },
+        user,
+        holding,
         row.try_get("started_at")?,
         usage_from_row(row)?,
     ))
