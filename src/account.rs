@@ -2,7 +2,7 @@
 //! that tie it to devices and ports, and the product instances it has bought. Shared by
 //! the store (rows), the directory (memory) and the policy (decisions).
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::net::IpAddr;
 use thiserror::Error;
@@ -89,6 +89,8 @@ pub struct UserChange {
     pub profile: ProfilePatch,
     /// Remove every binding first.
     pub clear_bindings: bool,
+    /// Bindings to remove.
+    pub remove_bindings: Vec<Binding>,
     /// Bindings to add.
     pub add_bindings: Vec<Binding>,
     /// Products to give an instance of.
@@ -187,6 +189,31 @@ impl Binding {
             "device" => Binding::Device(text()?),
             _ => return Err(bad("unknown kind".into())),
         })
+    }
+}
+
+/// A binding on the wire: `{"kind": "mac", "value": "aa:bb:cc:dd:ee:ff"}`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BindingJson {
+    kind: String,
+    value: String,
+}
+
+impl Serialize for Binding {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        BindingJson {
+            kind: self.kind().to_string(),
+            value: self.value(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Binding {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let b = BindingJson::deserialize(d)?;
+        Binding::parse(&b.kind, &b.value).map_err(serde::de::Error::custom)
     }
 }
 

@@ -50,6 +50,21 @@ pub enum DaemonError {
     Metrics(String),
 }
 
+/// Makes the secret of `DATA_DIR/api.token` the admin token `api.token` the first time
+/// the store meets it, so the CLI on this machine can call the API. Revoked with
+/// `turnstile token del api.token`, it stays revoked.
+async fn adopt_file_token(backend: &Backend, secret: &str) -> Result<(), DaemonError> {
+    use crate::ops::tokens::{self, Role};
+    if backend.store.claim_once("api-token-file").await? {
+        match tokens::add_with_secret(backend, "api.token", Role::Admin, None, secret).await {
+            Ok(_) => {}
+            Err(e) if e.failure == crate::ops::Failure::Conflict => {}
+            Err(e) => tracing::error!(error = %e, "the api.token file's token is not stored"),
+        }
+    }
+    Ok(())
+}
+
 /// Runs the daemon. Prints `turnstile ready auth=ADDR acct=ADDR api=ADDR portal=ADDR metrics=ADDR` on stdout once every
 /// listener is bound (tests and scripts wait for that line).
 pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
@@ -227,12 +242,15 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
                     source,
                 },
             )?;
+            adopt_file_token(directory.backend(), &token).await?;
             let state = Arc::new(AdminState {
-                token,
                 lang: settings.general.language,
+                backend: directory.backend().clone(),
+                config_clients: settings.radius.clients.clone(),
                 kicker: kicker.clone(),
                 settler: settler.clone(),
                 pay_to: settings.billing.pay_to,
+                audit: crate::admin::audit::AuditLog::start(directory.store()),
             });
             let bound = crate::admin::serve(addr, state, shutdown.clone())
                 .await

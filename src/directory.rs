@@ -196,6 +196,11 @@ impl Directory {
         self.clients.load()
     }
 
+    /// The store and key behind the directory.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
     /// The store behind the directory.
     pub fn store(&self) -> Arc<dyn crate::store::Store> {
         self.backend.store.clone()
@@ -314,13 +319,16 @@ impl Directory {
                 tracing::error!(nas = %nas.name, address = %nas.address, "stored address is invalid; NAS left out");
                 continue;
             };
-            clients.push(NasClient::new(
-                nas.name,
-                range,
-                &secret,
-                nas.vendor,
-                nas.require_message_authenticator,
-            ));
+            clients.push(
+                NasClient::new(
+                    nas.name,
+                    range,
+                    &secret,
+                    nas.vendor,
+                    nas.require_message_authenticator,
+                )
+                .with_coa_port(nas.coa_port),
+            );
         }
         self.clients.store(Arc::new(ClientTable::new(clients)));
         Ok(())

@@ -81,6 +81,7 @@ pub mod config;
 pub mod daemon;
 pub mod directory;
 pub mod mac;
+pub mod ops;
 pub mod portal;
 pub mod radius;
 pub mod session;

@@ -15,6 +15,7 @@ use cli::catalog::{
     PackagePlanArgs, ProductArgs, SystemCommand,
 };
 use cli::nas::NasCommand;
+use cli::token::TokenCommand;
 use cli::user::UserCommand;
 use turnstile::codes::{ECode, Lang};
 use turnstile::config::Settings;
@@ -151,6 +152,21 @@ enum Command {
     Settlements(ListArgs),
     /// The settlement log (E7xxx, E6001/E6002), newest first.
     SettlementLog(ListArgs),
+    /// API tokens: create (with a role), list, revoke.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Mutating API calls (who, what, when, result code), newest first.
+    Audit {
+        /// Only this token's calls.
+        #[arg(long)]
+        actor: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Change a session's bandwidth by CoA (E4006); it stays online.
     Coa {
         /// NAS/SESSION-ID.
@@ -246,6 +262,10 @@ fn run(cli: Cli) -> Result<()> {
             mode,
             source,
         } => cli::sessions::kick(s, user, session, mode, source),
+        Command::Token(cmd) => runtime.block_on(cli::token::run(s, cmd)),
+        Command::Audit { actor, limit, json } => {
+            runtime.block_on(cli::token::audit(s, actor, limit, json))
+        }
         Command::Coa { session, up, down } => cli::sessions::coa(s, session, up, down),
     }
 }

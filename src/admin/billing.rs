@@ -5,27 +5,56 @@
 //! A refusal answers with its code: E6002 (payment), E5040–E5042 (packages), E7001 /
 //! E7006 / E7002–E7005 (settlement), E5992 (no such user), in the usual envelope.
 
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Json;
+use axum::routing::{get, post};
+use axum::Router;
 use serde::Deserialize;
 use std::sync::Arc;
 
-use super::{authorize, success, AdminState, ApiError};
+use super::access::Caller;
+use super::reply::{success, ApiError, Body, Params};
+use super::AdminState;
 use crate::billing::package;
 use crate::billing::payment::{self, Payment};
 use crate::billing::settle::SettleError;
 use crate::codes::{ECode, Lang};
 use crate::config::PayTo;
+use crate::ops::tokens::Role;
 use crate::store::billing::{Account, Refusal, SettleScope};
 use crate::store::unix_now;
 
-type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
-
-fn body<T>(lang: Lang, b: JsonBody<T>) -> Result<T, ApiError> {
-    b.map(|Json(v)| v)
-        .map_err(|e| ApiError::invalid(lang, e.body_text()))
+/// The routes.
+pub fn routes() -> Router<Arc<AdminState>> {
+    Router::new()
+        .route("/api/v1/settle", post(settle))
+        .route("/api/v1/pay", post(pay))
+        .route(
+            "/api/v1/ledger",
+            get(|s, c, q| list(s, c, q, Listing::Ledger)),
+        )
+        .route(
+            "/api/v1/settlements",
+            get(|s, c, q| list(s, c, q, Listing::Settlements)),
+        )
+        .route(
+            "/api/v1/settlement-log",
+            get(|s, c, q| list(s, c, q, Listing::Log)),
+        )
+        .route("/api/v1/packages", get(packages))
+        .route(
+            "/api/v1/packages/buy",
+            post(|s, c, b| package(s, c, b, PackageOp::Buy)),
+        )
+        .route(
+            "/api/v1/packages/reserve",
+            post(|s, c, b| package(s, c, b, PackageOp::Reserve)),
+        )
+        .route(
+            "/api/v1/packages/remove",
+            post(|s, c, b| package(s, c, b, PackageOp::Remove)),
+        )
 }
 
 fn refused(lang: Lang, r: Refusal) -> ApiError {
@@ -50,37 +79,41 @@ fn incomplete(lang: Lang, field: &str) -> ApiError {
     }
 }
 
-fn store_error(e: impl std::fmt::Display) -> ApiError {
-    ApiError {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
-        code: 500,
-        msg: format!("store: {e}"),
+fn store_error<E: std::fmt::Display>(lang: Lang) -> impl FnOnce(E) -> ApiError {
+    move |e| {
+        ApiError::from_ops(
+            lang,
+            crate::ops::OpsError::store(ECode::BackendNoResponse)(e),
+        )
     }
 }
 
 /// The catalog as stored: a package plan just added is there before memory syncs.
 async fn stored_catalog(state: &AdminState) -> Result<crate::catalog::Catalog, ApiError> {
-    state.settler.catalog().await.map_err(store_error)
+    state
+        .settler
+        .catalog()
+        .await
+        .map_err(store_error(state.lang))
 }
 
 /// `POST /api/v1/settle`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct SettleRequest {
+struct SettleRequest {
     user: Option<String>,
     product: Option<String>,
     #[serde(default)]
     dry_run: bool,
 }
 
-pub(super) async fn settle(
+async fn settle(
     State(state): State<Arc<AdminState>>,
-    headers: HeaderMap,
-    b: JsonBody<SettleRequest>,
+    caller: Caller,
+    Body(req): Body<SettleRequest>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
+    caller.need(Role::Admin)?;
     let lang = state.lang;
-    let req = body(lang, b)?;
     let scope = SettleScope {
         user: req.user,
         product: req.product,
@@ -105,7 +138,7 @@ pub(super) async fn settle(
 /// `POST /api/v1/pay`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct PayRequest {
+struct PayRequest {
     user: String,
     amount_fen: i64,
     /// "wallet", a product name, or absent for `[billing] pay_to`.
@@ -115,14 +148,13 @@ pub(super) struct PayRequest {
     reference: Option<String>,
 }
 
-pub(super) async fn pay(
+async fn pay(
     State(state): State<Arc<AdminState>>,
-    headers: HeaderMap,
-    b: JsonBody<PayRequest>,
+    caller: Caller,
+    Body(req): Body<PayRequest>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
+    caller.need(Role::Operator)?;
     let lang = state.lang;
-    let req = body(lang, b)?;
     let store = state.kicker.directory.store();
     let product = match req.to.as_deref() {
         Some("wallet") => None,
@@ -130,7 +162,7 @@ pub(super) async fn pay(
         None if state.pay_to == PayTo::Product => store
             .account(&req.user)
             .await
-            .map_err(store_error)?
+            .map_err(store_error(state.lang))?
             .and_then(|a| a.holdings.first().map(|(h, _)| h.product.clone())),
         None => None,
     };
@@ -160,7 +192,7 @@ pub(super) async fn pay(
 /// `GET /api/v1/ledger|settlements|settlement-log|packages?user=&limit=`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct ListFilter {
+struct ListFilter {
     user: Option<String>,
     limit: Option<u32>,
 }
@@ -173,7 +205,7 @@ impl ListFilter {
 
 /// One of the billing lists.
 #[derive(Clone, Copy)]
-pub(super) enum Listing {
+enum Listing {
     /// Ledger entries.
     Ledger,
     /// Settlement records.
@@ -183,15 +215,16 @@ pub(super) enum Listing {
 }
 
 /// `GET /api/v1/ledger|settlements|settlement-log`: newest first.
-pub(super) async fn list(
+async fn list(
     State(state): State<Arc<AdminState>>,
-    headers: HeaderMap,
-    Query(f): Query<ListFilter>,
+    caller: Caller,
+    Params(f): Params<ListFilter>,
     listing: Listing,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
+    let limit = f.limit();
+    let user = caller.scope(f.user, Role::Readonly)?;
+    let user = user.as_deref();
     let store = state.kicker.directory.store();
-    let (user, limit) = (f.user.as_deref(), f.limit());
     fn json<T: serde::Serialize>(rows: T) -> serde_json::Value {
         serde_json::to_value(rows).unwrap_or_default()
     }
@@ -214,23 +247,23 @@ pub(super) async fn list(
             })
         }
     };
-    Ok(success(rows.map_err(store_error)?))
+    Ok(success(rows.map_err(store_error(state.lang))?))
 }
 
 /// `GET /api/v1/packages?user=U`: a user's packages and instances.
-pub(super) async fn packages(
+async fn packages(
     State(state): State<Arc<AdminState>>,
-    headers: HeaderMap,
-    Query(f): Query<ListFilter>,
+    caller: Caller,
+    Params(f): Params<ListFilter>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
     let lang = state.lang;
-    let user = f.user.ok_or_else(|| ApiError::invalid(lang, "give user"))?;
+    let user = f.user.ok_or_else(|| incomplete(lang, "user"))?;
+    caller.acting_on(&user, Role::Readonly)?;
     let store = state.kicker.directory.store();
     let account = store
         .account(&user)
         .await
-        .map_err(store_error)?
+        .map_err(store_error(state.lang))?
         .ok_or_else(|| {
             refused(
                 lang,
@@ -265,7 +298,7 @@ pub(super) async fn packages(
 /// `POST /api/v1/packages/buy|reserve|remove`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct PackageRequest {
+struct PackageRequest {
     user: String,
     /// Package plan (buy, reserve; absent in reserve cancels the reservation).
     package: Option<String>,
@@ -277,7 +310,7 @@ pub(super) struct PackageRequest {
 
 /// What a `POST /api/v1/packages/…` does.
 #[derive(Clone, Copy)]
-pub(super) enum PackageOp {
+enum PackageOp {
     /// Buy a plan onto an instance (E5040; E5041, E5042).
     Buy,
     /// Reserve a plan for each settlement, or cancel the reservation.
@@ -287,15 +320,14 @@ pub(super) enum PackageOp {
 }
 
 /// `POST /api/v1/packages/buy|reserve|remove`: one money transaction on the user.
-pub(super) async fn package(
+async fn package(
     State(state): State<Arc<AdminState>>,
-    headers: HeaderMap,
-    b: JsonBody<PackageRequest>,
+    caller: Caller,
+    Body(req): Body<PackageRequest>,
     op: PackageOp,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
+    caller.need(Role::Operator)?;
     let lang = state.lang;
-    let req = body(lang, b)?;
     let catalog = stored_catalog(&state).await?;
     let now = unix_now();
     let product = req.product.as_deref();

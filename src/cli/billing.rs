@@ -5,8 +5,8 @@ use anyhow::{bail, Result};
 use clap::Subcommand;
 use serde_json::{json, Value};
 
+use super::api::{call, print, query, text};
 use super::args::ListArgs;
-use super::sessions::{call, print, query, text};
 use turnstile::config::Settings;
 
 /// `turnstile package`.

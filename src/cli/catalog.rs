@@ -1,20 +1,22 @@
 //! `turnstile product|billing-policy|control-policy|group|blacklist|ip-table|system`: the
 //! policy catalog.
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::{json, Map, Value};
 
 use super::args;
+use super::user::refusal;
 use turnstile::catalog::{
-    check_object_name, BillingKind, BillingPolicy, BlacklistEntry, CatalogKind, CatalogRow,
-    ControlPolicy, CycleUnit, Group, IpRange, OverLimit, PackagePlan, Product, ShortBalance,
-    SystemSwitches, TimeWindow, SYSTEM_OBJECT,
+    BillingKind, CatalogKind, CycleUnit, OverLimit, ShortBalance, SystemSwitches, TimeWindow,
+    SYSTEM_OBJECT,
 };
-use turnstile::config::{parse_address_range, Settings};
+use turnstile::config::Settings;
 use turnstile::mac::MacAddr;
-use turnstile::store::{Backend, Put, StoreError};
+use turnstile::ops::catalog::{self, Object};
+use turnstile::ops::Done;
+use turnstile::store::Backend;
 
 /// The common verbs of a named catalog object; `A` holds its fields.
 #[derive(Subcommand)]
@@ -202,16 +204,10 @@ pub struct BlacklistTarget {
 }
 
 impl BlacklistTarget {
-    fn key(&self) -> Result<(CatalogKind, String)> {
+    fn key(&self) -> (CatalogKind, String) {
         match (&self.mac, &self.ip) {
-            (Some(mac), _) => Ok((CatalogKind::MacBlacklist, mac.to_string())),
-            (_, Some(ip)) => Ok((
-                CatalogKind::IpBlacklist,
-                parse_address_range(ip)
-                    .map_err(anyhow::Error::msg)?
-                    .to_string(),
-            )),
-            _ => bail!("say --mac or --ip"),
+            (Some(mac), _) => (CatalogKind::MacBlacklist, mac.to_string()),
+            (_, ip) => (CatalogKind::IpBlacklist, ip.clone().unwrap_or_default()),
         }
     }
 }
@@ -261,324 +257,184 @@ pub enum SystemCommand {
     },
 }
 
-/// A catalog object type the generic verbs work on.
-trait Object: Serialize + DeserializeOwned + Sized {
+/// The fields a command gives, as the JSON fields of the object (units converted).
+trait Fields: Args {
+    /// The kind these are fields of.
     const KIND: CatalogKind;
-    type Fields: Args;
-    /// A new object from the fields given to `add`.
-    fn create(fields: &Self::Fields) -> Result<Self>;
-    /// Applies the fields given to `set`.
-    fn apply(&mut self, fields: &Self::Fields);
-    /// Names of objects of `kind` this one refers to.
-    fn refers_to(&self, _kind: CatalogKind) -> Vec<&str> {
-        Vec::new()
+    /// The fields given, by their stored names.
+    fn fields(&self) -> Map<String, Value>;
+}
+
+/// Adds `key` when the flag was given.
+fn put<T: Serialize>(map: &mut Map<String, Value>, key: &str, value: Option<T>) {
+    if let Some(v) = value {
+        map.insert(key.into(), serde_json::to_value(v).unwrap_or(Value::Null));
     }
 }
 
-impl Object for Product {
+impl Fields for ProductArgs {
     const KIND: CatalogKind = CatalogKind::Product;
-    type Fields = ProductArgs;
-    fn create(f: &ProductArgs) -> Result<Self> {
-        let billing = f
-            .billing_policy
-            .as_deref()
-            .ok_or_else(|| anyhow!("--billing-policy is required"))?;
-        let control = f
-            .control_policy
-            .as_deref()
-            .ok_or_else(|| anyhow!("--control-policy is required"))?;
-        let mut p = Product::new(billing, control);
-        p.apply(f);
-        Ok(p)
-    }
-    fn apply(&mut self, f: &ProductArgs) {
-        if let Some(b) = &f.billing_policy {
-            self.billing_policy = b.clone();
-        }
-        if let Some(c) = &f.control_policy {
-            self.control_policy = c.clone();
-        }
-        macro_rules! copy {
-            ($($field:ident <- $value:expr),*) => {$(
-                if let Some(v) = $value { self.$field = v; }
-            )*};
-        }
-        copy!(cycle <- f.cycle, cycle_count <- f.cycle_count, anniversary <- f.anniversary,
-              short_balance <- f.short_balance, min_bytes <- f.min_mib.map(|m| m.saturating_mul(1 << 20)),
-              min_secs <- f.min_minutes.map(|m| m.saturating_mul(60)));
-    }
-    fn refers_to(&self, kind: CatalogKind) -> Vec<&str> {
-        match kind {
-            CatalogKind::BillingPolicy => vec![&self.billing_policy],
-            CatalogKind::ControlPolicy => vec![&self.control_policy],
-            _ => Vec::new(),
-        }
+    fn fields(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        put(&mut m, "billing_policy", self.billing_policy.as_ref());
+        put(&mut m, "control_policy", self.control_policy.as_ref());
+        put(&mut m, "cycle", self.cycle);
+        put(&mut m, "cycle_count", self.cycle_count);
+        put(&mut m, "anniversary", self.anniversary);
+        put(&mut m, "short_balance", self.short_balance);
+        put(
+            &mut m,
+            "min_bytes",
+            self.min_mib.map(|v| v.saturating_mul(1 << 20)),
+        );
+        put(
+            &mut m,
+            "min_secs",
+            self.min_minutes.map(|v| v.saturating_mul(60)),
+        );
+        m
     }
 }
 
-impl Object for BillingPolicy {
+impl Fields for BillingArgs {
     const KIND: CatalogKind = CatalogKind::BillingPolicy;
-    type Fields = BillingArgs;
-    fn create(f: &BillingArgs) -> Result<Self> {
-        let mut b = BillingPolicy::default();
-        b.apply(f);
-        Ok(b)
-    }
-    fn apply(&mut self, f: &BillingArgs) {
-        if let Some(k) = f.kind {
-            self.kind = k;
-        }
-        if let Some(h) = f.included_hours {
-            self.included_secs = h.into_option().map(|h| u64::from(h) * 3600);
-        }
-        if let Some(m) = f.included_mib {
-            self.included_bytes = m.into_option().map(|m| u64::from(m) << 20);
-        }
-        if let Some(v) = f.cycle_fee_fen {
-            self.cycle_fee_fen = v;
-        }
-        if let Some(v) = f.fen_per_hour {
-            self.fen_per_hour = v;
-        }
-        if let Some(v) = f.fen_per_gib {
-            self.fen_per_gib = v;
-        }
+    fn fields(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        put(&mut m, "kind", self.kind);
+        put(
+            &mut m,
+            "included_secs",
+            self.included_hours
+                .map(|h| h.into_option().map(|h| u64::from(h) * 3600)),
+        );
+        put(
+            &mut m,
+            "included_bytes",
+            self.included_mib
+                .map(|v| v.into_option().map(|v| u64::from(v) << 20)),
+        );
+        put(&mut m, "cycle_fee_fen", self.cycle_fee_fen);
+        put(&mut m, "fen_per_hour", self.fen_per_hour);
+        put(&mut m, "fen_per_gib", self.fen_per_gib);
+        m
     }
 }
 
-impl Object for ControlPolicy {
+impl Fields for ControlArgs {
     const KIND: CatalogKind = CatalogKind::ControlPolicy;
-    type Fields = ControlArgs;
-    fn create(f: &ControlArgs) -> Result<Self> {
-        let mut c = ControlPolicy::default();
-        c.apply(f);
-        Ok(c)
-    }
-    fn apply(&mut self, f: &ControlArgs) {
-        macro_rules! copy {
-            ($($field:ident <- $arg:ident),*) => {$(
-                if let Some(v) = f.$arg { self.$field = v; }
-            )*};
+    fn fields(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        put(&mut m, "max_online", self.max_online);
+        put(&mut m, "over_limit", self.over_limit);
+        put(&mut m, "up_bps", self.up);
+        put(&mut m, "down_bps", self.down);
+        if self.no_windows {
+            put(&mut m, "windows", Some(Vec::<TimeWindow>::new()));
+        } else if !self.window.is_empty() {
+            put(&mut m, "windows", Some(&self.window));
         }
-        copy!(max_online <- max_online, over_limit <- over_limit, up_bps <- up,
-              down_bps <- down, idle_timeout_secs <- idle_timeout,
-              session_timeout_secs <- session_timeout, interim_secs <- interim);
-        if f.no_windows {
-            self.windows.clear();
-        } else if !f.window.is_empty() {
-            self.windows = f.window.clone();
-        }
+        put(&mut m, "idle_timeout_secs", self.idle_timeout);
+        put(&mut m, "session_timeout_secs", self.session_timeout);
+        put(&mut m, "interim_secs", self.interim);
+        m
     }
 }
 
-impl Object for PackagePlan {
-    const KIND: CatalogKind = CatalogKind::PackagePlan;
-    type Fields = PackagePlanArgs;
-    fn create(f: &PackagePlanArgs) -> Result<Self> {
-        if f.valid_days.is_none() {
-            bail!("--valid-days is required");
-        }
-        let mut p = PackagePlan::default();
-        p.apply(f);
-        Ok(p)
-    }
-    fn apply(&mut self, f: &PackagePlanArgs) {
-        if let Some(v) = f.price_fen {
-            self.price_fen = v;
-        }
-        if let Some(h) = f.extra_hours {
-            self.extra_secs = h.saturating_mul(3600);
-        }
-        if let Some(m) = f.extra_mib {
-            self.extra_bytes = m.saturating_mul(1 << 20);
-        }
-        if let Some(d) = f.valid_days {
-            self.valid_days = d;
-        }
-        if let Some(p) = &f.product {
-            self.product = p.clone().into_option();
-        }
-    }
-    fn refers_to(&self, kind: CatalogKind) -> Vec<&str> {
-        match kind {
-            CatalogKind::Product => self.product.iter().map(String::as_str).collect(),
-            _ => Vec::new(),
-        }
-    }
-}
-
-impl Object for Group {
+impl Fields for GroupArgs {
     const KIND: CatalogKind = CatalogKind::Group;
-    type Fields = GroupArgs;
-    fn create(f: &GroupArgs) -> Result<Self> {
-        let mut g = Group::default();
-        g.apply(f);
-        Ok(g)
-    }
-    fn apply(&mut self, f: &GroupArgs) {
-        if let Some(p) = &f.default_product {
-            self.default_product = p.clone().into_option();
-        }
-        if let Some(c) = &f.control_policy {
-            self.control_policy = c.clone().into_option();
-        }
-    }
-    fn refers_to(&self, kind: CatalogKind) -> Vec<&str> {
-        match kind {
-            CatalogKind::Product => self.default_product.iter().map(String::as_str).collect(),
-            CatalogKind::ControlPolicy => self.control_policy.iter().map(String::as_str).collect(),
-            _ => Vec::new(),
-        }
+    fn fields(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        put(
+            &mut m,
+            "default_product",
+            self.default_product.clone().map(args::OrNone::into_option),
+        );
+        put(
+            &mut m,
+            "control_policy",
+            self.control_policy.clone().map(args::OrNone::into_option),
+        );
+        m
     }
 }
 
-/// Catalog objects of the given kinds, by name, read as `T`.
-async fn rows_of<T: DeserializeOwned>(
-    backend: &Backend,
-    kinds: &[CatalogKind],
-) -> Result<Vec<(String, T)>> {
-    backend
-        .store
-        .catalog()
-        .await?
-        .into_iter()
-        .filter(|r| kinds.contains(&r.kind))
-        .map(|r| Ok((r.name.clone(), r.parse()?)))
-        .collect()
-}
-
-async fn find<T: Object>(backend: &Backend, name: &str) -> Result<Option<T>> {
-    Ok(rows_of::<T>(backend, &[T::KIND])
-        .await?
-        .into_iter()
-        .find_map(|(n, object)| (n == name).then_some(object)))
-}
-
-/// Objects that refer to `name` of `kind`, as "kind name" strings.
-async fn referrers(backend: &Backend, kind: CatalogKind, name: &str) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    for row in backend.store.catalog().await? {
-        let names = match row.kind {
-            CatalogKind::Product => row
-                .parse::<Product>()
-                .map(|p| p.refers_to(kind).contains(&name)),
-            CatalogKind::Group => row
-                .parse::<Group>()
-                .map(|g| g.refers_to(kind).contains(&name)),
-            CatalogKind::PackagePlan => row
-                .parse::<PackagePlan>()
-                .map(|p| p.refers_to(kind).contains(&name)),
-            _ => Ok(false),
-        };
-        if names.unwrap_or(false) {
-            out.push(format!("{} {:?}", row.kind, row.name));
-        }
+impl Fields for PackagePlanArgs {
+    const KIND: CatalogKind = CatalogKind::PackagePlan;
+    fn fields(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        put(&mut m, "price_fen", self.price_fen);
+        put(
+            &mut m,
+            "extra_secs",
+            self.extra_hours.map(|h| h.saturating_mul(3600)),
+        );
+        put(
+            &mut m,
+            "extra_bytes",
+            self.extra_mib.map(|v| v.saturating_mul(1 << 20)),
+        );
+        put(&mut m, "valid_days", self.valid_days);
+        put(
+            &mut m,
+            "product",
+            self.product.clone().map(args::OrNone::into_option),
+        );
+        m
     }
-    Ok(out)
 }
 
-/// Warns about references to objects that do not exist: logins needing them are refused.
-async fn warn_dangling<T: Object>(backend: &Backend, object: &T) -> Result<()> {
-    let rows = backend.store.catalog().await?;
-    for kind in [
-        CatalogKind::Product,
-        CatalogKind::BillingPolicy,
-        CatalogKind::ControlPolicy,
-    ] {
-        for name in object.refers_to(kind) {
-            if !rows.iter().any(|r| r.kind == kind && r.name == name) {
-                eprintln!(
-                    "warning: no {kind} {name:?} exists yet; logins that need it are refused"
-                );
-            }
-        }
-    }
-    Ok(())
-}
-
-async fn object_command<T: Object>(
-    settings: &Settings,
-    cmd: ObjectCommand<T::Fields>,
-) -> Result<()> {
-    let backend = Backend::open(&settings.store_options()).await?;
-    let kind = T::KIND;
-    match cmd {
-        ObjectCommand::Add { name, fields } => {
-            check_object_name(&name).map_err(anyhow::Error::msg)?;
-            let object = T::create(&fields)?;
-            match backend
-                .store
-                .put_catalog(&CatalogRow::new(kind, &name, &object), Put::Create)
-                .await
-            {
-                Err(StoreError::CatalogExists(..)) => {
-                    bail!("{kind} {name:?} already exists (use set to change it)")
-                }
-                other => other?,
-            };
-            println!("added {kind} {name}");
-            warn_dangling(&backend, &object).await?;
-        }
-        ObjectCommand::Set { name, fields } => {
-            let Some(mut object) = find::<T>(&backend, &name).await? else {
-                bail!("no {kind} {name:?}");
-            };
-            object.apply(&fields);
-            backend
-                .store
-                .put_catalog(&CatalogRow::new(kind, &name, &object), Put::Replace)
-                .await?;
-            println!("changed {kind} {name}");
-            warn_dangling(&backend, &object).await?;
-        }
-        ObjectCommand::List { json } => {
-            print_rows(&rows_of::<T>(&backend, &[kind]).await?, json)?;
-        }
-        ObjectCommand::Del { name, force } => {
-            let users = referring_users(&backend, kind, &name).await?;
-            let mut refs = referrers(&backend, kind, &name).await?;
-            refs.extend(users);
-            if !refs.is_empty() && !force {
-                bail!(
-                    "{kind} {name:?} is used by {}; change those first or use --force",
-                    refs.join(", ")
-                );
-            }
-            if !backend.store.delete_catalog(kind, &name).await? {
-                bail!("no {kind} {name:?}");
-            }
-            println!("deleted {kind} {name}");
-        }
-    }
-    Ok(())
-}
-
-/// Users holding product `name`, as "user NAME" strings (only products are held).
-async fn referring_users(backend: &Backend, kind: CatalogKind, name: &str) -> Result<Vec<String>> {
-    let mut users = Vec::new();
-    if kind == CatalogKind::Product {
-        backend
-            .store
-            .for_each_user(&mut |u| {
-                if u.holdings.iter().any(|h| h.product == name) {
-                    users.push(format!("user {:?}", u.name));
-                }
-            })
-            .await?;
-    }
-    Ok(users)
-}
-
-fn print_rows<T: Serialize>(rows: &[(String, T)], json: bool) -> Result<()> {
+fn print_objects(rows: &[Object], json: bool) -> Result<()> {
     if json {
-        let map: serde_json::Map<String, serde_json::Value> = rows
+        let map: Map<String, Value> = rows
             .iter()
-            .map(|(n, v)| Ok((n.clone(), serde_json::to_value(v)?)))
-            .collect::<Result<_>>()?;
+            .map(|o| (o.name.clone(), Value::Object(o.body.clone())))
+            .collect();
         println!("{}", serde_json::to_string_pretty(&map)?);
     } else {
-        for (name, value) in rows {
-            println!("{name}\t{}", serde_json::to_string(value)?);
+        for o in rows {
+            println!("{}\t{}", o.name, Value::Object(o.body.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// Prints warnings of a change.
+fn warn(done: &Done) {
+    for w in &done.warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
+async fn object_command<F: Fields>(settings: &Settings, cmd: ObjectCommand<F>) -> Result<()> {
+    let backend = Backend::open(&settings.store_options()).await?;
+    let refused = refusal(settings.general.language);
+    let kind = F::KIND;
+    match cmd {
+        ObjectCommand::Add { name, fields } => {
+            let done = catalog::create(&backend, kind, &name, Value::Object(fields.fields()))
+                .await
+                .map_err(refused)?;
+            println!("added {kind} {name}");
+            warn(&done);
+        }
+        ObjectCommand::Set { name, fields } => {
+            let done = catalog::update(&backend, kind, &name, Value::Object(fields.fields()))
+                .await
+                .map_err(refused)?;
+            println!("changed {kind} {name}");
+            warn(&done);
+        }
+        ObjectCommand::List { json } => {
+            print_objects(
+                &catalog::list(&backend, &[kind]).await.map_err(refused)?,
+                json,
+            )?;
+        }
+        ObjectCommand::Del { name, force } => {
+            catalog::delete(&backend, kind, &name, force)
+                .await
+                .map_err(refused)?;
+            println!("deleted {kind} {name}");
         }
     }
     Ok(())
@@ -586,49 +442,54 @@ fn print_rows<T: Serialize>(rows: &[(String, T)], json: bool) -> Result<()> {
 
 /// `turnstile product`.
 pub async fn product(settings: &Settings, cmd: ObjectCommand<ProductArgs>) -> Result<()> {
-    object_command::<Product>(settings, cmd).await
+    object_command(settings, cmd).await
 }
 
 /// `turnstile billing-policy`.
 pub async fn billing_policy(settings: &Settings, cmd: ObjectCommand<BillingArgs>) -> Result<()> {
-    object_command::<BillingPolicy>(settings, cmd).await
+    object_command(settings, cmd).await
 }
 
 /// `turnstile control-policy`.
 pub async fn control_policy(settings: &Settings, cmd: ObjectCommand<ControlArgs>) -> Result<()> {
-    object_command::<ControlPolicy>(settings, cmd).await
+    object_command(settings, cmd).await
 }
 
 /// `turnstile package-plan`.
 pub async fn package_plan(settings: &Settings, cmd: ObjectCommand<PackagePlanArgs>) -> Result<()> {
-    object_command::<PackagePlan>(settings, cmd).await
+    object_command(settings, cmd).await
 }
 
 /// `turnstile group`.
 pub async fn group(settings: &Settings, cmd: ObjectCommand<GroupArgs>) -> Result<()> {
-    object_command::<Group>(settings, cmd).await
+    object_command(settings, cmd).await
 }
 
 /// `turnstile blacklist`.
 pub async fn blacklist(settings: &Settings, cmd: BlacklistCommand) -> Result<()> {
     let backend = Backend::open(&settings.store_options()).await?;
+    let refused = refusal(settings.general.language);
     match cmd {
         BlacklistCommand::Add { target, note } => {
-            let (kind, name) = target.key()?;
-            let row = CatalogRow::new(kind, &name, &BlacklistEntry { note });
-            backend.store.put_catalog(&row, Put::Upsert).await?;
+            let (kind, name) = target.key();
+            catalog::create(&backend, kind, &name, json!({ "note": note }))
+                .await
+                .map_err(refused)?;
             println!("blacklisted {name}");
         }
         BlacklistCommand::Del { target } => {
-            let (kind, name) = target.key()?;
-            if !backend.store.delete_catalog(kind, &name).await? {
-                bail!("{name} is not blacklisted");
-            }
+            let (kind, name) = target.key();
+            catalog::delete(&backend, kind, &name, false)
+                .await
+                .map_err(refused)?;
             println!("removed {name} from the blacklist");
         }
         BlacklistCommand::List { json } => {
             let kinds = [CatalogKind::MacBlacklist, CatalogKind::IpBlacklist];
-            print_rows(&rows_of::<BlacklistEntry>(&backend, &kinds).await?, json)?;
+            print_objects(
+                &catalog::list(&backend, &kinds).await.map_err(refused)?,
+                json,
+            )?;
         }
     }
     Ok(())
@@ -637,35 +498,30 @@ pub async fn blacklist(settings: &Settings, cmd: BlacklistCommand) -> Result<()>
 /// `turnstile ip-table`.
 pub async fn ip_table(settings: &Settings, cmd: IpTableCommand) -> Result<()> {
     let backend = Backend::open(&settings.store_options()).await?;
-    let range = |s: &str| {
-        parse_address_range(s)
-            .map(|r| r.to_string())
-            .map_err(anyhow::Error::msg)
-    };
+    let refused = refusal(settings.general.language);
+    let kind = CatalogKind::IpRange;
     match cmd {
-        IpTableCommand::Add { range: r, no_auth } => {
-            let name = range(&r)?;
-            let row = CatalogRow::new(CatalogKind::IpRange, &name, &IpRange { no_auth });
-            backend.store.put_catalog(&row, Put::Upsert).await?;
+        IpTableCommand::Add { range, no_auth } => {
+            catalog::create(&backend, kind, &range, json!({ "no_auth": no_auth }))
+                .await
+                .map_err(refused)?;
             println!(
-                "added {name}{}",
+                "added {}{}",
+                catalog::canonical_name(kind, &range).unwrap_or(range),
                 if no_auth { " (no authentication)" } else { "" }
             );
         }
-        IpTableCommand::Del { range: r } => {
-            let name = range(&r)?;
-            if !backend
-                .store
-                .delete_catalog(CatalogKind::IpRange, &name)
-                .await?
-            {
-                bail!("{name} is not in the IP table");
-            }
-            println!("removed {name}");
+        IpTableCommand::Del { range } => {
+            catalog::delete(&backend, kind, &range, false)
+                .await
+                .map_err(refused)?;
+            println!("removed {range}");
         }
         IpTableCommand::List { json } => {
-            let kinds = [CatalogKind::IpRange];
-            print_rows(&rows_of::<IpRange>(&backend, &kinds).await?, json)?;
+            print_objects(
+                &catalog::list(&backend, &[kind]).await.map_err(refused)?,
+                json,
+            )?;
         }
     }
     Ok(())
@@ -674,25 +530,23 @@ pub async fn ip_table(settings: &Settings, cmd: IpTableCommand) -> Result<()> {
 /// `turnstile system`.
 pub async fn system(settings: &Settings, cmd: SystemCommand) -> Result<()> {
     let backend = Backend::open(&settings.store_options()).await?;
-    let current = rows_of::<SystemSwitches>(&backend, &[CatalogKind::System])
-        .await?
-        .into_iter()
-        .next()
-        .map_or_else(SystemSwitches::default, |(_, s)| s);
+    let refused = refusal(settings.general.language);
+    let kind = CatalogKind::System;
     match cmd {
         SystemCommand::Set {
             auth_enabled,
             licensed_online,
         } => {
-            let mut s = current;
-            if let Some(v) = auth_enabled {
-                s.auth_enabled = v;
-            }
-            if let Some(v) = licensed_online {
-                s.licensed_online = v;
-            }
-            let row = CatalogRow::new(CatalogKind::System, SYSTEM_OBJECT, &s);
-            backend.store.put_catalog(&row, Put::Upsert).await?;
+            let mut fields = Map::new();
+            put(&mut fields, "auth_enabled", auth_enabled);
+            put(&mut fields, "licensed_online", licensed_online);
+            catalog::update(&backend, kind, SYSTEM_OBJECT, Value::Object(fields))
+                .await
+                .map_err(&refused)?;
+            let now = catalog::get(&backend, kind, SYSTEM_OBJECT)
+                .await
+                .map_err(refused)?;
+            let s: SystemSwitches = serde_json::from_value(Value::Object(now.body))?;
             println!(
                 "authentication {}, licensed online {}",
                 if s.auth_enabled {
@@ -708,11 +562,15 @@ pub async fn system(settings: &Settings, cmd: SystemCommand) -> Result<()> {
             );
         }
         SystemCommand::Show { json } => {
+            let now = catalog::get(&backend, kind, SYSTEM_OBJECT)
+                .await
+                .map_err(refused)?;
+            let s: SystemSwitches = serde_json::from_value(Value::Object(now.body))?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&current)?);
+                println!("{}", serde_json::to_string_pretty(&s)?);
             } else {
-                println!("auth_enabled:    {}", current.auth_enabled);
-                println!("licensed_online: {}", current.licensed_online);
+                println!("auth_enabled:    {}", s.auth_enabled);
+                println!("licensed_online: {}", s.licensed_online);
             }
         }
     }

@@ -1,12 +1,14 @@
-//! `turnstile nas …`: NAS devices registered in the store.
+//! `turnstile nas …`: NAS devices registered in the store, over [`turnstile::ops::nas`].
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Subcommand;
-use serde::Serialize;
 
 use super::args;
-use turnstile::config::{parse_address_range, Settings};
-use turnstile::store::{unix_now, Backend, NasRecord};
+use super::user::refusal;
+use turnstile::config::{Settings, DEFAULT_COA_PORT};
+use turnstile::ops::nas::{self, NewNas};
+use turnstile::ops::OpsError;
+use turnstile::store::Backend;
 use turnstile::vendor::Vendor;
 
 /// `turnstile nas`.
@@ -28,6 +30,12 @@ pub enum NasCommand {
         /// Drop Access-Requests without Message-Authenticator.
         #[arg(long, value_parser = args::yes_no, default_value = "yes")]
         require_message_authenticator: bool,
+        /// Port the NAS takes Disconnect and CoA requests on.
+        #[arg(long, default_value_t = DEFAULT_COA_PORT)]
+        coa_port: u16,
+        /// Display name.
+        #[arg(long, default_value = "")]
+        alias: String,
     },
     /// List NAS devices, from the config file and the store.
     List {
@@ -45,6 +53,8 @@ pub enum NasCommand {
 /// Runs a `turnstile nas` command.
 pub async fn run(settings: &Settings, cmd: NasCommand) -> Result<()> {
     let backend = Backend::open(&settings.store_options()).await?;
+    let config = &settings.radius.clients;
+    let refused = |e: nas::NasError| refusal(settings.general.language)(OpsError::from(e));
     match cmd {
         NasCommand::Add {
             name,
@@ -52,87 +62,52 @@ pub async fn run(settings: &Settings, cmd: NasCommand) -> Result<()> {
             secret,
             vendor,
             require_message_authenticator,
+            coa_port,
+            alias,
         } => {
-            let range = parse_address_range(&address).map_err(anyhow::Error::msg)?;
-            if secret.is_empty() {
-                bail!("--secret must not be empty");
-            }
-            if settings.radius.clients.iter().any(|c| c.name == name) {
-                bail!("NAS {name:?} is defined in the config file");
-            }
-            backend
-                .store
-                .add_nas(&NasRecord {
-                    secret_sealed: backend.seal_secret(&name, secret.as_bytes()),
-                    name: name.clone(),
-                    address: range.to_string(),
-                    vendor,
-                    require_message_authenticator,
-                    created_at: unix_now(),
-                })
-                .await?;
-            println!("added NAS {name} ({range})");
+            let new = NewNas {
+                name,
+                alias,
+                address,
+                secret,
+                vendor,
+                coa_port,
+                require_message_authenticator,
+            };
+            let added = nas::add(&backend, config, new).await.map_err(refused)?;
+            println!("added NAS {} ({})", added.name, added.address);
         }
         NasCommand::List { json } => {
-            #[derive(Serialize)]
-            struct NasView {
-                name: String,
-                address: String,
-                vendor: Vendor,
-                require_message_authenticator: bool,
-                source: &'static str,
-            }
-            let mut rows: Vec<NasView> = settings
-                .radius
-                .clients
-                .iter()
-                .map(|c| NasView {
-                    name: c.name.clone(),
-                    address: c.address.to_string(),
-                    vendor: c.vendor,
-                    require_message_authenticator: c.require_message_authenticator,
-                    source: "config",
-                })
-                .collect();
-            rows.extend(
-                backend
-                    .store
-                    .nas_devices()
-                    .await?
-                    .into_iter()
-                    .map(|n| NasView {
-                        name: n.name,
-                        address: n.address,
-                        vendor: n.vendor,
-                        require_message_authenticator: n.require_message_authenticator,
-                        source: "store",
-                    }),
-            );
+            let rows = nas::list(&backend, config).await.map_err(refused)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 for n in rows {
                     println!(
-                        "{}\t{}\t{}\tmessage-authenticator={}\t({})",
+                        "{}\t{}\t{}\tcoa-port={}\tmessage-authenticator={}\t({}){}",
                         n.name,
                         n.address,
                         n.vendor,
+                        n.coa_port,
                         if n.require_message_authenticator {
                             "required"
                         } else {
                             "optional"
                         },
-                        n.source
+                        n.source,
+                        if n.alias.is_empty() {
+                            String::new()
+                        } else {
+                            format!("\t{}", n.alias)
+                        }
                     );
                 }
             }
         }
         NasCommand::Del { name } => {
-            if !backend.store.delete_nas(&name).await? {
-                bail!(
-                    "no NAS {name:?} in the store (entries of the config file are removed there)"
-                );
-            }
+            nas::delete(&backend, config, &name)
+                .await
+                .map_err(refused)?;
             println!("deleted NAS {name}");
         }
     }

@@ -1,13 +1,11 @@
 //! `turnstile online|sessions|kick|coa`: ask the running daemon through its local
 //! operator API (`[api] listen`, bearer token in `DATA_DIR/api.token`).
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::ValueEnum;
-use serde_json::{json, Value};
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
+use serde_json::json;
 
+use super::api::{call, print, query, text};
 use turnstile::config::Settings;
 
 /// `--mode` of `turnstile kick`.
@@ -30,87 +28,6 @@ pub enum Source {
     System,
     /// Self-service (E4104, E4114, E4124).
     SelfService,
-}
-
-/// One request to the API; the `data` of a successful reply.
-pub(super) fn call(
-    settings: &Settings,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> Result<Value> {
-    if settings.api.listen.is_empty() {
-        bail!("the operator API is off (`api.listen` is empty)");
-    }
-    // The running daemon says where it listens (the config may say port 0).
-    let bound = turnstile::admin::token::address_path(&settings.general.data_dir);
-    let listen = std::fs::read_to_string(bound)
-        .map(|a| a.trim().to_string())
-        .unwrap_or_else(|_| settings.api.listen.clone());
-    let listen = &listen;
-    let token_file = turnstile::admin::token::path(&settings.general.data_dir);
-    let token = std::fs::read_to_string(&token_file)
-        .with_context(|| format!("reading {} (has the daemon run?)", token_file.display()))?;
-    let mut stream = TcpStream::connect(listen)
-        .with_context(|| format!("connecting to the daemon's API at {listen} (is it running?)"))?;
-    // A DM may be retransmitted for up to [dynauth] total_ms.
-    stream.set_read_timeout(Some(Duration::from_millis(
-        settings.dynauth.total_ms + 10_000,
-    )))?;
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {listen}\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        token.trim(),
-        body.len()
-    )?;
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply)?;
-    let (_, payload) = reply
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| anyhow!("malformed reply from the daemon"))?;
-    // axum answers with a Content-Length body (no chunking) for these JSON replies.
-    let v: Value = serde_json::from_str(payload)
-        .with_context(|| format!("reply from the daemon is not JSON: {payload:?}"))?;
-    if v["code"] != 0 {
-        bail!("{}", v["msg"].as_str().unwrap_or("error"));
-    }
-    Ok(v["data"].clone())
-}
-
-pub(super) fn query(user: &Option<String>, limit: Option<u32>) -> String {
-    let mut q = Vec::new();
-    if let Some(u) = user {
-        q.push(format!("user={}", turnstile::portal::query_escape(u)));
-    }
-    if let Some(l) = limit {
-        q.push(format!("limit={l}"));
-    }
-    if q.is_empty() {
-        String::new()
-    } else {
-        format!("?{}", q.join("&"))
-    }
-}
-
-pub(super) fn print(data: &Value, json_out: bool, line: impl Fn(&Value) -> String) -> Result<()> {
-    if json_out {
-        println!("{}", serde_json::to_string_pretty(data)?);
-    } else {
-        for row in data.as_array().into_iter().flatten() {
-            println!("{}", line(row));
-        }
-    }
-    Ok(())
-}
-
-pub(super) fn text(v: &Value) -> String {
-    match v {
-        Value::Null => "-".into(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 /// `turnstile online`.

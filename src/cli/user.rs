@@ -1,21 +1,19 @@
 //! `turnstile user …`: accounts, their profile, bindings and product instances.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use serde::Serialize;
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use super::args::{self, OrNone};
-use turnstile::account::{Binding, Holding, Profile, ProfilePatch, Usage, UserChange};
-use turnstile::catalog::CatalogKind;
-use turnstile::codes::ECode;
+use turnstile::account::Binding;
+use turnstile::codes::{ECode, Lang};
 use turnstile::config::Settings;
 use turnstile::mac::MacAddr;
-use turnstile::store::billing::Account;
-use turnstile::store::import::{self, check_name, check_password};
-use turnstile::store::{Backend, StoreError, UserRecord};
+use turnstile::ops::users::{self, InstanceView, NewUser, UserDetail, UserFilter, UserUpdate};
+use turnstile::ops::{Done, OpsError};
+use turnstile::store::Backend;
 
 /// `turnstile user`.
 #[derive(Subcommand)]
@@ -57,12 +55,37 @@ pub enum UserCommand {
         #[command(flatten)]
         password: PasswordArg,
     },
-    /// List users.
+    /// List users, by name (every match, or one page with --page).
     List {
+        #[command(flatten)]
+        filter: ListFilter,
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
+    /// Allow a user's logins again (E5010).
+    Enable {
+        /// User name.
+        name: String,
+    },
+    /// Refuse a user's logins with E2606 (E5010).
+    Disable {
+        /// User name.
+        name: String,
+    },
+    /// Move a user to a group, or out of any with `none` (E5030; E5031 if there is no
+    /// such group).
+    Group {
+        /// User name.
+        name: String,
+        /// Group, or none.
+        #[arg(value_parser = args::name_or_none)]
+        group: OrNone<String>,
+    },
+    /// Add a binding (E5052 MAC, E5054 NAS port, E5056 VLAN, E5058 IP).
+    Bind(BindArgs),
+    /// Remove a binding (E5053, E5055, E5057, E5059).
+    Unbind(BindArgs),
     /// Show one user.
     Show {
         /// User name.
@@ -78,6 +101,46 @@ pub enum UserCommand {
     },
     /// Change a user's status, profile, bindings or products.
     Set(Box<SetArgs>),
+}
+
+/// Filters of `turnstile user list`.
+#[derive(Args)]
+pub struct ListFilter {
+    /// Only this page (from 1) of --limit users.
+    #[arg(long)]
+    page: Option<u64>,
+    /// Users per page (at most 1000).
+    #[arg(long)]
+    limit: Option<u32>,
+    /// Names containing this text.
+    #[arg(long)]
+    name: Option<String>,
+    /// Members of this group.
+    #[arg(long)]
+    group: Option<String>,
+    /// Only enabled (yes) or disabled (no) users.
+    #[arg(long, value_parser = args::yes_no)]
+    enabled: Option<bool>,
+    /// Holders of this product.
+    #[arg(long)]
+    product: Option<String>,
+}
+
+/// `turnstile user bind|unbind NAME KIND VALUE`.
+#[derive(Args)]
+pub struct BindArgs {
+    /// User name.
+    name: String,
+    /// mac, ip, nas, nas_port, vlan or device.
+    kind: String,
+    /// The MAC, IP, NAS, NAS-Port-Id, VLAN id or device id.
+    value: String,
+}
+
+impl BindArgs {
+    fn binding(&self) -> Result<Binding, OpsError> {
+        Binding::parse(&self.kind, &self.value).map_err(|e| OpsError::invalid(e.to_string()))
+    }
 }
 
 /// `turnstile user set NAME …`.
@@ -165,14 +228,19 @@ impl PasswordArg {
         } else {
             self.password.clone()
         };
-        check_password(&password).map_err(anyhow::Error::msg)?;
         Ok(password)
     }
 }
 
 impl SetArgs {
-    fn patch(&self) -> ProfilePatch {
-        ProfilePatch {
+    fn update(&self) -> UserUpdate {
+        let mut bind: Vec<Binding> = self.bind_mac.iter().map(|m| Binding::Mac(*m)).collect();
+        bind.extend(self.bind_ip.iter().map(|ip| Binding::Ip(*ip)));
+        bind.extend(self.bind_nas.iter().cloned().map(Binding::Nas));
+        bind.extend(self.bind_nas_port.iter().cloned().map(Binding::NasPort));
+        bind.extend(self.bind_vlan.iter().map(|v| Binding::Vlan(*v)));
+        bind.extend(self.bind_device.iter().cloned().map(Binding::Device));
+        UserUpdate {
             enabled: (self.enabled || self.disabled).then_some(self.enabled),
             group: self.group.clone().map(OrNone::into_option),
             expires_at: self.expire.map(OrNone::into_option),
@@ -183,43 +251,37 @@ impl SetArgs {
             allow_portal: self.portal,
             banned_until: self.ban_until.map(OrNone::into_option),
             consumption_limit_fen: self.consumption_limit.map(OrNone::into_option),
+            add_products: self.product.clone(),
+            remove_products: self.remove_product.clone(),
+            unbind_all: self.unbind_all,
+            unbind: Vec::new(),
+            bind,
         }
-    }
-
-    fn bindings(&self) -> Vec<Binding> {
-        let mut out: Vec<Binding> = self.bind_mac.iter().map(|m| Binding::Mac(*m)).collect();
-        out.extend(self.bind_ip.iter().map(|ip| Binding::Ip(*ip)));
-        out.extend(self.bind_nas.iter().cloned().map(Binding::Nas));
-        out.extend(self.bind_nas_port.iter().cloned().map(Binding::NasPort));
-        out.extend(self.bind_vlan.iter().map(|v| Binding::Vlan(*v)));
-        out.extend(self.bind_device.iter().cloned().map(Binding::Device));
-        out
     }
 }
 
-/// Warns when a user refers to a product or group that does not exist (yet): the
-/// operator may be about to create it, but logins are refused until then.
-async fn warn_missing(backend: &Backend, kind: CatalogKind, names: &[&str]) -> Result<()> {
-    if names.is_empty() {
-        return Ok(());
+/// Prints an operation's result code and warnings.
+pub fn report(lang: Lang, done: &Done, what: &str) {
+    match done.code {
+        Some(code) => println!("{}: {what}", code.wire(lang)),
+        None => println!("{what}"),
     }
-    let catalog = backend.store.catalog().await?;
-    for name in names {
-        if !catalog.iter().any(|r| r.kind == kind && r.name == *name) {
-            eprintln!(
-                "warning: no {kind} {name:?} exists yet; logins that need it are refused (E2806)"
-            );
-        }
+    for w in &done.warnings {
+        eprintln!("warning: {w}");
     }
-    Ok(())
+}
+
+/// The refusal as the CLI prints it: `E5993: 用户已存在: alice`.
+pub fn refusal(lang: Lang) -> impl Fn(OpsError) -> anyhow::Error {
+    move |e| anyhow::anyhow!(e.message(lang))
 }
 
 /// Runs a `turnstile user` command.
 pub async fn run(settings: &Settings, cmd: UserCommand) -> Result<()> {
     let backend = Backend::open(&settings.store_options()).await?;
-    let store = &backend.store;
+    let b = &backend;
     let lang = settings.general.language;
-    let not_found = |name: &str| anyhow::anyhow!("{}: {name}", ECode::UserNotFound.wire(lang));
+    let refused = refusal(lang);
     match cmd {
         UserCommand::Add {
             name,
@@ -231,72 +293,88 @@ pub async fn run(settings: &Settings, cmd: UserCommand) -> Result<()> {
             phone,
             max_online,
         } => {
-            check_name(&name).map_err(anyhow::Error::msg)?;
-            let mut record = backend.new_user(&name, password.read()?.as_bytes());
-            record.profile = Profile {
-                group: group.clone(),
+            let new = NewUser {
+                password: password.read()?,
+                group,
+                products: product,
                 expires_at: expire.and_then(OrNone::into_option),
                 balance_fen: balance.unwrap_or(0),
                 phone,
                 max_online,
-                ..Profile::default()
+                enabled: true,
+                bindings: Vec::new(),
+                name: name.clone(),
             };
-            let now = turnstile::store::unix_now();
-            record.holdings = product.iter().map(|p| Holding::new(p, now)).collect();
-            match store.add_user(&record).await {
-                Err(StoreError::UserExists(_)) => {
-                    bail!("{}: {name}", ECode::UserExists.wire(lang))
-                }
-                other => other?,
-            }
-            println!("{}: {name}", ECode::UserCreated.wire(lang));
-            let products: Vec<&str> = product.iter().map(String::as_str).collect();
-            warn_missing(&backend, CatalogKind::Product, &products).await?;
-            if let Some(g) = &group {
-                warn_missing(&backend, CatalogKind::Group, &[g]).await?;
-            }
+            let done = users::create(b, new).await.map_err(refused)?;
+            report(lang, &done, &name);
         }
         UserCommand::Del { name } => {
-            if !store.delete_user(&name).await? {
-                return Err(not_found(&name));
-            }
+            users::delete(b, &name).await.map_err(refused)?;
             println!("deleted user {name}");
         }
         UserCommand::Passwd { name, password } => {
-            let sealed = backend.seal_password(&name, password.read()?.as_bytes());
-            if !store.set_password(&name, &sealed).await? {
-                return Err(not_found(&name));
-            }
-            println!("{}: {name}", ECode::UserModified.wire(lang));
+            let done = users::set_password(b, &name, &password.read()?)
+                .await
+                .map_err(refused)?;
+            report(lang, &done, &name);
+        }
+        UserCommand::Enable { name } => {
+            let done = users::set_enabled(b, &name, true).await.map_err(refused)?;
+            report(lang, &done, &name);
+        }
+        UserCommand::Disable { name } => {
+            let done = users::set_enabled(b, &name, false).await.map_err(refused)?;
+            report(lang, &done, &name);
+        }
+        UserCommand::Group { name, group } => {
+            let done = users::change_group(b, &name, group.into_option().as_deref())
+                .await
+                .map_err(refused)?;
+            report(lang, &done, &name);
+        }
+        UserCommand::Bind(arg) => {
+            let binding = arg.binding().map_err(&refused)?;
+            let done = users::bind(b, &arg.name, binding).await.map_err(refused)?;
+            report(lang, &done, &arg.name);
+        }
+        UserCommand::Unbind(arg) => {
+            let binding = arg.binding().map_err(&refused)?;
+            let done = users::unbind(b, &arg.name, binding)
+                .await
+                .map_err(refused)?;
+            report(lang, &done, &arg.name);
         }
         UserCommand::Set(set) => {
-            let name = set.name.as_str();
-            let change = UserChange {
-                profile: set.patch(),
-                clear_bindings: set.unbind_all,
-                add_bindings: set.bindings(),
-                add_products: set.product.clone(),
-                remove_products: set.remove_product.clone(),
-            };
-            if !store.change_user(name, &change).await? {
-                return Err(not_found(name));
-            }
-            println!("{}: {name}", ECode::UserModified.wire(lang));
-            let products: Vec<&str> = set.product.iter().map(String::as_str).collect();
-            warn_missing(&backend, CatalogKind::Product, &products).await?;
-            if let Some(OrNone::Value(g)) = &set.group {
-                warn_missing(&backend, CatalogKind::Group, &[g]).await?;
-            }
+            let done = users::update(b, &set.name, &set.update())
+                .await
+                .map_err(refused)?;
+            report(lang, &done, &set.name);
         }
-        UserCommand::List { json } => {
-            let mut users: Vec<UserView> = Vec::new();
-            store
-                .for_each_user(&mut |u| users.push(UserView::from(u)))
-                .await?;
+        UserCommand::List { filter, json } => {
+            // Without --page, every matching user, a page at a time.
+            let mut rows = Vec::new();
+            let mut page = filter.page.unwrap_or(1);
+            loop {
+                let f = UserFilter {
+                    page: Some(page),
+                    limit: Some(filter.limit.unwrap_or(users::MAX_PAGE)),
+                    name: filter.name.clone(),
+                    group: filter.group.clone(),
+                    enabled: filter.enabled,
+                    product: filter.product.clone(),
+                };
+                let got = users::list(b, &f).await.map_err(&refused)?;
+                let more = filter.page.is_none() && got.users.len() == got.limit as usize;
+                rows.extend(got.users);
+                if !more {
+                    break;
+                }
+                page += 1;
+            }
             if json {
-                println!("{}", serde_json::to_string_pretty(&users)?);
+                println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
-                for u in users {
+                for u in rows {
                     println!(
                         "{}\t{}\tgroup={}\tproducts={}",
                         u.name,
@@ -308,53 +386,23 @@ pub async fn run(settings: &Settings, cmd: UserCommand) -> Result<()> {
             }
         }
         UserCommand::Show { name, json } => {
-            let Some(user) = store.user(&name).await? else {
-                return Err(not_found(&name));
-            };
-            let account = store.account(&name).await?.unwrap_or_else(|| Account {
-                user: name.clone(),
-                wallet_fen: user.profile.balance_fen,
-                holdings: Vec::new(),
-                packages: Vec::new(),
-            });
-            let u = UserView::from(user);
+            let user = users::get(b, &name).await.map_err(refused)?;
             if json {
-                let mut v = serde_json::to_value(&u)?;
-                v["instances"] = serde_json::to_value(
-                    account
-                        .holdings
-                        .iter()
-                        .map(|(h, usage)| serde_json::json!({"instance": h, "usage": usage}))
-                        .collect::<Vec<_>>(),
-                )?;
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                println!("{}", serde_json::to_string_pretty(&user)?);
             } else {
-                print_user(&u, &account.holdings);
+                print_user(&user);
             }
         }
         UserCommand::Import { file } => {
             let started = Instant::now();
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
-            let rows = import::parse(&text).with_context(|| format!("{}", file.display()))?;
-            let records: Vec<_> = rows
-                .iter()
-                .map(|r| backend.new_user(r.name, r.password.as_bytes()))
-                .collect();
-            match store.import_users(&records).await {
-                Ok(()) => {}
-                Err(StoreError::UserExists(name)) => {
-                    let line = rows.iter().find(|r| r.name == name).map_or(0, |r| r.line);
-                    bail!(
-                        "{}: line {line}: user {name:?} already exists; nothing imported",
-                        file.display()
-                    );
-                }
-                Err(e) => return Err(e.into()),
-            }
+            let n = users::import(b, &text)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.message(lang)))?;
             println!(
-                "imported {} users in {} ms",
-                records.len(),
+                "{}: imported {n} users in {} ms",
+                ECode::UserCreated.wire(lang),
                 started.elapsed().as_millis()
             );
         }
@@ -370,34 +418,8 @@ fn status(enabled: bool) -> &'static str {
     }
 }
 
-/// A user as the CLI prints it (never the password).
-#[derive(Serialize)]
-struct UserView {
-    name: String,
-    enabled: bool,
-    created_at: i64,
-    updated_at: i64,
-    #[serde(flatten)]
-    profile: Profile,
-    bindings: Vec<String>,
-    products: Vec<String>,
-}
-
-impl From<UserRecord> for UserView {
-    fn from(u: UserRecord) -> Self {
-        UserView {
-            name: u.name,
-            enabled: u.enabled,
-            created_at: u.created_at,
-            updated_at: u.updated_at,
-            profile: u.profile,
-            bindings: u.bindings.iter().map(Binding::to_string).collect(),
-            products: u.holdings.into_iter().map(|h| h.product).collect(),
-        }
-    }
-}
-
-fn print_user(u: &UserView, holdings: &[(Holding, Usage)]) {
+fn print_user(detail: &UserDetail) {
+    let u = &detail.user;
     let time = |t: Option<i64>| {
         t.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
             .map_or("-".to_string(), |t| {
@@ -428,8 +450,9 @@ fn print_user(u: &UserView, holdings: &[(Holding, Usage)]) {
         p.consumption_limit_fen
             .map_or("-".into(), |f| format!("{f} fen"))
     );
-    println!("bindings:    {}", u.bindings.join(" "));
-    for (h, usage) in holdings {
+    let bindings: Vec<String> = u.bindings.iter().map(Binding::to_string).collect();
+    println!("bindings:    {}", bindings.join(" "));
+    for InstanceView { instance: h, usage } in &detail.instances {
         let end = if h.cycle_end > 0 {
             time(Some(h.cycle_end))
         } else {

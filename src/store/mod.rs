@@ -5,6 +5,7 @@
 //! that a PostgreSQL backend can share them. The packet path never reads the store: it
 //! reads [`crate::directory::Directory`], which follows the change log.
 
+pub mod access;
 pub mod billing;
 pub mod cipher;
 pub mod import;
@@ -17,6 +18,7 @@ use thiserror::Error;
 use crate::account::{Binding, Holding, Profile, UserChange};
 use crate::catalog::{CatalogKind, CatalogRow};
 use crate::vendor::Vendor;
+use access::AccessStore;
 use billing::{BillingStore, UsageDelta};
 use cipher::{Cipher, CipherError};
 
@@ -41,6 +43,9 @@ pub enum StoreError {
     /// A NAS device of that name exists already.
     #[error("NAS {0:?} already exists")]
     NasExists(String),
+    /// An API token of that name exists already.
+    #[error("token {0:?} already exists")]
+    TokenExists(String),
     /// A catalog object of that kind and name exists already.
     #[error("{0} {1:?} already exists")]
     CatalogExists(CatalogKind, String),
@@ -88,8 +93,29 @@ pub struct NasRecord {
     pub vendor: Vendor,
     /// Drop Access-Requests without Message-Authenticator.
     pub require_message_authenticator: bool,
+    /// Port the NAS takes Disconnect and CoA requests on.
+    pub coa_port: u16,
+    /// A display name (the device registry's `alias`); may be empty.
+    pub alias: String,
     /// Unix seconds.
     pub created_at: i64,
+}
+
+/// Which users a page of [`Store::users_page`] holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserQuery {
+    /// Names containing this text.
+    pub name_contains: Option<String>,
+    /// Members of this group.
+    pub group: Option<String>,
+    /// Only enabled (true) or disabled (false) users.
+    pub enabled: Option<bool>,
+    /// Holders of this product.
+    pub product: Option<String>,
+    /// Users skipped (sorted by name).
+    pub offset: u64,
+    /// Most users returned.
+    pub limit: u32,
 }
 
 /// A session online, as stored.
@@ -245,7 +271,7 @@ pub struct Change {
 
 /// Persistent state. Every mutation appends to the change log in the same transaction.
 #[async_trait]
-pub trait Store: BillingStore + Send + Sync {
+pub trait Store: BillingStore + AccessStore + Send + Sync {
     /// One user.
     async fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError>;
     /// Hands every user to `visit`, by name, one row at a time, without collecting them: loading
@@ -254,6 +280,8 @@ pub trait Store: BillingStore + Send + Sync {
         &self,
         visit: &mut (dyn FnMut(UserRecord) + Send),
     ) -> Result<(), StoreError>;
+    /// The users `query` selects, sorted by name, and how many match in all.
+    async fn users_page(&self, query: &UserQuery) -> Result<(u64, Vec<UserRecord>), StoreError>;
     /// Creates a user; [`StoreError::UserExists`] if the name is taken.
     async fn add_user(&self, user: &UserRecord) -> Result<(), StoreError>;
     /// Creates many users in one transaction: all or none.

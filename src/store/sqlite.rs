@@ -1,5 +1,6 @@
 //! The embedded store: one SQLite file in WAL mode.
 
+mod access;
 mod billing;
 
 use async_trait::async_trait;
@@ -15,7 +16,7 @@ use std::time::Duration;
 use super::billing::UsageDelta;
 use super::{
     catalog_key, unix_now, Change, Entity, HistoryRecord, NasRecord, OnlineChange, OnlineRecord,
-    Put, Store, StoreError, UserRecord, ALL_KEYS,
+    Put, Store, StoreError, UserQuery, UserRecord, ALL_KEYS,
 };
 use crate::account::{Binding, Grant, Holding, Profile, UserChange};
 use crate::catalog::{CatalogKind, CatalogRow};
@@ -155,6 +156,9 @@ fn nas_from_row(row: &SqliteRow) -> Result<NasRecord, StoreError> {
         address: row.try_get("address")?,
         secret_sealed: row.try_get("secret_sealed")?,
         require_message_authenticator: row.try_get("require_message_authenticator")?,
+        coa_port: u16::try_from(row.try_get::<i64, _>("coa_port")?)
+            .map_err(|e| corrupt(format!("nas_devices/{name}"), format!("coa_port: {e}")))?,
+        alias: row.try_get("alias")?,
         created_at: row.try_get("created_at")?,
         name,
     })
@@ -434,6 +438,65 @@ async fn insert_holding(
 }
 
 impl SqliteStore {
+    /// Reads the bindings, product instances and packages of `users`.
+    async fn fill(&self, users: &mut [UserRecord]) -> Result<(), StoreError> {
+        if users.is_empty() {
+            return Ok(());
+        }
+        let index: HashMap<String, usize> = users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.name.clone(), i))
+            .collect();
+        // `users` is a page (at most a few thousand names), well inside SQLite's limit
+        // of bound values.
+        let names: Vec<String> = users.iter().map(|u| u.name.clone()).collect();
+        let select = |query: &str, order: &str| {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(query);
+            q.push(" WHERE user_name IN (");
+            let mut list = q.separated(", ");
+            for name in &names {
+                list.push_bind(name.clone());
+            }
+            q.push(") ").push(order);
+            q
+        };
+        for row in select(BINDINGS_QUERY, BINDINGS_ORDER)
+            .build()
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let (user, b) = binding_from_row(&row)?;
+            if let Some(&i) = index.get(&user) {
+                users[i].bindings.push(b);
+            }
+        }
+        for row in select(HOLDINGS_QUERY, HOLDINGS_ORDER)
+            .build()
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let (user, h) = holding_from_row(&row)?;
+            if let Some(&i) = index.get(&user) {
+                users[i].holdings.push(h);
+            }
+        }
+        for row in select(GRANTS_QUERY, "ORDER BY id")
+            .build()
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let ((user, product), grant) = grant_from_row(&row)?;
+            if let Some(h) = index
+                .get(&user)
+                .and_then(|&i| users[i].holdings.iter_mut().find(|h| h.product == product))
+            {
+                h.packages.push(grant);
+            }
+        }
+        Ok(())
+    }
+
     /// Runs an UPDATE or DELETE of one row and logs the change when a row was touched.
     async fn touch<'q>(
         &self,
@@ -462,36 +525,50 @@ impl Store for SqliteStore {
         else {
             return Ok(None);
         };
-        let mut user = user_from_row(&row)?;
-        for row in sqlx::query(&format!(
-            "{BINDINGS_QUERY} WHERE user_name = $1 {BINDINGS_ORDER}"
-        ))
-        .bind(name)
-        .fetch_all(&self.pool)
-        .await?
-        {
-            user.bindings.push(binding_from_row(&row)?.1);
-        }
-        for row in sqlx::query(&format!(
-            "{HOLDINGS_QUERY} WHERE user_name = $1 {HOLDINGS_ORDER}"
-        ))
-        .bind(name)
-        .fetch_all(&self.pool)
-        .await?
-        {
-            user.holdings.push(holding_from_row(&row)?.1);
-        }
-        for row in sqlx::query(&format!("{GRANTS_QUERY} WHERE user_name = $1 ORDER BY id"))
-            .bind(name)
-            .fetch_all(&self.pool)
-            .await?
-        {
-            let ((_, product), grant) = grant_from_row(&row)?;
-            if let Some(h) = user.holdings.iter_mut().find(|h| h.product == product) {
-                h.packages.push(grant);
+        let mut users = vec![user_from_row(&row)?];
+        self.fill(&mut users).await?;
+        Ok(users.pop())
+    }
+
+    async fn users_page(&self, query: &UserQuery) -> Result<(u64, Vec<UserRecord>), StoreError> {
+        fn filter<'a>(q: &mut QueryBuilder<'a, Sqlite>, query: &'a UserQuery) {
+            q.push(" WHERE 1 = 1");
+            if let Some(text) = &query.name_contains {
+                q.push(" AND instr(name, ")
+                    .push_bind(text.as_str())
+                    .push(") > 0");
+            }
+            if let Some(group) = &query.group {
+                q.push(" AND group_name = ").push_bind(group.as_str());
+            }
+            if let Some(enabled) = query.enabled {
+                q.push(" AND enabled = ").push_bind(enabled);
+            }
+            if let Some(product) = &query.product {
+                q.push(" AND name IN (SELECT user_name FROM user_products WHERE product = ")
+                    .push_bind(product.as_str())
+                    .push(")");
             }
         }
-        Ok(Some(user))
+        let mut count: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT COUNT(*) FROM users");
+        filter(&mut count, query);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        let mut page: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("SELECT {USER_COLUMNS} FROM users"));
+        filter(&mut page, query);
+        page.push(" ORDER BY name LIMIT ")
+            .push_bind(i64::from(query.limit))
+            .push(" OFFSET ")
+            .push_bind(i64::try_from(query.offset).unwrap_or(i64::MAX));
+        let mut users = page
+            .build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(user_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.fill(&mut users).await?;
+        Ok((u64::try_from(total).unwrap_or(0), users))
     }
 
     async fn for_each_user(
@@ -640,6 +717,16 @@ impl Store for SqliteStore {
                 .bind(name)
                 .execute(&mut *tx)
                 .await?;
+        }
+        for b in &change.remove_bindings {
+            sqlx::query(
+                "DELETE FROM user_bindings WHERE user_name = $1 AND kind = $2 AND value = $3",
+            )
+            .bind(name)
+            .bind(b.kind())
+            .bind(b.value())
+            .execute(&mut *tx)
+            .await?;
         }
         for b in &change.add_bindings {
             insert_binding(&mut tx, name, b).await?;
@@ -827,8 +914,8 @@ impl Store for SqliteStore {
 
     async fn nas_devices(&self) -> Result<Vec<NasRecord>, StoreError> {
         sqlx::query(
-            "SELECT name, address, secret_sealed, vendor, require_message_authenticator, created_at \
-             FROM nas_devices ORDER BY name",
+            "SELECT name, address, secret_sealed, vendor, require_message_authenticator, \
+             coa_port, alias, created_at FROM nas_devices ORDER BY name",
         )
         .fetch_all(&self.pool)
         .await?
@@ -841,14 +928,16 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO nas_devices \
-             (name, address, secret_sealed, vendor, require_message_authenticator, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+             (name, address, secret_sealed, vendor, require_message_authenticator, coa_port, \
+             alias, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&nas.name)
         .bind(&nas.address)
         .bind(&nas.secret_sealed)
         .bind(nas.vendor.name())
         .bind(nas.require_message_authenticator)
+        .bind(i64::from(nas.coa_port))
+        .bind(&nas.alias)
         .bind(nas.created_at)
         .execute(&mut *tx)
         .await;

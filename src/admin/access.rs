@@ -1,0 +1,104 @@
+//! Who calls, and what they may do. Every request needs `Authorization: Bearer TOKEN`;
+//! the token's hash is looked up in the store on each call, so a revoked token is
+//! refused at once (401). Each handler states the least role it needs ([`Caller::need`])
+//! or, for what a user may do for themselves, the user it acts on
+//! ([`Caller::acting_on`]); a token below that is refused with 403.
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+use super::reply::ApiError;
+use super::AdminState;
+use crate::ops::tokens::{self, Role};
+
+pub use crate::ops::tokens::Caller;
+
+/// Authenticates the request and hands the [`Caller`] to the handler.
+pub async fn authenticate(
+    State(state): State<Arc<AdminState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let secret = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    match tokens::verify(&state.backend, &secret).await {
+        Ok(Some(caller)) => {
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
+        Ok(None) => {
+            metrics::counter!("turnstile_api_unauthorized_total").increment(1);
+            ApiError::status(
+                StatusCode::UNAUTHORIZED,
+                "missing, unknown or revoked bearer token",
+            )
+            .into_response()
+        }
+        Err(e) => ApiError::from_ops(state.lang, e).into_response(),
+    }
+}
+
+impl FromRequestParts<Arc<AdminState>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &Arc<AdminState>) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| ApiError::status(StatusCode::UNAUTHORIZED, "not authenticated"))
+    }
+}
+
+fn forbidden(caller: &Caller, what: &str) -> ApiError {
+    metrics::counter!("turnstile_api_forbidden_total", "role" => caller.role.name()).increment(1);
+    ApiError::status(
+        StatusCode::FORBIDDEN,
+        format!("token {:?} ({}) may not {what}", caller.name, caller.role),
+    )
+}
+
+impl Caller {
+    /// Refuses (403) a token whose role is below `least`.
+    pub fn need(&self, least: Role) -> Result<(), ApiError> {
+        if self.role >= least {
+            Ok(())
+        } else {
+            Err(forbidden(self, &format!("do this (needs {least})")))
+        }
+    }
+
+    /// For what users may do for themselves: a self-service token passes for its own
+    /// user only, other tokens need `least`.
+    pub fn acting_on(&self, user: &str, least: Role) -> Result<(), ApiError> {
+        match (&self.role, &self.user) {
+            (Role::SelfService, Some(own)) if own == user => Ok(()),
+            (Role::SelfService, _) => Err(forbidden(self, &format!("act on user {user:?}"))),
+            _ => self.need(least),
+        }
+    }
+
+    /// The user filter of a list: a self-service token sees its own user only, whatever
+    /// it asked for; others need `least` and get what they asked for.
+    pub fn scope(&self, asked: Option<String>, least: Role) -> Result<Option<String>, ApiError> {
+        match self.role {
+            Role::SelfService => match (&self.user, asked) {
+                (Some(own), None) => Ok(Some(own.clone())),
+                (Some(own), Some(a)) if *own == a => Ok(Some(a)),
+                (_, Some(a)) => Err(forbidden(self, &format!("act on user {a:?}"))),
+                (None, None) => Err(forbidden(self, "list other users' records")),
+            },
+            _ => self.need(least).map(|()| asked),
+        }
+    }
+}

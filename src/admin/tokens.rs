@@ -1,0 +1,86 @@
+//! `/api/v1/tokens` and `/api/v1/audit`: API tokens and the audit log (admin only).
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::{delete, get};
+use axum::Router;
+use serde::Deserialize;
+use std::sync::Arc;
+
+use super::access::Caller;
+use super::reply::{reply, ApiError, Body, Params};
+use super::AdminState;
+use crate::ops::tokens::{self, Role};
+use crate::ops::OpsError;
+
+/// The routes.
+pub fn routes() -> Router<Arc<AdminState>> {
+    Router::new()
+        .route("/api/v1/tokens", get(list).post(create))
+        .route("/api/v1/tokens/{name}", delete(remove))
+        .route("/api/v1/audit", get(audit))
+}
+
+async fn list(State(state): State<Arc<AdminState>>, caller: Caller) -> Result<Response, ApiError> {
+    caller.need(Role::Admin)?;
+    reply(state.lang, tokens::list(&state.backend).await)
+}
+
+/// `POST /api/v1/tokens`: the reply holds the secret, shown this once.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewToken {
+    name: String,
+    role: Role,
+    #[serde(default)]
+    user: Option<String>,
+}
+
+async fn create(
+    State(state): State<Arc<AdminState>>,
+    caller: Caller,
+    Body(req): Body<NewToken>,
+) -> Result<Response, ApiError> {
+    caller.need(Role::Admin)?;
+    reply(
+        state.lang,
+        tokens::add(&state.backend, &req.name, req.role, req.user.as_deref()).await,
+    )
+}
+
+async fn remove(
+    State(state): State<Arc<AdminState>>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.need(Role::Admin)?;
+    reply(
+        state.lang,
+        tokens::delete(&state.backend, &name)
+            .await
+            .map(|()| serde_json::json!({ "name": name, "deleted": true })),
+    )
+}
+
+/// `GET /api/v1/audit?actor=&limit=`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditFilter {
+    actor: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn audit(
+    State(state): State<Arc<AdminState>>,
+    caller: Caller,
+    Params(f): Params<AuditFilter>,
+) -> Result<Response, ApiError> {
+    caller.need(Role::Admin)?;
+    let rows = state
+        .backend
+        .store
+        .audit(f.actor.as_deref(), f.limit.unwrap_or(100).min(10_000))
+        .await
+        .map_err(OpsError::store(crate::codes::ECode::BackendNoResponse));
+    reply(state.lang, rows)
+}

@@ -1,0 +1,223 @@
+//! `/api/v1/users`: accounts, over [`crate::ops::users`].
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use std::sync::Arc;
+
+use super::access::Caller;
+use super::reply::{done, reply, ApiError, Body, Params};
+use super::AdminState;
+use crate::account::Binding;
+use crate::ops::tokens::Role;
+use crate::ops::users::{self, NewUser, UserFilter, UserUpdate};
+use crate::ops::OpsError;
+
+/// Largest CSV import body.
+pub const IMPORT_LIMIT: usize = 64 << 20;
+
+/// The routes.
+pub fn routes() -> Router<Arc<AdminState>> {
+    Router::new()
+        .route("/api/v1/users", get(list).post(create))
+        .route(
+            "/api/v1/users/import",
+            post(import).layer(axum::extract::DefaultBodyLimit::max(IMPORT_LIMIT)),
+        )
+        .route(
+            "/api/v1/users/{name}",
+            get(show).patch(update).delete(remove),
+        )
+        .route("/api/v1/users/{name}/password", post(password))
+        .route("/api/v1/users/{name}/enable", post(enable))
+        .route("/api/v1/users/{name}/disable", post(disable))
+        .route("/api/v1/users/{name}/group", post(group))
+        .route("/api/v1/users/{name}/bind", post(bind))
+        .route("/api/v1/users/{name}/unbind", post(unbind))
+}
+
+fn answer(
+    state: &AdminState,
+    r: Result<crate::ops::Done, OpsError>,
+    name: &str,
+) -> Result<Response, ApiError> {
+    let lang = state.lang;
+    r.map(|d| done(lang, d, serde_json::json!({ "name": name })))
+        .map_err(|e| ApiError::from_ops(lang, e))
+}
+
+async fn list(
+    State(state): State<Arc<AdminState>>,
+    caller: Caller,
+    Params(filter): Params<UserFilter>,
+) -> Result<Response, ApiError> {
+    caller.need(Role::Readonly)?;
+    reply(state.lang, users::list(&state.backend, &filter).await)
+}
+
+async fn create(
+    State(state): State<Arc<AdminState>>,
+    caller: Caller,
+    Body(new): Body<NewUser>,
+) -> Result<Response, ApiError> {
+    caller.need(Role::Operator)?;
+    let name = new.name.clone();
+    answer(&state, users::create(&state.backend, new).await, &name)
+}
+
+async fn show(
+    State(state): State<Arc<AdminState>>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.acting_on(&name, Role::Readonly)?;
+    reply(state.lang, users::get(&state.backend, &name).await)
+}
+
+async fn update(
+    State(state): State<Arc<AdminState>>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Body(change): Body<UserUpdate>,
+) -> Result<Response, ApiError> {
+    caller.need(Role::Operator)?;
+    answer(
+        &state,
+        users::update(&state.backend, &name, &change).await,
+        &name,
+    )
+}
+
+async fn remove(
+    State(state): State<Arc<AdminState>>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.need(Role::Operator)?;
+    reply(
+        state.lang,
+        users::delete(&state.backend, &name)
+            .await
+            .map(|()| serde_json::json!({ "name": name, "deleted": true })),
+    )
+}
+
+/// `POST /api/v1/users/NAME/password`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordRequest {
+    password: String,
+}
+
+async fn password(
+    State(state): State<Arc<AdminState>>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Body(req): Body<PasswordRequest>,
+) -> Result<Response, ApiError> {
+    caller.acting_on(&name, Role::Operator)?;
+    answer(
+        &state,
+        users::set_password(&state.backend, &name, &req.password).await,
+        &name,
+    )
+}
+
+async fn enable(
+    State(state): State<Arc<AdminState>>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.need(Role::Operator)?;
+    answer(
+        &state,
+        users::set_enabled(&state.backend, &name, true).await,
+        &name,
+    )
+}
+
+async fn disable(
+    State(state): State<Arc<AdminState>>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.need(Role::Operator)?;
+    answer(
+        &state,
+        users::set_enabled(&state.backend, &name, false).await,
+        &name,
+    )
+}
+
+/// `POST /api/v1/users/NAME/group`: `{"group": "staff"}` or `{"group": null}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupRequest {
+    group: Option<String>,
+}
+
+async fn group(
+    State(state): State<Arc<AdminState>>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Body(req): Body<GroupRequest>,
+) -> Result<Response, ApiError> {
+    caller.need(Role::Operator)?;
+    answer(
+        &state,
+        users::change_group(&state.backend, &name, req.group.as_deref()).await,
+        &name,
+    )
+}
+
+async fn bind(
+    State(state): State<Arc<AdminState>>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Body(binding): Body<Binding>,
+) -> Result<Response, ApiError> {
+    caller.need(Role::Operator)?;
+    answer(
+        &state,
+        users::bind(&state.backend, &name, binding).await,
+        &name,
+    )
+}
+
+async fn unbind(
+    State(state): State<Arc<AdminState>>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Body(binding): Body<Binding>,
+) -> Result<Response, ApiError> {
+    caller.need(Role::Operator)?;
+    answer(
+        &state,
+        users::unbind(&state.backend, &name, binding).await,
+        &name,
+    )
+}
+
+/// `POST /api/v1/users/import`: a CSV body of `username,password` lines, all or none.
+async fn import(
+    State(state): State<Arc<AdminState>>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    caller.need(Role::Operator)?;
+    let lang = state.lang;
+    let text =
+        std::str::from_utf8(&body).map_err(|_| ApiError::invalid(lang, "the CSV is not UTF-8"))?;
+    users::import(&state.backend, text)
+        .await
+        .map(|n| {
+            done(
+                lang,
+                crate::ops::Done::with(crate::codes::ECode::UserCreated),
+                serde_json::json!({ "imported": n }),
+            )
+        })
+        .map_err(|e| ApiError::from_ops(lang, e))
+}
