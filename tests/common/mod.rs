@@ -263,6 +263,29 @@ impl Daemon {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The secret of the admin token the daemon made from `DATA_DIR/api.token`.
+    pub fn admin_token(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("data/api.token")).expect("api.token")
+    }
+
+    /// A client of the operator API with the admin token.
+    pub fn api(&self) -> turnstile::admin::client::ApiClient {
+        turnstile::admin::client::ApiClient::new(
+            &format!("http://{}", self.api),
+            &self.admin_token(),
+            Duration::from_secs(30),
+        )
+    }
+
+    /// Creates a token with `role` (and `user`) through the CLI; returns its secret.
+    pub fn token(&self, name: &str, role: &str, user: Option<&str>) -> String {
+        let mut args = vec!["token", "add", name, "--role", role];
+        if let Some(u) = user {
+            args.extend(["--user", u]);
+        }
+        self.cli_ok(&args).trim().to_string()
+    }
+
     /// The Prometheus text of `/metrics`.
     pub fn metrics_text(&self) -> String {
         let mut s = TcpStream::connect(self.metrics).expect("metrics endpoint");
@@ -448,11 +471,20 @@ impl Nas {
         check: impl Fn(&Reply) -> bool,
     ) -> Reply {
         let deadline = Instant::now() + Duration::from_secs(2);
+        // A NAS the daemon does not know yet gets no answer: do not wait long for one.
+        self.socket
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
         loop {
             let r = request(self);
             let reply = self.try_exchange(&r);
             match reply {
-                Some(reply) if check(&reply) => return reply,
+                Some(reply) if check(&reply) => {
+                    self.socket
+                        .set_read_timeout(Some(Duration::from_secs(3)))
+                        .unwrap();
+                    return reply;
+                }
                 other => assert!(
                     Instant::now() < deadline,
                     "not as expected after 2 s: {:?}",
@@ -461,6 +493,25 @@ impl Nas {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Sends `request` until no reply comes (the daemon dropped the NAS), for at most
+    /// two seconds.
+    pub fn until_ignored(&mut self, mut request: impl FnMut(&mut Nas) -> Request) {
+        self.socket
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let r = request(self);
+            if self.try_exchange(&r).is_none() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "still answered after 2 s");
+        }
+        self.socket
+            .set_read_timeout(Some(Duration::from_secs(3)))
+            .unwrap();
     }
 
     /// A CHAP Access-Request; with `challenge` None the authenticator is the challenge.
