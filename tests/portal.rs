@@ -10,25 +10,13 @@ use radius::core::rfc2866::{
     ACCT_INPUT_OCTETS_TYPE, ACCT_OUTPUT_OCTETS_TYPE, ACCT_SESSION_TIME_TYPE,
 };
 use serde_json::Value;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use turnstile::portal::query_escape;
 use turnstile::portal::srun_codec::{client_login, dm_sign, hmac_md5_hex};
 use turnstile::radius::packet::Packet;
 
-/// One GET; returns (status, headers+body as text).
+/// One GET to the portal: (status, headers, body).
 fn get(d: &Daemon, path: &str) -> (u16, String, String) {
-    let mut s = TcpStream::connect(d.portal).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: portal\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut reply = String::new();
-    s.read_to_string(&mut reply).unwrap();
-    let (head, body) = reply.split_once("\r\n\r\n").unwrap();
-    let status = head[9..12].parse().unwrap();
-    (status, head.to_string(), body.to_string())
+    common::http("GET", &format!("http://{}{path}", d.portal), None)
 }
 
 /// The JSON inside `jsonp(…)`, cut out by position as bitsrun does.

@@ -7,75 +7,18 @@ mod common;
 use base64::Engine;
 use common::Daemon;
 use serde_json::{json, Value};
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use turnstile::portal::srun_codec::{client_login, hmac_md5_hex};
 
-/// One HTTP/1.1 exchange with chromedriver; the reply's JSON `value`.
+/// One exchange with chromedriver; the reply's JSON `value`.
 fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> Value {
-    let mut s = TcpStream::connect(addr).expect("chromedriver");
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let body = body.map(Value::to_string).unwrap_or_default();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    // chromedriver keeps the connection open: read the head, then Content-Length bytes
-    // (or chunks).
-    let mut reply = Vec::new();
-    let mut buf = [0u8; 65536];
-    let head_end = loop {
-        let n = s.read(&mut buf).unwrap();
-        assert!(n > 0, "chromedriver closed the connection");
-        reply.extend_from_slice(&buf[..n]);
-        if let Some(i) = reply.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&reply[..head_end]).to_ascii_lowercase();
-    let length = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .map(|v| v.trim().parse::<usize>().unwrap());
-    let chunked = head.contains("transfer-encoding: chunked");
-    loop {
-        let body = &reply[head_end..];
-        let complete = match length {
-            Some(n) => body.len() >= n,
-            None if chunked => body.ends_with(b"0\r\n\r\n"),
-            None => false,
-        };
-        if complete {
-            break;
-        }
-        let n = s.read(&mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        reply.extend_from_slice(&buf[..n]);
-    }
-    let body = String::from_utf8_lossy(&reply[head_end..]).to_string();
-    let body = if chunked { dechunk(&body) } else { body };
-    let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    let body = body.map(Value::to_string);
+    let (_, _, reply) = common::http(method, &format!("http://{addr}{path}"), body.as_deref());
+    let v: Value = serde_json::from_str(&reply).unwrap_or_else(|e| panic!("{e}: {reply}"));
     v["value"].clone()
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        body = &rest[n + 2..];
-    }
-    out
 }
 
 /// chromedriver with one headless Chromium session; both stop when dropped.

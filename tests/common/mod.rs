@@ -8,8 +8,8 @@ use radius::core::rfc2865::{
     USER_NAME_TYPE, USER_PASSWORD_TYPE,
 };
 use radius::core::rfc2866::{ACCT_SESSION_ID_TYPE, ACCT_STATUS_TYPE_TYPE};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -22,6 +22,32 @@ use turnstile::radius::packet::{Packet, PacketBuilder};
 
 /// Shared secret of the test NAS clients.
 pub const SECRET: &str = "s3cret-test";
+
+/// One HTTP request (JSON body if any; redirects are not followed): the status, the
+/// headers as `name: value` lines, and the body.
+pub fn http(method: &str, url: &str, json: Option<&str>) -> (u16, String, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let mut request = ureq::http::Request::builder().method(method).uri(url);
+    if json.is_some() {
+        request = request.header("Content-Type", "application/json");
+    }
+    let request = request
+        .body(json.unwrap_or_default().to_string())
+        .expect("a request");
+    let mut reply = agent.run(request).unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let head: String = reply
+        .headers()
+        .iter()
+        .map(|(k, v)| format!("{k}: {}\r\n", v.to_str().unwrap_or_default()))
+        .collect();
+    let body = reply.body_mut().read_to_string().unwrap_or_default();
+    (reply.status().as_u16(), head, body)
+}
 
 /// A daemon started for one test.
 pub struct Daemon {
@@ -288,12 +314,7 @@ impl Daemon {
 
     /// The Prometheus text of `/metrics`.
     pub fn metrics_text(&self) -> String {
-        let mut s = TcpStream::connect(self.metrics).expect("metrics endpoint");
-        s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
-            .unwrap();
-        let mut body = String::new();
-        s.read_to_string(&mut body).unwrap();
-        body
+        http("GET", &format!("http://{}/metrics", self.metrics), None).2
     }
 
     /// The value of one metric line (exact name with labels), 0 if absent.
