@@ -251,6 +251,7 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
                 settler: settler.clone(),
                 pay_to: settings.billing.pay_to,
                 audit: crate::admin::audit::AuditLog::start(directory.store()),
+                tokens: Default::default(),
             });
             let bound = crate::admin::serve(addr, state, shutdown.clone())
                 .await

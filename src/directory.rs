@@ -5,7 +5,7 @@
 
 use arc_swap::{ArcSwap, Guard};
 use dashmap::DashMap;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -260,22 +260,28 @@ impl Directory {
         Ok(())
     }
 
-    async fn reload_user(&self, name: &str) -> Result<(), DirectoryError> {
-        let before = match self
+    /// Reloads the named users (a few reads for all of them, not a few each) and tells
+    /// the watcher what each replaced.
+    async fn reload_named(&self, names: &[String]) -> Result<(), DirectoryError> {
+        let mut found: HashMap<String, UserRecord> = self
             .backend
             .store
-            .user(name)
+            .users(names)
             .await?
-            .and_then(|r| self.entry(r))
-        {
-            Some(entry) => self.users.insert(entry.name.clone(), Arc::new(entry)),
-            None => self.users.remove(name).map(|(_, e)| e),
-        };
-        if let (Some(watcher), Some(before)) = (self.watcher.get(), before) {
-            let _ = watcher.send(Reloaded::User {
-                name: name.into(),
-                before,
-            });
+            .into_iter()
+            .map(|r| (r.name.clone(), r))
+            .collect();
+        for name in names {
+            let before = match found.remove(name).and_then(|r| self.entry(r)) {
+                Some(entry) => self.users.insert(entry.name.clone(), Arc::new(entry)),
+                None => self.users.remove(name.as_str()).map(|(_, e)| e),
+            };
+            if let (Some(watcher), Some(before)) = (self.watcher.get(), before) {
+                let _ = watcher.send(Reloaded::User {
+                    name: name.as_str().into(),
+                    before,
+                });
+            }
         }
         Ok(())
     }
@@ -359,9 +365,8 @@ impl Directory {
         if all_users || users.len() > 2000 {
             self.reload_users().await?;
         } else {
-            for name in users {
-                self.reload_user(name).await?;
-            }
+            let names: Vec<String> = users.into_iter().map(str::to_string).collect();
+            self.reload_named(&names).await?;
         }
         if nas {
             self.reload_clients().await?;

@@ -1,21 +1,71 @@
 //! Who calls, and what they may do. Every request needs `Authorization: Bearer TOKEN`;
-//! the token's hash is looked up in the store on each call, so a revoked token is
-//! refused at once (401). Each handler states the least role it needs ([`Caller::need`])
-//! or, for what a user may do for themselves, the user it acts on
-//! ([`Caller::acting_on`]); a token below that is refused with 403.
+//! the token's hash is looked up in the store, and a token found is trusted for
+//! [`TRUST_FOR`] before it is looked up again, so a token revoked with `turnstile token
+//! del` is refused (401) within that time, and at once when revoked over the API. Each
+//! handler states the least role it needs ([`Caller::need`]) or, for what a user may do
+//! for themselves, the user it acts on ([`Caller::acting_on`]); a token below that is
+//! refused with 403.
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use dashmap::DashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::reply::ApiError;
 use super::AdminState;
 use crate::ops::tokens::{self, Role};
 
 pub use crate::ops::tokens::Caller;
+
+/// How long a verified token is trusted before the store is asked again.
+pub const TRUST_FOR: Duration = Duration::from_secs(1);
+
+/// Most tokens remembered; past it the memory is cleared (it only saves lookups).
+const REMEMBERED: usize = 10_000;
+
+/// Tokens verified lately, by hash: most calls then cost no database read.
+#[derive(Default)]
+pub struct TokenCache {
+    verified: DashMap<Vec<u8>, (Caller, Instant)>,
+}
+
+impl TokenCache {
+    /// The caller of `secret`: remembered, or looked up in the store.
+    async fn caller(
+        &self,
+        backend: &crate::store::Backend,
+        secret: &str,
+    ) -> Result<Option<Caller>, crate::ops::OpsError> {
+        let hash = tokens::hash(secret);
+        if let Some(known) = self.verified.get(&hash) {
+            if known.1.elapsed() < TRUST_FOR {
+                return Ok(Some(known.0.clone()));
+            }
+        }
+        let caller = tokens::verify(backend, secret).await?;
+        match &caller {
+            Some(c) => {
+                if self.verified.len() >= REMEMBERED {
+                    self.verified.clear();
+                }
+                self.verified.insert(hash, (c.clone(), Instant::now()));
+            }
+            None => {
+                self.verified.remove(&hash);
+            }
+        }
+        Ok(caller)
+    }
+
+    /// Forgets every token (one was revoked).
+    pub fn forget(&self) {
+        self.verified.clear();
+    }
+}
 
 /// Authenticates the request and hands the [`Caller`] to the handler.
 pub async fn authenticate(
@@ -31,7 +81,7 @@ pub async fn authenticate(
         .unwrap_or("")
         .trim()
         .to_string();
-    match tokens::verify(&state.backend, &secret).await {
+    match state.tokens.caller(&state.backend, &secret).await {
         Ok(Some(caller)) => {
             req.extensions_mut().insert(caller);
             next.run(req).await

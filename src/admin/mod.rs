@@ -18,7 +18,7 @@
 //! ─▶ [`audit::audit`] (non-GET) ─▶ handler: `caller.need(role)` ─▶ [`crate::ops`] ─▶
 //! [`reply`].
 
-mod access;
+pub mod access;
 pub mod audit;
 mod billing;
 mod catalog;
@@ -63,6 +63,8 @@ pub struct AdminState {
     pub pay_to: PayTo,
     /// The audit log.
     pub audit: audit::AuditLog,
+    /// Tokens verified lately.
+    pub tokens: access::TokenCache,
 }
 
 /// Every route, with authentication, the audit log and the body limit.

@@ -54,11 +54,11 @@ async fn remove(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.need(Role::Admin)?;
+    let deleted = tokens::delete(&state.backend, &name).await;
+    state.tokens.forget();
     reply(
         state.lang,
-        tokens::delete(&state.backend, &name)
-            .await
-            .map(|()| serde_json::json!({ "name": name, "deleted": true })),
+        deleted.map(|()| serde_json::json!({ "name": name, "deleted": true })),
     )
 }
 

@@ -7,6 +7,9 @@
 //!     --users 10000 --user-format 'bench{}' --password-format 'pw{}' \
 //!     --in-flight 256 --sockets 4 --seconds 10
 //! ```
+//!
+//! It also loads the portal (`--mode portal`) and the operator API (`--mode api-create`,
+//! `--mode api-page`).
 
 use clap::Parser;
 use radius::core::code::Code;
@@ -86,6 +89,9 @@ struct Opts {
     /// so a server that rates usage has something to rate.
     #[arg(long)]
     with_usage: bool,
+    /// API modes: the bearer token (an operator's or admin's).
+    #[arg(long, default_value = "")]
+    token: String,
 }
 
 #[derive(Default)]
@@ -113,6 +119,12 @@ enum Mode {
     Accounting,
     /// Srun portal logins over HTTP.
     Portal,
+    /// Operator API: `in-flight` clients creating users (`user_format` with `{}`
+    /// replaced by a number unique to the client and the request).
+    ApiCreate,
+    /// Operator API: `in-flight` clients reading random pages of 100 users out of
+    /// `--users`.
+    ApiPage,
 }
 
 /// One HTTP/1.1 GET on a kept-alive connection; returns the body. The request goes out
@@ -324,7 +336,7 @@ fn run_socket(
             let mut auth = [0u8; 16];
             let packet = match opts.mode {
                 // Portal clients run in run_portal_client.
-                Mode::Access | Mode::Portal => {
+                Mode::Access | Mode::Portal | Mode::ApiCreate | Mode::ApiPage => {
                     rng.fill_bytes(&mut auth);
                     build(&opts, id, n, &auth)
                 }
@@ -398,6 +410,62 @@ fn run_socket(
     tally
 }
 
+/// One operator-API client (number T), creating users or reading pages until stopped.
+fn run_api_client(
+    tag: usize,
+    opts: Opts,
+    measuring: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+) -> Tally {
+    let mut tally = Tally::default();
+    let api = turnstile::admin::client::ApiClient::new(
+        &format!("http://{}", opts.server),
+        &opts.token,
+        Duration::from_millis(opts.timeout_ms),
+    );
+    let pages = (opts.users / 100).max(1) as u64;
+    let mut n = 0usize;
+    while !stop.load(Ordering::Relaxed) {
+        n += 1;
+        let measured = measuring.load(Ordering::Relaxed);
+        let started = Instant::now();
+        let reply = match opts.mode {
+            Mode::ApiCreate => {
+                let id = (tag * 10_000_000 + n).to_string();
+                let body = serde_json::json!({
+                    "name": opts.user_format.replace("{}", &id),
+                    "password": opts.password_format.replace("{}", &id),
+                });
+                api.request("POST", "/api/v1/users", Some(&body))
+            }
+            _ => {
+                let page = 1 + rand::random::<u64>() % pages;
+                api.request("GET", &format!("/api/v1/users?page={page}&limit=100"), None)
+            }
+        };
+        if !measured {
+            continue;
+        }
+        tally.sent += 1;
+        match reply {
+            Ok(r) if r.body["code"] == 0 => {
+                tally.accepts += 1;
+                tally
+                    .latencies_us
+                    .push(started.elapsed().as_micros() as u32);
+            }
+            Ok(_) => {
+                tally.rejects += 1;
+                tally
+                    .latencies_us
+                    .push(started.elapsed().as_micros() as u32);
+            }
+            Err(_) => tally.lost += 1,
+        }
+    }
+    tally
+}
+
 fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -412,18 +480,17 @@ fn main() {
     let per_socket = opts.in_flight.div_ceil(sockets).min(256);
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
-    let clients = if opts.mode == Mode::Portal {
-        opts.in_flight.max(1)
-    } else {
-        sockets
-    };
+    let http = matches!(opts.mode, Mode::Portal | Mode::ApiCreate | Mode::ApiPage);
+    let clients = if http { opts.in_flight.max(1) } else { sockets };
     let threads: Vec<_> = (0..clients)
         .map(|tag| {
             let (o, m, s) = (opts.clone(), measuring.clone(), stop.clone());
-            if o.mode == Mode::Portal {
-                std::thread::spawn(move || run_portal_client(tag, o, m, s))
-            } else {
-                std::thread::spawn(move || run_socket(tag, o, per_socket, m, s))
+            match o.mode {
+                Mode::Portal => std::thread::spawn(move || run_portal_client(tag, o, m, s)),
+                Mode::ApiCreate | Mode::ApiPage => {
+                    std::thread::spawn(move || run_api_client(tag, o, m, s))
+                }
+                _ => std::thread::spawn(move || run_socket(tag, o, per_socket, m, s)),
             }
         })
         .collect();
@@ -458,10 +525,14 @@ fn main() {
             opts.label, total.sent, total.accepts, total.rejects, total.invalid, total.lost, per_socket * sockets
         );
     } else {
+        let concurrency = if http {
+            format!("{clients} clients")
+        } else {
+            format!("{} in flight on {sockets} sockets", per_socket * sockets)
+        };
         println!(
-            "{}: {rate:.0} requests/s over {elapsed:.1} s, {} in flight on {sockets} sockets",
-            opts.label,
-            per_socket * sockets
+            "{}: {rate:.0} requests/s over {elapsed:.1} s, {concurrency}",
+            opts.label
         );
         println!(
             "  sent {}  accepted {}  rejected {}  invalid {}  lost {}",

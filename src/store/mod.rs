@@ -43,6 +43,9 @@ pub enum StoreError {
     /// A NAS device of that name exists already.
     #[error("NAS {0:?} already exists")]
     NasExists(String),
+    /// A batch's commit failed; nothing of it was written.
+    #[error("database commit: {0}")]
+    CommitFailed(String),
     /// An API token of that name exists already.
     #[error("token {0:?} already exists")]
     TokenExists(String),
@@ -280,6 +283,8 @@ pub trait Store: BillingStore + AccessStore + Send + Sync {
         &self,
         visit: &mut (dyn FnMut(UserRecord) + Send),
     ) -> Result<(), StoreError>;
+    /// The users of these names that exist, in any order.
+    async fn users(&self, names: &[String]) -> Result<Vec<UserRecord>, StoreError>;
     /// The users `query` selects, sorted by name, and how many match in all.
     async fn users_page(&self, query: &UserQuery) -> Result<(u64, Vec<UserRecord>), StoreError>;
     /// Creates a user; [`StoreError::UserExists`] if the name is taken.

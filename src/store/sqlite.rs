@@ -12,6 +12,7 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use std::path::Path;
 use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
 
 use super::billing::UsageDelta;
 use super::{
@@ -29,7 +30,15 @@ const IMPORT_BATCH: usize = 1000;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// New users go through one writer that commits whatever is queued together.
+    new_users: mpsc::Sender<NewUser>,
 }
+
+/// A user to create, and who waits for the outcome.
+type NewUser = (UserRecord, oneshot::Sender<Result<(), StoreError>>);
+
+/// Most users created in one transaction.
+const NEW_USER_BATCH: usize = 512;
 
 impl SqliteStore {
     /// Opens the file (creating it and its directory), enables WAL and migrates.
@@ -48,12 +57,94 @@ impl SqliteStore {
             .pragma("cache_size", "-16384")
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(16)
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool })
+        let (new_users, queue) = mpsc::channel(NEW_USER_BATCH * 4);
+        tokio::spawn(create_users(pool.clone(), queue));
+        Ok(SqliteStore { pool, new_users })
     }
+}
+
+/// Group commit of new users: everything queued goes into one transaction, each user
+/// behind a savepoint so that a taken name fails that user alone. One commit (and one
+/// fsync) then serves every caller waiting, which is what lets the API create users at
+/// thousands a second on a disk that takes a millisecond to sync.
+async fn create_users(pool: SqlitePool, mut queue: mpsc::Receiver<NewUser>) {
+    let mut batch: Vec<NewUser> = Vec::new();
+    while queue.recv_many(&mut batch, NEW_USER_BATCH).await > 0 {
+        match insert_users(&pool, &batch).await {
+            Ok(results) => {
+                for ((_, reply), result) in batch.drain(..).zip(results) {
+                    let _ = reply.send(result);
+                }
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                for (_, reply) in batch.drain(..) {
+                    let _ = reply.send(Err(StoreError::CommitFailed(reason.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// Inserts a batch of users in one transaction; each user's own outcome. Names taken
+/// already (or twice in the batch) fail alone; the others go in with one statement per
+/// table.
+async fn insert_users(
+    pool: &SqlitePool,
+    batch: &[NewUser],
+) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+    // IMMEDIATE: the write lock is taken before the check, so no other writer can come
+    // between the check and the insert (and the busy timeout applies while waiting).
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT name FROM users WHERE name IN (");
+    let mut list = q.separated(", ");
+    for (u, _) in batch {
+        list.push_bind(u.name.as_str());
+    }
+    q.push(")");
+    let mut taken: std::collections::HashSet<String> = q
+        .build_query_scalar::<String>()
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+    let mut results = Vec::with_capacity(batch.len());
+    let mut fresh = Vec::with_capacity(batch.len());
+    for (u, _) in batch {
+        if taken.insert(u.name.clone()) {
+            results.push(Ok(()));
+            fresh.push(u);
+        } else {
+            results.push(Err(StoreError::UserExists(u.name.clone())));
+        }
+    }
+    if fresh.is_empty() {
+        return Ok(results);
+    }
+    let mut q: QueryBuilder<Sqlite> =
+        QueryBuilder::new(format!("INSERT INTO users ({USER_COLUMNS}) "));
+    q.push_values(fresh.iter().copied(), push_user);
+    q.build().execute(&mut *tx).await?;
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("INSERT INTO changes (entity, key) ");
+    q.push_values(fresh.iter(), |mut row, u| {
+        row.push_bind(Entity::User.as_str())
+            .push_bind(u.name.clone());
+    });
+    q.build().execute(&mut *tx).await?;
+    for u in fresh {
+        for b in &u.bindings {
+            insert_binding(&mut tx, &u.name, b).await?;
+        }
+        for h in &u.holdings {
+            insert_holding(&mut tx, &u.name, &h.product).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(results)
 }
 
 async fn log_change(
@@ -530,6 +621,30 @@ impl Store for SqliteStore {
         Ok(users.pop())
     }
 
+    async fn users(&self, names: &[String]) -> Result<Vec<UserRecord>, StoreError> {
+        let mut found = Vec::with_capacity(names.len());
+        // Well inside SQLite's limit of bound values per statement.
+        for chunk in names.chunks(1000) {
+            let mut q: QueryBuilder<Sqlite> =
+                QueryBuilder::new(format!("SELECT {USER_COLUMNS} FROM users WHERE name IN ("));
+            let mut list = q.separated(", ");
+            for name in chunk {
+                list.push_bind(name.as_str());
+            }
+            q.push(")");
+            let mut users = q
+                .build()
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(user_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            self.fill(&mut users).await?;
+            found.extend(users);
+        }
+        Ok(found)
+    }
+
     async fn users_page(&self, query: &UserQuery) -> Result<(u64, Vec<UserRecord>), StoreError> {
         fn filter<'a>(q: &mut QueryBuilder<'a, Sqlite>, query: &'a UserQuery) {
             q.push(" WHERE 1 = 1");
@@ -615,25 +730,13 @@ impl Store for SqliteStore {
     }
 
     async fn add_user(&self, user: &UserRecord) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("INSERT INTO users ({USER_COLUMNS}) "));
-        q.push_values(std::iter::once(user), push_user);
-        match q.build().execute(&mut *tx).await {
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::UserExists(user.name.clone()))
-            }
-            other => other?,
-        };
-        for b in &user.bindings {
-            insert_binding(&mut tx, &user.name, b).await?;
-        }
-        for h in &user.holdings {
-            insert_holding(&mut tx, &user.name, &h.product).await?;
-        }
-        log_change(&mut tx, Entity::User, &user.name).await?;
-        tx.commit().await?;
-        Ok(())
+        let (reply, outcome) = oneshot::channel();
+        let closed = || StoreError::CommitFailed("the user writer has stopped".into());
+        self.new_users
+            .send((user.clone(), reply))
+            .await
+            .map_err(|_| closed())?;
+        outcome.await.map_err(|_| closed())?
     }
 
     async fn import_users(&self, users: &[UserRecord]) -> Result<(), StoreError> {

@@ -39,7 +39,9 @@ pub fn http(method: &str, url: &str, json: Option<&str>) -> (u16, String, String
     let request = request
         .body(json.unwrap_or_default().to_string())
         .expect("a request");
-    let mut reply = agent.run(request).unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let mut reply = agent
+        .run(request)
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
     let head: String = reply
         .headers()
         .iter()
