@@ -10,7 +10,7 @@ use thiserror::Error;
 use crate::mac::MacAddr;
 
 /// Operator-set attributes of an account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Profile {
     /// Group, for its default product and control overrides.
     pub group: Option<String>,
@@ -193,11 +193,25 @@ impl Binding {
 }
 
 /// A binding on the wire: `{"kind": "mac", "value": "aa:bb:cc:dd:ee:ff"}`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct BindingJson {
+    /// mac, ip, nas, nas_port, vlan or device.
     kind: String,
+    /// The MAC, IP address, NAS, NAS-Port-Id, VLAN id (1-4094) or device id.
     value: String,
+}
+
+impl utoipa::PartialSchema for Binding {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        BindingJson::schema()
+    }
+}
+
+impl utoipa::ToSchema for Binding {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Binding".into()
+    }
 }
 
 impl Serialize for Binding {
@@ -226,7 +240,7 @@ impl fmt::Display for Binding {
 /// A product instance (产品实例) an account holds: its own balance and its current cycle.
 /// The cycle's usage is kept apart ([`Usage`]): accounting changes it all the time, the
 /// rest changes only with payments, settlement and operators.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Holding {
     /// The product's name.
     pub product: String,
@@ -244,7 +258,7 @@ pub struct Holding {
 }
 
 /// What a package bought onto a product instance adds, and when.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Grant {
     /// Extra online seconds.
     pub extra_secs: u64,
@@ -285,7 +299,7 @@ impl Holding {
 
 /// What a product instance used in its current cycle. Counters saturate instead of
 /// wrapping.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 pub struct Usage {
     /// Online seconds.
     pub secs: u64,

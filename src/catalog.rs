@@ -167,7 +167,7 @@ pub enum CatalogError {
 }
 
 /// A user group: what its members get when they hold no product, and control overrides.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Group {
     /// Product used for members who hold no product instance.
@@ -178,7 +178,7 @@ pub struct Group {
 
 /// A product (产品): what a user buys, tying one billing and one control policy together,
 /// with how its instances are settled.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Product {
     /// Name of its billing policy.
@@ -228,7 +228,7 @@ impl Product {
 }
 
 /// The unit of a billing cycle.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CycleUnit {
     /// Days.
@@ -255,7 +255,7 @@ impl FromStr for CycleUnit {
 
 /// What settlement does when an instance's balance (after taking what the wallet has)
 /// cannot pay the cycle's charge.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ShortBalance {
     /// Charge nothing (E7011).
@@ -285,7 +285,7 @@ impl FromStr for ShortBalance {
 
 /// A package plan (套餐): extra time and traffic bought onto a product instance, valid
 /// for some days.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PackagePlan {
     /// Price, fen.
@@ -301,7 +301,7 @@ pub struct PackagePlan {
 }
 
 /// How a billing policy charges.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BillingKind {
     /// Nothing is charged.
@@ -332,7 +332,7 @@ impl FromStr for BillingKind {
 }
 
 /// A billing policy (计费策略): how usage is charged. Money is integer fen, never floats.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct BillingPolicy {
     /// How it charges.
@@ -352,7 +352,7 @@ pub struct BillingPolicy {
 }
 
 /// What happens when a user already has the most sessions the control policy allows.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OverLimit {
     /// Refuse the new login (E2620).
@@ -375,7 +375,7 @@ impl FromStr for OverLimit {
 }
 
 /// A control policy (控制策略): what a session may do. 0 means "no limit" everywhere.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ControlPolicy {
     /// Most sessions per user; 0 is unlimited.
@@ -387,6 +387,7 @@ pub struct ControlPolicy {
     /// Download limit (network to user), bit/s.
     pub down_bps: u64,
     /// When logins are allowed (local time); empty is always.
+    #[schema(value_type = Vec<String>, example = json!(["08:00-23:00"]))]
     pub windows: Vec<TimeWindow>,
     /// Idle-Timeout, seconds.
     pub idle_timeout_secs: u32,
@@ -473,7 +474,7 @@ impl<'de> Deserialize<'de> for TimeWindow {
 }
 
 /// A blacklist entry's body.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct BlacklistEntry {
     /// Why it was listed, for operators.
@@ -482,7 +483,7 @@ pub struct BlacklistEntry {
 
 /// An IP table range's body. Ranges with `no_auth` need no authentication (their users
 /// are online without logging in, E2842); the others are where logins are allowed from.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct IpRange {
     /// Addresses in this range are online without authentication.
@@ -490,7 +491,7 @@ pub struct IpRange {
 }
 
 /// System-wide switches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SystemSwitches {
     /// False refuses every login with E2535.

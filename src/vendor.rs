@@ -6,7 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// The attribute dialect of a NAS.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Vendor {
     /// Only RFC attributes.

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 use super::access::Caller;
-use super::reply::{success, ApiError, Body, Params};
+use super::reply::{success, ApiError, Body, ErrorReply, Params};
 use super::AdminState;
 use crate::billing::package;
 use crate::billing::payment::{self, Payment};
@@ -30,31 +30,47 @@ pub fn routes() -> Router<Arc<AdminState>> {
     Router::new()
         .route("/api/v1/settle", post(settle))
         .route("/api/v1/pay", post(pay))
-        .route(
-            "/api/v1/ledger",
-            get(|s, c, q| list(s, c, q, Listing::Ledger)),
-        )
-        .route(
-            "/api/v1/settlements",
-            get(|s, c, q| list(s, c, q, Listing::Settlements)),
-        )
-        .route(
-            "/api/v1/settlement-log",
-            get(|s, c, q| list(s, c, q, Listing::Log)),
-        )
+        .route("/api/v1/ledger", get(ledger))
+        .route("/api/v1/settlements", get(settlements))
+        .route("/api/v1/settlement-log", get(settlement_log))
         .route("/api/v1/packages", get(packages))
-        .route(
-            "/api/v1/packages/buy",
-            post(|s, c, b| package(s, c, b, PackageOp::Buy)),
-        )
-        .route(
-            "/api/v1/packages/reserve",
-            post(|s, c, b| package(s, c, b, PackageOp::Reserve)),
-        )
-        .route(
-            "/api/v1/packages/remove",
-            post(|s, c, b| package(s, c, b, PackageOp::Remove)),
-        )
+        .route("/api/v1/packages/buy", post(buy))
+        .route("/api/v1/packages/reserve", post(reserve))
+        .route("/api/v1/packages/remove", post(remove))
+}
+
+type Answer = Result<Response, ApiError>;
+type Filter = Params<ListFilter>;
+type PackageBody = Body<PackageRequest>;
+
+#[utoipa::path(get, path = "/api/v1/ledger", tag = "billing", params(("user" = Option<String>, Query), ("limit" = Option<u32>, Query)), responses((status = 200, description = "Ledger entries (every movement of money), newest first")))]
+pub(super) async fn ledger(s: State<Arc<AdminState>>, c: Caller, q: Filter) -> Answer {
+    list(s, c, q, Listing::Ledger).await
+}
+
+#[utoipa::path(get, path = "/api/v1/settlements", tag = "billing", params(("user" = Option<String>, Query), ("limit" = Option<u32>, Query)), responses((status = 200, description = "Settled cycles, newest first")))]
+pub(super) async fn settlements(s: State<Arc<AdminState>>, c: Caller, q: Filter) -> Answer {
+    list(s, c, q, Listing::Settlements).await
+}
+
+#[utoipa::path(get, path = "/api/v1/settlement-log", tag = "billing", params(("user" = Option<String>, Query), ("limit" = Option<u32>, Query)), responses((status = 200, description = "The settlement log (E7xxx, E6001/E6002) with each code's text")))]
+pub(super) async fn settlement_log(s: State<Arc<AdminState>>, c: Caller, q: Filter) -> Answer {
+    list(s, c, q, Listing::Log).await
+}
+
+#[utoipa::path(post, path = "/api/v1/packages/buy", tag = "billing", request_body = PackageRequest, responses((status = 200, description = "E5040"), (status = 404, description = "E5042 no such package, E5992", body = ErrorReply), (status = 409, description = "E5041 with the reason", body = ErrorReply)))]
+pub(super) async fn buy(s: State<Arc<AdminState>>, c: Caller, b: PackageBody) -> Answer {
+    package(s, c, b, PackageOp::Buy).await
+}
+
+#[utoipa::path(post, path = "/api/v1/packages/reserve", tag = "billing", request_body = PackageRequest, responses((status = 200, description = "E5010; without `package` the reservation is cancelled")))]
+pub(super) async fn reserve(s: State<Arc<AdminState>>, c: Caller, b: PackageBody) -> Answer {
+    package(s, c, b, PackageOp::Reserve).await
+}
+
+#[utoipa::path(post, path = "/api/v1/packages/remove", tag = "billing", request_body = PackageRequest, responses((status = 200, description = "E5010; refunded when unexpired and unused")))]
+pub(super) async fn remove(s: State<Arc<AdminState>>, c: Caller, b: PackageBody) -> Answer {
+    package(s, c, b, PackageOp::Remove).await
 }
 
 fn refused(lang: Lang, r: Refusal) -> ApiError {
@@ -98,16 +114,17 @@ async fn stored_catalog(state: &AdminState) -> Result<crate::catalog::Catalog, A
 }
 
 /// `POST /api/v1/settle`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SettleRequest {
+pub(super) struct SettleRequest {
     user: Option<String>,
     product: Option<String>,
     #[serde(default)]
     dry_run: bool,
 }
 
-async fn settle(
+#[utoipa::path(post, path = "/api/v1/settle", tag = "billing", request_body = SettleRequest, responses((status = 200, description = "The run: instances settled, charged, codes (E7003 …)"), (status = 404, description = "E7001 no such user, E7006 no such instance", body = ErrorReply)))]
+pub(super) async fn settle(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Body(req): Body<SettleRequest>,
@@ -136,9 +153,9 @@ async fn settle(
 }
 
 /// `POST /api/v1/pay`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PayRequest {
+pub(super) struct PayRequest {
     user: String,
     amount_fen: i64,
     /// "wallet", a product name, or absent for `[billing] pay_to`.
@@ -148,7 +165,8 @@ struct PayRequest {
     reference: Option<String>,
 }
 
-async fn pay(
+#[utoipa::path(post, path = "/api/v1/pay", tag = "billing", request_body = PayRequest, responses((status = 200, description = "E6001 with the wallet and balances after"), (status = 409, description = "E6002 with the reason (a reference already recorded …)", body = ErrorReply)))]
+pub(super) async fn pay(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Body(req): Body<PayRequest>,
@@ -190,9 +208,9 @@ async fn pay(
 }
 
 /// `GET /api/v1/ledger|settlements|settlement-log|packages?user=&limit=`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ListFilter {
+pub(super) struct ListFilter {
     user: Option<String>,
     limit: Option<u32>,
 }
@@ -205,7 +223,7 @@ impl ListFilter {
 
 /// One of the billing lists.
 #[derive(Clone, Copy)]
-enum Listing {
+pub(super) enum Listing {
     /// Ledger entries.
     Ledger,
     /// Settlement records.
@@ -251,7 +269,8 @@ async fn list(
 }
 
 /// `GET /api/v1/packages?user=U`: a user's packages and instances.
-async fn packages(
+#[utoipa::path(get, path = "/api/v1/packages", tag = "billing", params(("user" = String, Query)), responses((status = 200, description = "The wallet, product instances and packages of a user"), (status = 404, description = "E5992", body = ErrorReply)))]
+pub(super) async fn packages(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Params(f): Params<ListFilter>,
@@ -296,9 +315,9 @@ async fn packages(
 }
 
 /// `POST /api/v1/packages/buy|reserve|remove`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PackageRequest {
+pub(super) struct PackageRequest {
     user: String,
     /// Package plan (buy, reserve; absent in reserve cancels the reservation).
     package: Option<String>,
@@ -310,7 +329,7 @@ struct PackageRequest {
 
 /// What a `POST /api/v1/packages/…` does.
 #[derive(Clone, Copy)]
-enum PackageOp {
+pub(super) enum PackageOp {
     /// Buy a plan onto an instance (E5040; E5041, E5042).
     Buy,
     /// Reserve a plan for each settlement, or cancel the reservation.

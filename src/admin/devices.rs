@@ -69,7 +69,7 @@ impl DeviceCode {
 }
 
 /// A refusal in the device API's envelope: `{"code": 7007, "msg": "序列号已存在: …"}`.
-struct DeviceError {
+pub(super) struct DeviceError {
     status: StatusCode,
     code: DeviceCode,
     msg: String,
@@ -111,7 +111,7 @@ impl IntoResponse for DeviceError {
 }
 
 /// Either envelope: a role refusal comes in the API's usual one.
-enum Refused {
+pub(super) enum Refused {
     Device(DeviceError),
     Api(ApiError),
 }
@@ -183,8 +183,8 @@ pub fn routes() -> Router<Arc<AdminState>> {
 /// `args` of list and query: which fields of `base` to return (all when absent or
 /// empty). The device API's other groups (`network`, `channel`, `parameters`, `chart`)
 /// describe gateways; a NAS has none of them, so they are accepted and ignored.
-#[derive(Deserialize, Default)]
-struct Args {
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+pub(super) struct Args {
     #[serde(default)]
     base: Vec<String>,
 }
@@ -221,8 +221,8 @@ fn device(state: &AdminState, n: &NasView, args: &Args) -> Value {
 }
 
 /// `POST /api/v1/devices/list`.
-#[derive(Deserialize)]
-struct ListRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(super) struct ListRequest {
     page: u64,
     limit: u64,
     /// 0: none, 1: by name (alias), 2: by type (vendor), 3: by version (a NAS has none).
@@ -234,7 +234,8 @@ struct ListRequest {
     args: Args,
 }
 
-async fn list(
+#[utoipa::path(post, path = "/api/v1/devices/list", tag = "devices", request_body = ListRequest, responses((status = 200, description = "`{code, msg, count, devices: [{base, radius}]}`"), (status = 400, description = "1 malformed JSON, 7010 parameter error")))]
+pub(super) async fn list(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     body: axum::body::Bytes,
@@ -277,14 +278,15 @@ async fn list(
 }
 
 /// `POST /api/v1/devices/query`.
-#[derive(Deserialize)]
-struct QueryRequest {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(super) struct QueryRequest {
     sns: Vec<String>,
     #[serde(default)]
     args: Args,
 }
 
-async fn query(
+#[utoipa::path(post, path = "/api/v1/devices/query", tag = "devices", request_body = QueryRequest, responses((status = 200, description = "`{code, msg, devices: {SN: {state: 1|0, base, radius}}}`")))]
+pub(super) async fn query(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     body: axum::body::Bytes,
@@ -317,9 +319,9 @@ async fn query(
 }
 
 /// `POST /api/v1/devices/regist`: the seed's `sn` and `alias`, and the client's fields.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RegistRequest {
+pub(super) struct RegistRequest {
     sn: String,
     alias: String,
     address: String,
@@ -332,7 +334,8 @@ struct RegistRequest {
     require_message_authenticator: Option<bool>,
 }
 
-async fn regist(
+#[utoipa::path(post, path = "/api/v1/devices/regist", tag = "devices", request_body = RegistRequest, responses((status = 200, description = "`{code: 0, msg: success}`; a live client within one sync interval"), (status = 400, description = "7001 invalid address, 7005 bad sn, 7009 bad alias, 7010 missing field, 1 malformed JSON"), (status = 409, description = "7007 sn exists, 7008 alias exists")))]
+pub(super) async fn regist(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     body: axum::body::Bytes,
@@ -356,13 +359,14 @@ async fn regist(
 }
 
 /// `POST /api/v1/devices/delete`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct DeleteRequest {
+pub(super) struct DeleteRequest {
     sn: String,
 }
 
-async fn delete(
+#[utoipa::path(post, path = "/api/v1/devices/delete", tag = "devices", request_body = DeleteRequest, responses((status = 200, description = "`{code: 0, msg: success}`"), (status = 404, description = "7005 no such device"), (status = 409, description = "7007 defined in the config file")))]
+pub(super) async fn delete(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     body: axum::body::Bytes,

@@ -12,6 +12,7 @@
 //! | [`billing`] | settlement, payments, packages, ledger |
 //! | [`tokens`] | API tokens and the audit log over HTTP |
 //! | [`token`] | `DATA_DIR/api.token` (the first admin token) and `DATA_DIR/api.addr` |
+//! | [`openapi`] | the OpenAPI document, `GET /api/v1/openapi.json` |
 //! | [`client`] | the client the CLI, the tests and the bench tool use |
 //!
 //! A request flows: body limit ─▶ [`access::authenticate`] (token ─▶ [`access::Caller`])
@@ -24,6 +25,7 @@ mod billing;
 mod catalog;
 pub mod client;
 mod devices;
+pub mod openapi;
 pub mod reply;
 mod sessions;
 pub mod token;
@@ -86,6 +88,12 @@ pub fn router(state: Arc<AdminState>) -> Router {
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
+        .route("/api/v1/openapi.json", axum::routing::get(document))
+}
+
+async fn document() -> axum::Json<utoipa::openapi::OpenApi> {
+    use utoipa::OpenApi;
+    axum::Json(openapi::ApiDoc::openapi())
 }
 
 /// Serves the API on `addr` until `shutdown` turns true; returns the bound address.

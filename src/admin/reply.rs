@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::sync::Arc;
 
 use super::AdminState;
@@ -25,6 +25,31 @@ use crate::ops::{Done, Failure, OpsError};
 /// E-code (401, 403, 413).
 #[derive(Debug, Clone, Copy)]
 pub struct Outcome(pub u32);
+
+/// A refusal as it is sent (for the API document).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorReply {
+    /// The E-code number (5993), or the HTTP status where no E-code fits (401, 403, 413).
+    pub code: u32,
+    /// `E5993: 用户已存在: alice`, in the configured language.
+    pub msg: String,
+}
+
+/// The envelope of every success (for the API document): `data` holds what each
+/// operation documents.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Envelope {
+    /// 0.
+    pub code: u32,
+    /// `success`.
+    pub msg: String,
+    /// The operation's result code and text (`E5001: 用户创建成功`), when it has one.
+    pub result: Option<String>,
+    /// What the operator should know (a reference to something that does not exist yet).
+    pub warnings: Option<Vec<String>>,
+    /// The operation's data.
+    pub data: serde_json::Value,
+}
 
 /// An error reply.
 #[derive(Debug)]
@@ -70,11 +95,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut r = (
-            self.status,
-            Json(json!({"code": self.code, "msg": self.msg})),
-        )
-            .into_response();
+        let body = ErrorReply {
+            code: self.code,
+            msg: self.msg,
+        };
+        let mut r = (self.status, Json(body)).into_response();
         r.extensions_mut().insert(Outcome(self.code));
         r
     }

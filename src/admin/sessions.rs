@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 use super::access::Caller;
-use super::reply::{success, ApiError, Body, Params};
+use super::reply::{success, ApiError, Body, ErrorReply, Params};
 use super::AdminState;
 use crate::codes::{ECode, Lang};
 use crate::ops::tokens::Role;
@@ -29,21 +29,21 @@ pub fn routes() -> Router<Arc<AdminState>> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct UserFilter {
+pub(super) struct UserFilter {
     user: Option<String>,
     limit: Option<u32>,
 }
 
 /// A session as the API shows it.
-#[derive(Serialize)]
-struct SessionView {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct SessionView {
     session: String,
     #[serde(flatten)]
     record: RecordView,
 }
 
-#[derive(Serialize)]
-struct RecordView {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct RecordView {
     user: String,
     nas: String,
     session_id: String,
@@ -77,7 +77,8 @@ impl From<OnlineRecord> for RecordView {
     }
 }
 
-async fn online(
+#[utoipa::path(get, path = "/api/v1/online", tag = "sessions", params(("user" = Option<String>, Query, description = "Only this user's (a self-service token: its own)")), responses((status = 200, description = "Sessions online, oldest first", body = Vec<SessionView>)))]
+pub(super) async fn online(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Params(filter): Params<UserFilter>,
@@ -97,7 +98,8 @@ async fn online(
     Ok(success(rows))
 }
 
-async fn sessions(
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", params(("user" = Option<String>, Query), ("limit" = Option<u32>, Query, description = "At most this many, newest first (default 100)")), responses((status = 200, description = "Ended sessions with their cause (E24xx, E3xxx) and how (E4xxx)")))]
+pub(super) async fn sessions(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Params(filter): Params<UserFilter>,
@@ -134,9 +136,9 @@ async fn sessions(
     Ok(success(rows.into_iter().map(view).collect::<Vec<_>>()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct KickRequest {
+pub(super) struct KickRequest {
     user: Option<String>,
     session: Option<String>,
     #[serde(default = "dm")]
@@ -166,7 +168,8 @@ fn parse_session(lang: Lang, s: &str) -> Result<SessionKey, ApiError> {
 /// Kicks every session of a user, or one session. A self-service token may end its own
 /// user's sessions (the cause is then self-service's, E4104 …); other tokens need the
 /// operator role.
-async fn kick(
+#[utoipa::path(post, path = "/api/v1/kick", tag = "sessions", request_body = KickRequest, responses((status = 200, description = "Each session with its code (E41xx …) and whether it ended"), (status = 404, description = "E6503 not online", body = ErrorReply)))]
+pub(super) async fn kick(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Body(mut req): Body<KickRequest>,
@@ -209,15 +212,16 @@ async fn kick(
     Ok(success(results))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CoaRequest {
+pub(super) struct CoaRequest {
     session: String,
     up: u64,
     down: u64,
 }
 
-async fn coa(
+#[utoipa::path(post, path = "/api/v1/coa", tag = "sessions", request_body = CoaRequest, responses((status = 200, description = "E4006 and the NAS's answer")))]
+pub(super) async fn coa(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Body(req): Body<CoaRequest>,

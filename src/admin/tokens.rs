@@ -8,10 +8,12 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 use super::access::Caller;
-use super::reply::{reply, ApiError, Body, Params};
+use super::reply::{reply, ApiError, Body, ErrorReply, Params};
 use super::AdminState;
 use crate::ops::tokens::{self, Role};
+use crate::ops::tokens::{Issued, TokenView};
 use crate::ops::OpsError;
+use crate::store::access::AuditRecord;
 
 /// The routes.
 pub fn routes() -> Router<Arc<AdminState>> {
@@ -21,22 +23,27 @@ pub fn routes() -> Router<Arc<AdminState>> {
         .route("/api/v1/audit", get(audit))
 }
 
-async fn list(State(state): State<Arc<AdminState>>, caller: Caller) -> Result<Response, ApiError> {
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", responses((status = 200, description = "Every token (never its secret)", body = Vec<TokenView>)))]
+pub(super) async fn list(
+    State(state): State<Arc<AdminState>>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
     caller.need(Role::Admin)?;
     reply(state.lang, tokens::list(&state.backend).await)
 }
 
 /// `POST /api/v1/tokens`: the reply holds the secret, shown this once.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewToken {
+pub(super) struct NewToken {
     name: String,
     role: Role,
     #[serde(default)]
     user: Option<String>,
 }
 
-async fn create(
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = NewToken, responses((status = 200, description = "The secret, shown this once", body = Issued), (status = 409, description = "The name is taken", body = ErrorReply)))]
+pub(super) async fn create(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Body(req): Body<NewToken>,
@@ -48,7 +55,8 @@ async fn create(
     )
 }
 
-async fn remove(
+#[utoipa::path(delete, path = "/api/v1/tokens/{name}", tag = "tokens", params(("name" = String, Path)), responses((status = 200, description = "Revoked at once"), (status = 404, description = "No such token", body = ErrorReply)))]
+pub(super) async fn remove(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Path(name): Path<String>,
@@ -65,12 +73,13 @@ async fn remove(
 /// `GET /api/v1/audit?actor=&limit=`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AuditFilter {
+pub(super) struct AuditFilter {
     actor: Option<String>,
     limit: Option<u32>,
 }
 
-async fn audit(
+#[utoipa::path(get, path = "/api/v1/audit", tag = "tokens", params(("actor" = Option<String>, Query), ("limit" = Option<u32>, Query)), responses((status = 200, description = "Mutating calls, newest first", body = Vec<AuditRecord>)))]
+pub(super) async fn audit(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Params(f): Params<AuditFilter>,

@@ -8,11 +8,11 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 use super::access::Caller;
-use super::reply::{done, reply, ApiError, Body, Params};
+use super::reply::{done, reply, ApiError, Body, ErrorReply, Params};
 use super::AdminState;
 use crate::account::Binding;
 use crate::ops::tokens::Role;
-use crate::ops::users::{self, NewUser, UserFilter, UserUpdate};
+use crate::ops::users::{self, NewUser, UserDetail, UserFilter, UserPage, UserUpdate};
 use crate::ops::OpsError;
 
 /// Largest CSV import body.
@@ -48,7 +48,8 @@ fn answer(
         .map_err(|e| ApiError::from_ops(lang, e))
 }
 
-async fn list(
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(UserFilter), responses((status = 200, description = "A page of users, by name", body = UserPage), (status = 400, description = "E5991: a bad filter", body = ErrorReply)))]
+pub(super) async fn list(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Params(filter): Params<UserFilter>,
@@ -57,7 +58,8 @@ async fn list(
     reply(state.lang, users::list(&state.backend, &filter).await)
 }
 
-async fn create(
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUser, responses((status = 200, description = "E5001 (result); warnings for missing products or group"), (status = 400, description = "E5990 incomplete, E5991 invalid", body = ErrorReply), (status = 409, description = "E5993 user exists", body = ErrorReply)))]
+pub(super) async fn create(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Body(new): Body<NewUser>,
@@ -67,7 +69,8 @@ async fn create(
     answer(&state, users::create(&state.backend, new).await, &name)
 }
 
-async fn show(
+#[utoipa::path(get, path = "/api/v1/users/{name}", tag = "users", params(("name" = String, Path)), responses((status = 200, description = "The user and its product instances", body = UserDetail), (status = 404, description = "E5992", body = ErrorReply)))]
+pub(super) async fn show(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Path(name): Path<String>,
@@ -76,7 +79,8 @@ async fn show(
     reply(state.lang, users::get(&state.backend, &name).await)
 }
 
-async fn update(
+#[utoipa::path(patch, path = "/api/v1/users/{name}", tag = "users", params(("name" = String, Path)), request_body = UserUpdate, responses((status = 200, description = "E5010"), (status = 400, description = "E5991", body = ErrorReply), (status = 404, description = "E5992", body = ErrorReply)))]
+pub(super) async fn update(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Path(name): Path<String>,
@@ -90,7 +94,8 @@ async fn update(
     )
 }
 
-async fn remove(
+#[utoipa::path(delete, path = "/api/v1/users/{name}", tag = "users", params(("name" = String, Path)), responses((status = 200, description = "Deleted"), (status = 404, description = "E5992", body = ErrorReply)))]
+pub(super) async fn remove(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Path(name): Path<String>,
@@ -105,13 +110,14 @@ async fn remove(
 }
 
 /// `POST /api/v1/users/NAME/password`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PasswordRequest {
+pub(super) struct PasswordRequest {
     password: String,
 }
 
-async fn password(
+#[utoipa::path(post, path = "/api/v1/users/{name}/password", tag = "users", params(("name" = String, Path)), request_body = PasswordRequest, responses((status = 200, description = "E5020"), (status = 400, description = "E5990, E5991", body = ErrorReply), (status = 404, description = "E5992", body = ErrorReply)))]
+pub(super) async fn password(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Path(name): Path<String>,
@@ -125,7 +131,8 @@ async fn password(
     )
 }
 
-async fn enable(
+#[utoipa::path(post, path = "/api/v1/users/{name}/enable", tag = "users", params(("name" = String, Path)), responses((status = 200, description = "E5010"), (status = 404, description = "E5992", body = ErrorReply)))]
+pub(super) async fn enable(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Path(name): Path<String>,
@@ -138,7 +145,8 @@ async fn enable(
     )
 }
 
-async fn disable(
+#[utoipa::path(post, path = "/api/v1/users/{name}/disable", tag = "users", params(("name" = String, Path)), responses((status = 200, description = "E5010; logins are refused with E2606"), (status = 404, description = "E5992", body = ErrorReply)))]
+pub(super) async fn disable(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Path(name): Path<String>,
@@ -152,13 +160,14 @@ async fn disable(
 }
 
 /// `POST /api/v1/users/NAME/group`: `{"group": "staff"}` or `{"group": null}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct GroupRequest {
+pub(super) struct GroupRequest {
     group: Option<String>,
 }
 
-async fn group(
+#[utoipa::path(post, path = "/api/v1/users/{name}/group", tag = "users", params(("name" = String, Path)), request_body = GroupRequest, responses((status = 200, description = "E5030"), (status = 404, description = "E5031 no such group, E5992 no such user", body = ErrorReply)))]
+pub(super) async fn group(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Path(name): Path<String>,
@@ -172,7 +181,8 @@ async fn group(
     )
 }
 
-async fn bind(
+#[utoipa::path(post, path = "/api/v1/users/{name}/bind", tag = "users", params(("name" = String, Path)), request_body = Binding, responses((status = 200, description = "E5052 MAC, E5054 NAS port, E5056 VLAN, E5058 IP, E5010 NAS or device"), (status = 400, description = "E5991", body = ErrorReply), (status = 404, description = "E5992", body = ErrorReply)))]
+pub(super) async fn bind(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Path(name): Path<String>,
@@ -186,7 +196,8 @@ async fn bind(
     )
 }
 
-async fn unbind(
+#[utoipa::path(post, path = "/api/v1/users/{name}/unbind", tag = "users", params(("name" = String, Path)), request_body = Binding, responses((status = 200, description = "E5053, E5055, E5057, E5059, E5010"), (status = 404, description = "E5011 not bound, E5992", body = ErrorReply)))]
+pub(super) async fn unbind(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Path(name): Path<String>,
@@ -201,7 +212,8 @@ async fn unbind(
 }
 
 /// `POST /api/v1/users/import`: a CSV body of `username,password` lines, all or none.
-async fn import(
+#[utoipa::path(post, path = "/api/v1/users/import", tag = "users", request_body(content = String, content_type = "text/csv", description = "username,password lines"), responses((status = 200, description = "E5001 with the count imported"), (status = 400, description = "E5991 naming the bad line", body = ErrorReply), (status = 409, description = "E5993 naming the line; nothing imported", body = ErrorReply)))]
+pub(super) async fn import(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     body: axum::body::Bytes,

@@ -49,7 +49,7 @@ fn yes() -> bool {
 }
 
 /// A NAS as operators see it (never the secret).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct NasView {
     /// Name.
     pub name: String,

@@ -12,7 +12,9 @@ use crate::store::access::TokenRecord;
 use crate::store::{unix_now, Backend, StoreError};
 
 /// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     /// Its own user only: read it, change its password, see and end its sessions.
@@ -70,7 +72,7 @@ pub struct Caller {
 }
 
 /// A token as listed (never the secret or its hash).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TokenView {
     /// Name.
     pub name: String,
@@ -83,7 +85,7 @@ pub struct TokenView {
 }
 
 /// A token just created: the secret is shown this once.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Issued {
     /// Name.
     pub name: String,

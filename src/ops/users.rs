@@ -14,7 +14,7 @@ use crate::store::{unix_now, Backend, StoreError, UserQuery, UserRecord};
 pub const MAX_PAGE: u32 = 1000;
 
 /// A new account (`POST /api/v1/users`, `turnstile user add`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// Login name.
@@ -62,7 +62,7 @@ where
 
 /// A change to an account (`PATCH /api/v1/users/NAME`, `turnstile user set`): absent
 /// fields stay as they are, `null` clears an optional one.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserUpdate {
     /// Enable or disable.
@@ -137,8 +137,9 @@ impl UserUpdate {
 }
 
 /// Which users a page holds (`GET /api/v1/users?…`, `turnstile user list`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UserFilter {
     /// Page number, from 1.
     #[serde(default)]
@@ -161,7 +162,7 @@ pub struct UserFilter {
 }
 
 /// A user as operators see it (never the password).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     /// Login name.
     pub name: String,
@@ -195,7 +196,7 @@ impl From<UserRecord> for UserView {
 }
 
 /// A product instance with its usage this cycle.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct InstanceView {
     /// The instance.
     pub instance: Holding,
@@ -204,7 +205,7 @@ pub struct InstanceView {
 }
 
 /// One user in full: the account and its product instances.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UserDetail {
     /// The account.
     #[serde(flatten)]
@@ -214,7 +215,7 @@ pub struct UserDetail {
 }
 
 /// A page of users.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UserPage {
     /// Users matching the filter, in all.
     pub total: u64,

@@ -18,7 +18,7 @@ use crate::radius::dynauth::{Action, DynAuthClient, Outcome, SessionRef, SESSION
 use crate::store::unix_now;
 
 /// How to take a session down.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum KickMode {
     /// Disconnect-Request to the NAS.
@@ -30,7 +30,7 @@ pub enum KickMode {
 }
 
 /// Who asks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum KickSource {
     /// The RADIUS module itself (e.g. pushing out the oldest session, E3008).

@@ -21,7 +21,7 @@ pub struct TokenRecord {
 }
 
 /// One mutating API call.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditRecord {
     /// Unix seconds.
     pub at: i64,
