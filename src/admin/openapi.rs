@@ -154,15 +154,13 @@ impl Modify for CatalogPaths {
                 .build();
             let mut items = PathItem::new(HttpMethod::Get, list);
             items.post = Some(create);
-            doc.paths
-                .paths
-                .insert(format!("/api/v1/{path}").into(), items);
+            doc.paths.paths.insert(format!("/api/v1/{path}"), items);
             let mut item = PathItem::new(HttpMethod::Get, show);
             item.patch = Some(change);
             item.delete = Some(delete);
             doc.paths
                 .paths
-                .insert(format!("/api/v1/{path}/{{name}}").into(), item);
+                .insert(format!("/api/v1/{path}/{{name}}"), item);
         }
         let mut system = PathItem::new(
             HttpMethod::Get,
