@@ -45,6 +45,9 @@ pub enum DaemonError {
         /// The error.
         source: std::io::Error,
     },
+    /// The API's certificate or key cannot be used.
+    #[error("operator API TLS: {0}")]
+    Tls(#[from] crate::admin::tls::TlsError),
     /// The metrics recorder cannot be installed.
     #[error("metrics: {0}")]
     Metrics(String),
@@ -253,7 +256,11 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
                 audit: crate::admin::audit::AuditLog::start(directory.store()),
                 tokens: Default::default(),
             });
-            let bound = crate::admin::serve(addr, state, shutdown.clone())
+            let tls = match settings.api.tls() {
+                None => None,
+                Some((cert, key)) => Some(crate::admin::tls::acceptor(cert, key)?),
+            };
+            let bound = crate::admin::serve(addr, tls, state, shutdown.clone())
                 .await
                 .map_err(|source| DaemonError::Bind {
                     what: "operator API",

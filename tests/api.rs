@@ -851,3 +851,60 @@ fn the_openapi_document_describes_every_endpoint() {
     let new_user = &schemas["NewUser"];
     assert_eq!(new_user["required"], json!(["name", "password"]));
 }
+
+#[test]
+fn the_api_speaks_tls_when_configured() {
+    let keys = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let (cert_file, key_file) = (keys.path().join("api.crt"), keys.path().join("api.key"));
+    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+    std::fs::write(&key_file, cert.key_pair.serialize_pem()).unwrap();
+    let d = Daemon::start_edited(
+        |c| {
+            c.replace(
+                "[api]\n",
+                &format!(
+                    "[api]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+                    cert_file.display(),
+                    key_file.display()
+                ),
+            )
+        },
+        &[],
+    );
+    let timeout = std::time::Duration::from_secs(10);
+    let der = cert.cert.der().to_vec();
+    let https = ApiClient::with_roots(
+        &format!("https://{}", d.api),
+        &d.admin_token(),
+        timeout,
+        vec![der],
+    );
+    expect(&call(&https, "GET", "/api/v1/users/alice", None), 200, 0);
+    // Plain HTTP gets no answer from a TLS port; a client that does not trust the
+    // certificate refuses it.
+    assert!(d.api().request("GET", "/api/v1/users", None).is_err());
+    let untrusting = ApiClient::with_roots(
+        &format!("https://{}", d.api),
+        &d.admin_token(),
+        timeout,
+        vec![],
+    );
+    assert!(untrusting.request("GET", "/api/v1/users", None).is_err());
+    // The CLI trusts the daemon's own certificate.
+    let online = d.cli_json(&["online", "--json"]);
+    assert_eq!(online, json!([]));
+    // Half a pair is a configuration error naming the key.
+    let c = d.config.with_file_name("half.toml");
+    let text = std::fs::read_to_string(&d.config).unwrap();
+    let key_line = format!("tls_key = \"{}\"\n", key_file.display());
+    std::fs::write(&c, text.replace(&key_line, "")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_turnstile"))
+        .arg("--config")
+        .arg(&c)
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("api.tls_key"));
+}

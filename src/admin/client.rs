@@ -56,9 +56,30 @@ impl ApiClient {
     /// A client of `base` (`http://127.0.0.1:9813`) using bearer `token`; calls give
     /// up after `timeout`.
     pub fn new(base: &str, token: &str, timeout: Duration) -> ApiClient {
+        Self::with_roots(base, token, timeout, Vec::new())
+    }
+
+    /// A client of an `https://` `base` that trusts only `roots` (DER), such as the
+    /// daemon's own certificate.
+    pub fn with_roots(
+        base: &str,
+        token: &str,
+        timeout: Duration,
+        roots: Vec<Vec<u8>>,
+    ) -> ApiClient {
+        let roots = roots
+            .into_iter()
+            .map(|der| ureq::tls::Certificate::from_der(&der).to_owned())
+            .collect();
+        let tls = ureq::tls::TlsConfig::builder()
+            .provider(ureq::tls::TlsProvider::Rustls)
+            .unversioned_rustls_crypto_provider(super::tls::provider())
+            .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(roots)))
+            .build();
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(timeout))
+            .tls_config(tls)
             .build()
             .into();
         ApiClient {

@@ -14,6 +14,7 @@
 //! | [`token`] | `DATA_DIR/api.token` (the first admin token) and `DATA_DIR/api.addr` |
 //! | [`openapi`] | the OpenAPI document, `GET /api/v1/openapi.json` |
 //! | [`client`] | the client the CLI, the tests and the bench tool use |
+//! | [`tls`] | optional TLS (rustls) |
 //!
 //! A request flows: body limit ─▶ [`access::authenticate`] (token ─▶ [`access::Caller`])
 //! ─▶ [`audit::audit`] (non-GET) ─▶ handler: `caller.need(role)` ─▶ [`crate::ops`] ─▶
@@ -28,6 +29,7 @@ mod devices;
 pub mod openapi;
 pub mod reply;
 mod sessions;
+pub mod tls;
 pub mod token;
 mod tokens;
 mod users;
@@ -96,15 +98,21 @@ async fn document() -> axum::Json<utoipa::openapi::OpenApi> {
     axum::Json(openapi::ApiDoc::openapi())
 }
 
-/// Serves the API on `addr` until `shutdown` turns true; returns the bound address.
+/// Serves the API on `addr` (over TLS with `tls`) until `shutdown` turns true; returns
+/// the bound address.
 pub async fn serve(
     addr: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     state: Arc<AdminState>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let app = router(state);
+    if let Some(acceptor) = tls {
+        tokio::spawn(tls::serve(listener, acceptor, app, shutdown));
+        return Ok(local);
+    }
     tokio::spawn(async move {
         let stopped = async move {
             let _ = shutdown.changed().await;

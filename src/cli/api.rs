@@ -29,7 +29,22 @@ pub fn client(settings: &Settings) -> Result<ApiClient> {
     };
     // A DM may be retransmitted for up to [dynauth] total_ms.
     let timeout = Duration::from_millis(settings.dynauth.total_ms + 10_000);
-    Ok(ApiClient::new(&format!("http://{listen}"), &token, timeout))
+    match settings.api.tls() {
+        None => Ok(ApiClient::new(&format!("http://{listen}"), &token, timeout)),
+        // The daemon's own certificate is the one to trust.
+        Some((cert, _)) => {
+            let roots = turnstile::admin::tls::certificates(cert)?
+                .into_iter()
+                .map(|c| c.to_vec())
+                .collect();
+            Ok(ApiClient::with_roots(
+                &format!("https://{listen}"),
+                &token,
+                timeout,
+                roots,
+            ))
+        }
+    }
 }
 
 /// One call; the `data` of a successful reply.

@@ -129,9 +129,14 @@ impl Daemon {
     /// Starts a daemon with extra TOML and environment overrides. The minimum interval
     /// between logins (E2532) is off unless `env` sets it, so tests may log in repeatedly.
     pub fn start_with(extra: &str, env: &[(&str, &str)]) -> Daemon {
+        Self::start_edited(|c| c + extra, env)
+    }
+
+    /// Starts a daemon on the base config as `edit` changes it.
+    pub fn start_edited(edit: impl FnOnce(String) -> String, env: &[(&str, &str)]) -> Daemon {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = dir.path().join("turnstile.toml");
-        std::fs::write(&config, base_config(&dir.path().join("data"), extra)).unwrap();
+        std::fs::write(&config, edit(base_config(&dir.path().join("data"), ""))).unwrap();
         let env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
