@@ -392,7 +392,7 @@ impl ApiSettings {
     /// The certificate and key when TLS is on.
     pub fn tls(&self) -> Option<(&Path, &Path)> {
         (!self.tls_cert.as_os_str().is_empty())
-            .then(|| (self.tls_cert.as_path(), self.tls_key.as_path()))
+            .then_some((self.tls_cert.as_path(), self.tls_key.as_path()))
     }
 }
 
