@@ -75,7 +75,7 @@ pub struct Settings {
     pub billing: BillingSettings,
     /// Logs and metrics.
     pub telemetry: TelemetrySettings,
-    /// Accounts created when the store is first created.
+    /// Accounts created the first time the daemon runs on a store.
     pub bootstrap: Bootstrap,
 }
 
@@ -432,7 +432,7 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Bootstrap {
-    /// Users created when the store is created (never afterwards).
+    /// Users created the first time the daemon runs on a store (never afterwards).
     pub users: Vec<BootstrapUser>,
 }
 
@@ -643,12 +643,6 @@ impl Settings {
         crate::store::OpenOptions {
             data_dir: self.general.data_dir.clone(),
             sqlite_path: self.sqlite_path(),
-            bootstrap_users: self
-                .bootstrap
-                .users
-                .iter()
-                .map(|u| (u.name.clone(), u.password.0.clone()))
-                .collect(),
         }
     }
 

@@ -53,6 +53,35 @@ pub enum DaemonError {
     Metrics(String),
 }
 
+/// The first time the daemon runs on a store: the `[[bootstrap.users]]` and the starter
+/// catalog (group `default` → product `standard` → `free` and `unlimited`), so that a
+/// user created with a password alone can log in. Never again afterwards, whatever the
+/// operator changed or deleted since.
+async fn seed(backend: &Backend, settings: &Settings) -> Result<(), DaemonError> {
+    if backend.store.claim_once("bootstrap").await? {
+        for u in &settings.bootstrap.users {
+            let record = backend.new_user(&u.name, u.password.0.as_bytes());
+            match backend.store.add_user(&record).await {
+                Ok(()) | Err(StoreError::UserExists(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    if backend.store.claim_once("starter-catalog").await? {
+        for row in crate::catalog::starter_objects() {
+            match backend
+                .store
+                .put_catalog(&row, crate::store::Put::Create)
+                .await
+            {
+                Ok(_) | Err(StoreError::CatalogExists(..)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Makes the secret of `DATA_DIR/api.token` the admin token `api.token` the first time
 /// the store meets it, so the CLI on this machine can call the API. Revoked with
 /// `turnstile token del api.token`, it stays revoked.
@@ -76,6 +105,7 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     let prometheus =
         telemetry::install_metrics().map_err(|e| DaemonError::Metrics(e.to_string()))?;
     let backend = Backend::open(&settings.store_options()).await?;
+    seed(&backend, &settings).await?;
     let directory = Arc::new(Directory::load(backend, settings.radius.clients.clone()).await?);
     tracing::info!(
         users = directory.user_count(),

@@ -94,7 +94,7 @@ fn kill_9_loses_no_acknowledged_start() {
 
     d.restart();
     let stored: HashSet<String> = d
-        .query("SELECT session_id FROM online_sessions")
+        .online(&["session_id"])
         .into_iter()
         .filter_map(|mut row| row.remove(0))
         .collect();
@@ -177,9 +177,16 @@ fn session_lifecycle_with_usage_and_causes() {
         ],
     );
     send(&mut acct, r);
-    let online = d.query(
-        "SELECT user_name, product, framed_ip, station, nas_port, session_time, input_octets, output_octets FROM online_sessions",
-    );
+    let online = d.online(&[
+        "user",
+        "product",
+        "framed_ip",
+        "station",
+        "nas_port",
+        "session_time",
+        "input_octets",
+        "output_octets",
+    ]);
     let s = |v: &str| Some(v.to_string());
     assert_eq!(
         online,
@@ -215,10 +222,16 @@ fn session_lifecycle_with_usage_and_causes() {
     let r = acct.acct(7, "", "");
     send(&mut acct, r);
 
-    assert!(d.query("SELECT * FROM online_sessions").is_empty());
-    let history = d.query(
-        "SELECT session_id, user_name, framed_ip, session_time, input_octets, cause, terminate_cause FROM session_history ORDER BY id",
-    );
+    assert!(d.online(&["session_id"]).is_empty());
+    let history = d.history(&[
+        "session_id",
+        "user",
+        "framed_ip",
+        "session_time",
+        "input_octets",
+        "cause",
+        "terminate_cause",
+    ]);
     assert_eq!(
         history,
         vec![

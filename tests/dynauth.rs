@@ -27,7 +27,7 @@ fn start(acct: &mut Nas, session: &str, user: &str) {
 
 /// The newest history row's (session id, cause, via).
 fn last_end(d: &Daemon) -> Vec<Option<String>> {
-    d.query("SELECT session_id, cause, via FROM session_history ORDER BY id DESC LIMIT 1")
+    d.history(&["session_id", "cause", "via"])
         .pop()
         .unwrap_or_default()
 }

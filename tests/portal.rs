@@ -276,9 +276,7 @@ fn service_switch(request: &[u8]) -> (u8, String) {
 }
 
 fn last_end(d: &Daemon) -> Vec<Option<String>> {
-    d.query("SELECT user_name, cause, via FROM session_history ORDER BY id DESC LIMIT 1")
-        .pop()
-        .unwrap()
+    d.history(&["user", "cause", "via"]).pop().unwrap()
 }
 
 #[test]
@@ -329,7 +327,7 @@ fn two_logins_from_one_address_make_one_session() {
     assert_eq!(first["suc_msg"], "login_ok", "{first}");
     assert_eq!(second["suc_msg"], "ip_already_online_error", "{second}");
     assert_eq!(sim.requests().len(), 1);
-    let online = d.query("SELECT user_name FROM online_sessions");
+    let online = d.online(&["user"]);
     assert_eq!(online, vec![vec![Some("alice".to_string())]]);
 }
 

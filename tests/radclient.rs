@@ -93,7 +93,7 @@ fn radclient_accounting_start_and_stop() {
     let out = radclient_to(d.acct, "acct", stop);
     assert!(out.contains("Received Accounting-Response"), "{out}");
     assert_eq!(
-        d.query("SELECT framed_ip, session_time, input_octets, cause FROM session_history"),
+        d.history(&["framed_ip", "session_time", "input_octets", "cause"]),
         vec![vec![
             Some("10.9.8.7".to_string()),
             Some("42".to_string()),

@@ -338,15 +338,13 @@ pub trait Store: BillingStore + AccessStore + Send + Sync {
     async fn claim_once(&self, key: &str) -> Result<bool, StoreError>;
 }
 
-/// Where the store and its key are, and whom a new store starts with.
+/// Where the store and its key are.
 #[derive(Debug, Clone)]
 pub struct OpenOptions {
     /// Directory of the key file.
     pub data_dir: std::path::PathBuf,
     /// The SQLite database file.
     pub sqlite_path: std::path::PathBuf,
-    /// Users (name, password) created when the store is created, never afterwards.
-    pub bootstrap_users: Vec<(String, String)>,
 }
 
 /// The store and key a command works on, as the configuration names them.
@@ -359,31 +357,12 @@ pub struct Backend {
 }
 
 impl Backend {
-    /// Opens (creating if needed) the store and key `options` name; the first time,
-    /// creates the bootstrap users and the starter catalog.
+    /// Opens (creating if needed) the store and key `options` name.
     pub async fn open(options: &OpenOptions) -> Result<Backend, StoreError> {
         let cipher = Cipher::open_or_create(&options.data_dir)?;
         let store: Arc<dyn Store> =
             Arc::new(sqlite::SqliteStore::open(&options.sqlite_path).await?);
-        let backend = Backend { store, cipher };
-        if backend.store.claim_once("bootstrap").await? {
-            for (name, password) in &options.bootstrap_users {
-                let record = backend.new_user(name, password.as_bytes());
-                match backend.store.add_user(&record).await {
-                    Ok(()) | Err(StoreError::UserExists(_)) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        if backend.store.claim_once("starter-catalog").await? {
-            for row in crate::catalog::starter_objects() {
-                match backend.store.put_catalog(&row, Put::Create).await {
-                    Ok(_) | Err(StoreError::CatalogExists(..)) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        Ok(backend)
+        Ok(Backend { store, cipher })
     }
 
     /// A new, enabled user record with the password sealed.

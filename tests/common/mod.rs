@@ -51,6 +51,26 @@ pub fn http(method: &str, url: &str, json: Option<&str>) -> (u16, String, String
     (reply.status().as_u16(), head, body)
 }
 
+/// The named fields of JSON rows as strings; `cause` and `via` (`"E4103: …"`) as the
+/// code's number.
+fn pick(rows: &[serde_json::Value], fields: &[&str]) -> Vec<Vec<Option<String>>> {
+    rows.iter()
+        .map(|row| {
+            fields
+                .iter()
+                .map(|f| match &row[*f] {
+                    serde_json::Value::Null => None,
+                    serde_json::Value::String(s) if *f == "cause" || *f == "via" => {
+                        Some(s[1..s.find(':').unwrap_or(s.len())].to_string())
+                    }
+                    serde_json::Value::String(s) => Some(s.clone()),
+                    other => Some(other.to_string()),
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// A daemon started for one test.
 pub struct Daemon {
     pub dir: tempfile::TempDir,
@@ -144,34 +164,19 @@ impl Daemon {
         Self::spawn(dir, config, env)
     }
 
-    /// Rows of a query on the daemon's SQLite file (read-only), each as strings.
-    pub fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
-        use sqlx::Row;
-        let url = format!(
-            "sqlite://{}?mode=ro",
-            self.dir.path().join("data/turnstile.db").display()
-        );
-        tokio::runtime::Runtime::new().unwrap().block_on(async {
-            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-            let rows = sqlx::query(sql).fetch_all(&pool).await.unwrap();
-            rows.iter()
-                .map(|r| {
-                    (0..r.columns().len())
-                        .map(|i| {
-                            r.try_get::<Option<String>, _>(i)
-                                .ok()
-                                .flatten()
-                                .or_else(|| {
-                                    r.try_get::<Option<i64>, _>(i)
-                                        .ok()
-                                        .flatten()
-                                        .map(|v| v.to_string())
-                                })
-                        })
-                        .collect()
-                })
-                .collect()
-        })
+    /// Ended sessions as the API lists them, oldest first, each as the named fields
+    /// (strings; numbers written out; `cause` and `via` as their code's number).
+    pub fn history(&self, fields: &[&str]) -> Vec<Vec<Option<String>>> {
+        let rows = self.api().call("GET", "/api/v1/sessions?limit=10000", None);
+        let mut rows = rows.expect("history")["data"].as_array().unwrap().clone();
+        rows.reverse();
+        pick(&rows, fields)
+    }
+
+    /// Sessions online as the API lists them, each as the named fields.
+    pub fn online(&self, fields: &[&str]) -> Vec<Vec<Option<String>>> {
+        let rows = self.api().call("GET", "/api/v1/online", None);
+        pick(rows.expect("online")["data"].as_array().unwrap(), fields)
     }
 
     /// Kills the daemon with SIGKILL: no chance to flush or finish anything.
