@@ -8,6 +8,7 @@ use thiserror::Error;
 use tokio::sync::watch;
 
 use crate::admin::AdminState;
+use crate::auth::authenticator::Authenticator;
 use crate::auth::throttle::Throttle;
 use crate::billing::meter::Meter;
 use crate::billing::settle::Settler;
@@ -187,11 +188,15 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
         ),
         lang: settings.general.language,
         metrics: RadiusMetrics::default(),
-        throttle,
         online: online.clone(),
-        lockouts,
-        meter: meter.clone(),
-        default_interim_secs: settings.sessions.default_interim_secs,
+        authenticator: Authenticator {
+            directory: directory.clone(),
+            throttle,
+            sessions: online.clone(),
+            lockouts,
+            meter: meter.clone(),
+            default_interim_secs: settings.sessions.default_interim_secs,
+        },
     });
     let acct = tokio::spawn(acct_server::serve(
         acct_socket,

@@ -2,8 +2,10 @@
 //! get online, with what limits? [`policy::evaluate`] decides; it is a pure function, so
 //! every refusal code is testable in microseconds. The other modules read what a request
 //! carries ([`nas_port`], [`credentials`]; MAC addresses are [`crate::mac`]) or
-//! remember recent logins ([`throttle`]).
+//! remember recent logins ([`throttle`]). [`authenticator`] is the service RADIUS and the
+//! portal both call: request view ─▶ credentials ─▶ `evaluate` ─▶ note.
 
+pub mod authenticator;
 pub mod credentials;
 pub mod nas_port;
 pub mod policy;

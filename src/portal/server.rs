@@ -20,12 +20,11 @@ use super::jsonp::{callback_allowed, wrap, Fields};
 use super::srun_codec::{chksum, decode_info, dm_sign, Signed};
 use crate::account::Interface;
 use crate::auth::nas_port::Vlans;
-use crate::auth::policy::{evaluate, Clock, NasIdentity, Request, Situation};
+use crate::auth::policy::{NasIdentity, Request};
 use crate::auth::{Credentials, Decision};
 use crate::codes::{ECode, Lang};
-use crate::radius::access::note;
-use crate::radius::accounting::{AccountingRequest, AcctStatus};
 use crate::radius::server::AuthContext;
+use crate::session::event::{AccountingEvent, AcctStatus};
 use crate::session::kick::{KickMode, KickSource, Kicker};
 use crate::store::unix_now;
 
@@ -304,7 +303,7 @@ async fn login(state: &PortalState, client: IpAddr, p: &Params) -> Response {
         tracing::warn!(user = ?account, ip = %ip, %detail, "portal login not activated");
         return bas_timeout(p, client, ip);
     }
-    let start = AccountingRequest {
+    let start = AccountingEvent {
         status: AcctStatus::Start,
         session_id: session_id.clone(),
         user: account.to_string(),
@@ -321,7 +320,7 @@ async fn login(state: &PortalState, client: IpAddr, p: &Params) -> Response {
         station: None,
         // The access point, so that logout finds the NAS its login activated.
         nas_port: Some(ac_id.to_string()),
-        class: None,
+        class_product: None,
     };
     if let Err(e) = kicker
         .tracker
@@ -378,7 +377,6 @@ fn read_info(info: &str, challenge: &str, query: &Params) -> Option<String> {
 }
 
 fn decide(state: &PortalState, account: &str, password: &str, ip: IpAddr) -> Decision {
-    let ctx = &state.auth;
     let request = Request {
         interface: Interface::Portal,
         credentials: Credentials::Pap {
@@ -395,25 +393,7 @@ fn decide(state: &PortalState, account: &str, password: &str, ip: IpAddr) -> Dec
         nas_port_id: None,
         vlans: Vlans::default(),
     };
-    let entry = ctx.directory.user(account);
-    let catalog = ctx.directory.catalog();
-    let clock = Clock::now();
-    let decision = evaluate(
-        &request,
-        entry.as_deref(),
-        &Situation {
-            catalog: &catalog,
-            limits: ctx.throttle.limits(),
-            online: ctx.online.counts(account),
-            history: ctx.throttle.history(account),
-            clock,
-            meter: &ctx.meter,
-            default_interim_secs: ctx.default_interim_secs,
-        },
-    );
-    if entry.is_some() {
-        note(ctx, account, &decision, clock.unix);
-    }
+    let decision = state.auth.authenticator.authenticate(account, &request);
     tracing::info!(user = ?account, ip = %ip, code = %decision.code(), "portal decision");
     decision
 }

@@ -18,7 +18,7 @@ use super::packet::{MalformedPacket, Packet, PacketBuilder, PacketTooLarge};
 use super::server::AuthContext;
 use crate::account::Interface;
 use crate::auth::nas_port::Vlans;
-use crate::auth::policy::{evaluate, Clock, Grant, NasIdentity, Request, Situation};
+use crate::auth::policy::{Grant, NasIdentity, Request};
 use crate::auth::{Credentials, Decision};
 use crate::codes::ECode;
 use crate::mac::MacAddr;
@@ -215,46 +215,7 @@ fn decide(
         nas_port_id: text(NAS_PORT_ID_TYPE),
         vlans: nas_port_id.map(Vlans::from_nas_port_id).unwrap_or_default(),
     };
-    let entry = ctx.directory.user(user);
-    let catalog = ctx.directory.catalog();
-    let clock = Clock::now();
-    let situation = Situation {
-        catalog: &catalog,
-        limits: ctx.throttle.limits(),
-        online: ctx.online.counts(user),
-        history: ctx.throttle.history(user),
-        clock,
-        meter: &ctx.meter,
-        default_interim_secs: ctx.default_interim_secs,
-    };
-    let decision = evaluate(&request, entry.as_deref(), &situation);
-    if entry.is_some() {
-        note(ctx, user, &decision, clock.unix);
-    }
-    Ok(decision)
-}
-
-/// Takes note of a decision (RADIUS or portal): login history, a new lockout to store, a
-/// session to push out.
-pub fn note(ctx: &AuthContext, user: &str, decision: &Decision, now: i64) {
-    if let Some(until) = ctx.throttle.record(user, decision.code(), now) {
-        tracing::warn!(user = ?user, until, "too many wrong passwords; account locked");
-        // The receiver lives as long as the daemon; a send can only fail at shutdown.
-        let _ = ctx.lockouts.send((user.into(), until));
-    }
-    if let Decision::Accept(grant) = decision {
-        if grant.kick_oldest {
-            let cause = ECode::SessionLimitExceeded;
-            match ctx.online.mark_oldest(user, cause) {
-                Some(key) => {
-                    metrics::counter!("turnstile_kicks_scheduled_total", "cause" => cause.to_string())
-                        .increment(1);
-                    tracing::info!(user = ?user, nas = %key.nas, session = ?key.id, cause = %cause, "oldest session scheduled for disconnection");
-                }
-                None => tracing::debug!(user = ?user, "no session left to push out"),
-            }
-        }
-    }
+    Ok(ctx.authenticator.authenticate(user, &request))
 }
 
 /// Builds a reply: Message-Authenticator first, then what `body` adds, then the request's

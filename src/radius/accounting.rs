@@ -1,5 +1,5 @@
 //! Accounting-Request (RFC 2866) on the wire: validate the packet and its authenticator,
-//! read the narrow [`AccountingRequest`] view the session tracker needs, and build the
+//! read it as the [`AccountingEvent`] the session tracker takes, and build the
 //! Accounting-Response.
 
 use radius::core::code::Code;
@@ -21,83 +21,10 @@ use super::class::SessionClass;
 use super::clients::NasClient;
 use super::crypto::{verify_message_authenticator, verify_signed_request};
 use super::packet::{Packet, PacketBuilder};
-
-/// Acct-Status-Type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AcctStatus {
-    /// A session began.
-    Start,
-    /// A session ended.
-    Stop,
-    /// A session is still there.
-    InterimUpdate,
-    /// The NAS restarted: none of its sessions are online.
-    AccountingOn,
-    /// The NAS is going down: none of its sessions stay online.
-    AccountingOff,
-    /// Another value, acknowledged and otherwise ignored.
-    Other(u32),
-}
-
-impl AcctStatus {
-    fn from_value(v: u32) -> AcctStatus {
-        match v {
-            1 => AcctStatus::Start,
-            2 => AcctStatus::Stop,
-            3 => AcctStatus::InterimUpdate,
-            7 => AcctStatus::AccountingOn,
-            8 => AcctStatus::AccountingOff,
-            other => AcctStatus::Other(other),
-        }
-    }
-
-    /// Label for metrics.
-    pub fn label(self) -> &'static str {
-        match self {
-            AcctStatus::Start => "start",
-            AcctStatus::Stop => "stop",
-            AcctStatus::InterimUpdate => "interim_update",
-            AcctStatus::AccountingOn => "accounting_on",
-            AcctStatus::AccountingOff => "accounting_off",
-            AcctStatus::Other(_) => "other",
-        }
-    }
-}
-
-/// What the tracker needs from an Accounting-Request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountingRequest {
-    /// Acct-Status-Type.
-    pub status: AcctStatus,
-    /// Acct-Session-Id (empty when absent, as for Accounting-On/Off).
-    pub session_id: String,
-    /// User-Name.
-    pub user: String,
-    /// Acct-Terminate-Cause (Stop).
-    pub terminate_cause: Option<u32>,
-    /// Acct-Session-Time, seconds.
-    pub session_time: Option<u32>,
-    /// Octets from the user (Acct-Input-Octets + 2^32 × Acct-Input-Gigawords).
-    pub input_octets: u64,
-    /// Octets to the user (Acct-Output-Octets + 2^32 × Acct-Output-Gigawords).
-    pub output_octets: u64,
-    /// Acct-Input-Gigawords or Acct-Output-Gigawords was present: the NAS counts past
-    /// 4 GiB itself (a NAS that does not wraps its 32-bit counters).
-    pub gigawords: bool,
-    /// Framed-IP-Address.
-    pub framed_ip: Option<Ipv4Addr>,
-    /// NAS-IP-Address.
-    pub nas_ip: Option<Ipv4Addr>,
-    /// Calling-Station-Id.
-    pub station: Option<String>,
-    /// NAS-Port-Id, else NAS-Port.
-    pub nas_port: Option<String>,
-    /// The Class of the Access-Accept, when turnstile wrote it.
-    pub class: Option<SessionClass>,
-}
+use crate::session::event::{AccountingEvent, AcctStatus};
 
 /// Validates an Accounting-Request from `client` and reads it.
-pub fn parse(datagram: &[u8], client: &NasClient) -> Result<AccountingRequest, Discard> {
+pub fn parse(datagram: &[u8], client: &NasClient) -> Result<AccountingEvent, Discard> {
     let packet = Packet::parse(datagram).map_err(Discard::Malformed)?;
     if packet.code() != Code::AccountingRequest {
         return Err(Discard::UnexpectedCode);
@@ -141,7 +68,7 @@ pub fn parse(datagram: &[u8], client: &NasClient) -> Result<AccountingRequest, D
     {
         return Err(Discard::MissingAttribute);
     }
-    Ok(AccountingRequest {
+    Ok(AccountingEvent {
         status,
         session_id,
         user: text(USER_NAME_TYPE).unwrap_or_default(),
@@ -155,7 +82,10 @@ pub fn parse(datagram: &[u8], client: &NasClient) -> Result<AccountingRequest, D
         nas_ip: ipv4(NAS_IP_ADDRESS_TYPE),
         station: text(CALLING_STATION_ID_TYPE),
         nas_port: text(NAS_PORT_ID_TYPE).or_else(|| integer(NAS_PORT_TYPE).map(|p| p.to_string())),
-        class: packet.first(CLASS_TYPE).and_then(SessionClass::decode),
+        class_product: packet
+            .first(CLASS_TYPE)
+            .and_then(SessionClass::decode)
+            .map(|c| c.product),
     })
 }
 

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use super::access::{self, Discard};
 use super::packet::{HEADER_LEN, MAX_PACKET_LEN};
 use super::reply_cache::{Lookup, ReplyCache, RequestKey};
-use crate::auth::throttle::Throttle;
+use crate::auth::authenticator::Authenticator;
 use crate::codes::Lang;
 use crate::directory::Directory;
 use crate::session::online::OnlineTable;
@@ -39,16 +39,10 @@ pub struct AuthContext {
     pub lang: Lang,
     /// Hot-path counters.
     pub metrics: RadiusMetrics,
-    /// Recent logins per user (E2532, E2533).
-    pub throttle: Throttle,
-    /// Sessions online (E2620, E2621, E3008).
+    /// Sessions online (the portal reads them by address).
     pub online: Arc<OnlineTable>,
-    /// Where new lockouts go to be stored.
-    pub lockouts: tokio::sync::mpsc::UnboundedSender<(Box<str>, i64)>,
-    /// Usage of product instances this cycle (quotas, funds).
-    pub meter: Arc<crate::billing::meter::Meter>,
-    /// Acct-Interim-Interval when the control policy sets none.
-    pub default_interim_secs: u32,
+    /// Checks credentials and decides, for RADIUS and the portal.
+    pub authenticator: Authenticator,
 }
 
 /// Bound authentication sockets, one per worker.
@@ -244,7 +238,7 @@ async fn expire_cache(ctx: Arc<AuthContext>, port: u16, stop: Arc<AtomicBool>) {
             // Freed here, on a blocking thread, not on a packet path.
             let old = ctx.cache.rotate();
             tokio::task::spawn_blocking(move || drop(old));
-            ctx.throttle.prune(crate::store::unix_now());
+            ctx.authenticator.throttle.prune(crate::store::unix_now());
         }
         metrics::gauge!("turnstile_reply_cache_entries").set(ctx.cache.len() as f64);
         if let Some(stats) = socket_stats(port) {

@@ -1,7 +1,9 @@
 //! Sessions: who is online now ([`online::OnlineTable`]). Accounting feeds the table
 //! through [`tracker::SessionTracker`], durably; the policy reads its counts; kicks are
-//! recorded on the session they end.
+//! recorded on the session they end. [`event::AccountingEvent`] is what the tracker takes,
+//! from a NAS or from the portal.
 
+pub mod event;
 pub mod kick;
 pub mod online;
 pub mod plan_change;

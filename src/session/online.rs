@@ -252,6 +252,17 @@ impl OnlineTable {
     }
 }
 
+impl crate::auth::authenticator::Sessions for OnlineTable {
+    fn counts(&self, user: &str) -> OnlineCounts {
+        OnlineTable::counts(self, user)
+    }
+
+    fn push_out_oldest(&self, user: &str, cause: ECode) -> Option<(String, String)> {
+        self.mark_oldest(user, cause)
+            .map(|key| (key.nas.to_string(), key.id.to_string()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

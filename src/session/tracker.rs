@@ -21,7 +21,7 @@ use crate::account::Usage;
 use crate::billing::meter::Meter;
 use crate::codes::ECode;
 use crate::directory::Directory;
-use crate::radius::accounting::{AccountingRequest, AcctStatus};
+use crate::session::event::{AccountingEvent, AcctStatus};
 use crate::store::billing::UsageDelta;
 use crate::store::{HistoryRecord, OnlineChange, OnlineRecord, Store, StoreError};
 
@@ -45,7 +45,7 @@ pub enum TrackerError {
 enum Op {
     /// An Accounting-Request from `source`.
     Accounting {
-        request: AccountingRequest,
+        request: AccountingEvent,
         source: IpAddr,
     },
     /// The server ends a session (DM acknowledged, local offline…) with `cause`,
@@ -114,7 +114,7 @@ impl SessionTracker {
     pub async fn apply(
         &self,
         nas: &str,
-        request: AccountingRequest,
+        request: AccountingEvent,
         source: IpAddr,
         now: i64,
     ) -> Result<(), TrackerError> {
@@ -368,7 +368,7 @@ fn plan(journal: &Journal, batch: &[Pending]) -> (Vec<OnlineChange>, Vec<UsageDe
 fn merge(
     prior: Option<OnlineRecord>,
     nas: &str,
-    r: &AccountingRequest,
+    r: &AccountingEvent,
     source: IpAddr,
     now: i64,
 ) -> OnlineRecord {
@@ -411,9 +411,7 @@ fn merge(
         },
         // The Class names the product the Accept granted; a NAS echoes it all session
         // long, but a plan change since then (a split) decides.
-        product: prior
-            .product
-            .or_else(|| r.class.as_ref().map(|c| c.product.clone())),
+        product: prior.product.or_else(|| r.class_product.clone()),
         framed_ip: r.framed_ip.map(|ip| ip.to_string()).or(prior.framed_ip),
         station: r.station.clone().or(prior.station),
         nas_port: r.nas_port.clone().or(prior.nas_port),
@@ -475,8 +473,8 @@ mod tests {
     use crate::catalog::{BillingKind, BillingPolicy};
     use proptest::prelude::*;
 
-    fn interim(secs: u32, input: u64, output: u64) -> AccountingRequest {
-        AccountingRequest {
+    fn interim(secs: u32, input: u64, output: u64) -> AccountingEvent {
+        AccountingEvent {
             status: AcctStatus::InterimUpdate,
             session_id: "s".into(),
             user: "u".into(),
@@ -489,7 +487,7 @@ mod tests {
             nas_ip: None,
             station: None,
             nas_port: None,
-            class: None,
+            class_product: None,
         }
     }
 
