@@ -5,12 +5,12 @@
 //! | [`reply`] | the `{"code", "msg", "data"}` envelope, request bodies and query parameters |
 //! | [`access`] | bearer tokens and roles (401 / 403) |
 //! | [`audit`] | the audit log of mutating calls (group-committed) |
-//! | [`users`] | `/api/v1/users…` |
-//! | [`catalog`] | groups, products, policies, package plans, blacklists, IP table, switches |
-//! | [`devices`] | the NAS-device registry, in the device API's shape |
-//! | [`sessions`] | online, history, kick, CoA |
-//! | [`billing`] | settlement, payments, packages, ledger |
-//! | [`tokens`] | API tokens and the audit log over HTTP |
+//! | `users` | `/api/v1/users…` |
+//! | `catalog` | groups, products, policies, package plans, blacklists, IP table, switches |
+//! | `devices` | the NAS-device registry, in the device API's shape |
+//! | `sessions` | online, history, kick, CoA |
+//! | `billing` | settlement, payments, packages, ledger |
+//! | `tokens` | API tokens and the audit log over HTTP |
 //! | [`token`] | `DATA_DIR/api.token` (the first admin token) and `DATA_DIR/api.addr` |
 //! | [`openapi`] | the OpenAPI document, `GET /api/v1/openapi.json` |
 //! | [`client`] | the client the CLI, the tests and the bench tool use |

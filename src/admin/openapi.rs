@@ -1,6 +1,6 @@
 //! The API's OpenAPI document, generated from the handlers' annotations and types and
 //! served at `GET /api/v1/openapi.json` (no token needed: it describes, it does not
-//! reveal). The catalog's paths, one set per kind, are added by [`CatalogPaths`].
+//! reveal). The catalog's paths, one set per kind, are added by `CatalogPaths`.
 
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;

@@ -1,7 +1,7 @@
 //! The embedded store: one SQLite file in WAL mode. This file opens it and holds what
 //! several table groups share (the change log entry, row readers, the unique-violation
-//! test); each store trait is implemented in its own file: [`users`], [`nas`],
-//! [`catalog`], [`sessions`], [`changes`], [`billing`], [`access`].
+//! test); each store trait is implemented in its own file: `users`, `nas`,
+//! `catalog`, `sessions`, `changes`, `billing`, `access`.
 
 mod access;
 mod billing;
