@@ -8,6 +8,33 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$scratch"; }
 trap cleanup EXIT
 
+# Writes $scratch/turnstile.toml: RADIUS auth on port $1 for one NAS (127.0.0.1, $SECRET),
+# no accounting, no portal, no settlement timer, the operator API on port $2, quiet logs.
+write_api_config() {
+  cat > "$scratch/turnstile.toml" <<CONF
+[general]
+data_dir = "$scratch/data"
+[radius]
+auth_port = $1
+acct_port = 0
+[[radius.clients]]
+name = "bench"
+address = "127.0.0.1"
+secret = "$SECRET"
+[policy]
+min_auth_interval_secs = 0
+[api]
+listen = "127.0.0.1:$2"
+[portal]
+listen = ""
+[billing]
+settle_at = ""
+[telemetry]
+metrics_listen = ""
+log_level = "warn"
+CONF
+}
+
 # Starts turnstile on $scratch/turnstile.toml (its pid in TURNSTILE_PID) and waits for
 # its ready line; a daemon that does not start stops the bench with its log.
 start_turnstile() {

@@ -15,28 +15,7 @@ source scripts/bench-lib.sh
 PORT=$(free_port)
 API=$(free_port)
 
-cat > "$scratch/turnstile.toml" <<CONF
-[general]
-data_dir = "$scratch/data"
-[radius]
-auth_port = $PORT
-acct_port = 0
-[[radius.clients]]
-name = "bench"
-address = "127.0.0.1"
-secret = "$SECRET"
-[policy]
-min_auth_interval_secs = 0
-[api]
-listen = "127.0.0.1:$API"
-[portal]
-listen = ""
-[billing]
-settle_at = ""
-[telemetry]
-metrics_listen = ""
-log_level = "warn"
-CONF
+write_api_config "$PORT" "$API"
 ts() { "$BIN/turnstile" --config "$scratch/turnstile.toml" "$@"; }
 
 for ((i = 0; i < INSTANCES; i++)); do echo "bill$i,pw$i"; done > "$scratch/users.csv"

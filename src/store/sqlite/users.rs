@@ -31,15 +31,7 @@ impl UserStore for SqliteStore {
                 list.push_bind(name.as_str());
             }
             q.push(")");
-            let mut users = q
-                .build()
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(user_from_row)
-                .collect::<Result<Vec<_>, _>>()?;
-            self.fill(&mut users).await?;
-            found.extend(users);
+            found.extend(self.read_users(q).await?);
         }
         Ok(found)
     }
@@ -74,14 +66,7 @@ impl UserStore for SqliteStore {
             .push_bind(i64::from(query.limit))
             .push(" OFFSET ")
             .push_bind(i64::try_from(query.offset).unwrap_or(i64::MAX));
-        let mut users = page
-            .build()
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(user_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        self.fill(&mut users).await?;
+        let users = self.read_users(page).await?;
         Ok((u64::try_from(total).unwrap_or(0), users))
     }
 
@@ -476,6 +461,22 @@ pub(super) async fn insert_holding(
 }
 
 impl SqliteStore {
+    /// The users a `SELECT {USER_COLUMNS} …` query finds, in full.
+    async fn read_users(
+        &self,
+        mut q: QueryBuilder<'_, Sqlite>,
+    ) -> Result<Vec<UserRecord>, StoreError> {
+        let mut users = q
+            .build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(user_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.fill(&mut users).await?;
+        Ok(users)
+    }
+
     /// Reads the bindings, product instances and packages of `users`.
     pub(super) async fn fill(&self, users: &mut [UserRecord]) -> Result<(), StoreError> {
         if users.is_empty() {
