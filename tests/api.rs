@@ -836,6 +836,15 @@ fn the_openapi_document_describes_every_endpoint() {
             "{method} {path} undocumented"
         );
     }
+    // Each operation lists its codes, with their texts from the catalog.
+    let create = paths["/api/v1/users"]["post"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(create.contains("E5001 (用户创建成功"), "{create}");
+    assert!(
+        create.contains("E5993 (用户已存在 / User already exists)"),
+        "{create}"
+    );
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     for name in [
         "NewUser",

@@ -53,22 +53,22 @@ pub(super) async fn settlements(s: State<Arc<AdminState>>, c: Caller, q: Filter)
     list(s, c, q, Listing::Settlements).await
 }
 
-#[utoipa::path(get, path = "/api/v1/settlement-log", tag = "billing", params(("user" = Option<String>, Query), ("limit" = Option<u32>, Query)), responses((status = 200, description = "The settlement log (E7xxx, E6001/E6002) with each code's text")))]
+#[utoipa::path(get, path = "/api/v1/settlement-log", tag = "billing", params(("user" = Option<String>, Query), ("limit" = Option<u32>, Query)), responses((status = 200, description = "The settlement log (settlement and payment codes), each with its code's text")))]
 pub(super) async fn settlement_log(s: State<Arc<AdminState>>, c: Caller, q: Filter) -> Answer {
     list(s, c, q, Listing::Log).await
 }
 
-#[utoipa::path(post, path = "/api/v1/packages/buy", tag = "billing", request_body = PackageRequest, responses((status = 200, description = "E5040"), (status = 404, description = "E5042 no such package, E5992", body = ErrorReply), (status = 409, description = "E5041 with the reason", body = ErrorReply)))]
+#[utoipa::path(post, path = "/api/v1/packages/buy", tag = "billing", request_body = PackageRequest, responses((status = 200, description = "See the codes below"), (status = 404, description = "No such package", body = ErrorReply), (status = 409, description = "Refused, with the reason", body = ErrorReply)))]
 pub(super) async fn buy(s: State<Arc<AdminState>>, c: Caller, b: PackageBody) -> Answer {
     package(s, c, b, PackageOp::Buy).await
 }
 
-#[utoipa::path(post, path = "/api/v1/packages/reserve", tag = "billing", request_body = PackageRequest, responses((status = 200, description = "E5010; without `package` the reservation is cancelled")))]
+#[utoipa::path(post, path = "/api/v1/packages/reserve", tag = "billing", request_body = PackageRequest, responses((status = 200, description = "Without `package` the reservation is cancelled")))]
 pub(super) async fn reserve(s: State<Arc<AdminState>>, c: Caller, b: PackageBody) -> Answer {
     package(s, c, b, PackageOp::Reserve).await
 }
 
-#[utoipa::path(post, path = "/api/v1/packages/remove", tag = "billing", request_body = PackageRequest, responses((status = 200, description = "E5010; refunded when unexpired and unused")))]
+#[utoipa::path(post, path = "/api/v1/packages/remove", tag = "billing", request_body = PackageRequest, responses((status = 200, description = "Refunded when unexpired and unused")))]
 pub(super) async fn remove(s: State<Arc<AdminState>>, c: Caller, b: PackageBody) -> Answer {
     package(s, c, b, PackageOp::Remove).await
 }
@@ -123,7 +123,7 @@ pub(super) struct SettleRequest {
     dry_run: bool,
 }
 
-#[utoipa::path(post, path = "/api/v1/settle", tag = "billing", request_body = SettleRequest, responses((status = 200, description = "The run: instances settled, charged, codes (E7003 …)"), (status = 404, description = "E7001 no such user, E7006 no such instance", body = ErrorReply)))]
+#[utoipa::path(post, path = "/api/v1/settle", tag = "billing", request_body = SettleRequest, responses((status = 200, description = "The run: instances settled, charged, codes (…)"), (status = 404, description = "No such user, no such instance", body = ErrorReply)))]
 pub(super) async fn settle(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
@@ -165,7 +165,7 @@ pub(super) struct PayRequest {
     reference: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/pay", tag = "billing", request_body = PayRequest, responses((status = 200, description = "E6001 with the wallet and balances after"), (status = 409, description = "E6002 with the reason (a reference already recorded …)", body = ErrorReply)))]
+#[utoipa::path(post, path = "/api/v1/pay", tag = "billing", request_body = PayRequest, responses((status = 200, description = "Paid: the wallet and balances after"), (status = 409, description = "Refused, with the reason (a reference already recorded …)", body = ErrorReply)))]
 pub(super) async fn pay(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
@@ -269,7 +269,7 @@ async fn list(
 }
 
 /// `GET /api/v1/packages?user=U`: a user's packages and instances.
-#[utoipa::path(get, path = "/api/v1/packages", tag = "billing", params(("user" = String, Query)), responses((status = 200, description = "The wallet, product instances and packages of a user"), (status = 404, description = "E5992", body = ErrorReply)))]
+#[utoipa::path(get, path = "/api/v1/packages", tag = "billing", params(("user" = String, Query)), responses((status = 200, description = "The wallet, product instances and packages of a user"), (status = 404, description = "See the codes below", body = ErrorReply)))]
 pub(super) async fn packages(
     State(state): State<Arc<AdminState>>,
     caller: Caller,

@@ -11,6 +11,7 @@ use utoipa::{Modify, OpenApi};
 use super::catalog::KINDS;
 use super::{billing, devices, sessions, tokens, users};
 use crate::catalog::CatalogKind;
+use crate::codes::ECode;
 
 /// The document.
 #[derive(OpenApi)]
@@ -20,8 +21,8 @@ use crate::catalog::CatalogKind;
         description = "Every call needs `Authorization: Bearer TOKEN` (roles: admin, operator, \
 readonly, self-service). Every success is the envelope `{\"code\": 0, \"msg\": \"success\", \
 \"result\"?, \"warnings\"?, \"data\"}`; the schemas below give `data`. A refusal is \
-`{\"code\": E-code number, \"msg\": \"E5993: 用户已存在: alice\"}` with a meaningful HTTP \
-status. The device registry (`/api/v1/devices/…`) answers in the device API's own \
+`{\"code\": the E-code's number, \"msg\": \"the code, its text and the detail\"}` with a \
+meaningful HTTP status. Each operation lists the codes it answers with. The device registry (`/api/v1/devices/…`) answers in the device API's own \
 envelope and codes (0, 1, 7001–7010)."
     ),
     paths(
@@ -42,9 +43,169 @@ envelope and codes (0, 1, 7001–7010)."
         crate::catalog::BlacklistEntry, crate::catalog::IpRange,
         crate::catalog::SystemSwitches,
     )),
-    modifiers(&Bearer, &CatalogPaths),
+    modifiers(&Bearer, &CatalogPaths, &Codes),
 )]
 pub struct ApiDoc;
+
+/// The codes each operation answers with (results and refusals), written into its
+/// description from the catalog.
+const CODES: &[(&str, &str, &[ECode])] = {
+    use ECode::*;
+    &[
+        ("/api/v1/users", "get", &[InvalidParameter]),
+        (
+            "/api/v1/users",
+            "post",
+            &[
+                UserCreated,
+                IncompleteData,
+                InvalidParameter,
+                UserExists,
+                UserCreateFailed,
+            ],
+        ),
+        ("/api/v1/users/{name}", "get", &[UserNotFound]),
+        (
+            "/api/v1/users/{name}",
+            "patch",
+            &[
+                UserModified,
+                InvalidParameter,
+                UserNotFound,
+                UserModifyFailed,
+            ],
+        ),
+        ("/api/v1/users/{name}", "delete", &[UserNotFound]),
+        (
+            "/api/v1/users/{name}/password",
+            "post",
+            &[
+                UserUpdated,
+                IncompleteData,
+                InvalidParameter,
+                UserNotFound,
+                UserUpdateFailed,
+            ],
+        ),
+        (
+            "/api/v1/users/{name}/enable",
+            "post",
+            &[UserModified, UserNotFound],
+        ),
+        (
+            "/api/v1/users/{name}/disable",
+            "post",
+            &[UserModified, UserNotFound, UserDisabled],
+        ),
+        (
+            "/api/v1/users/{name}/group",
+            "post",
+            &[GroupChanged, GroupChangeFailed, UserNotFound],
+        ),
+        (
+            "/api/v1/users/{name}/bind",
+            "post",
+            &[
+                MacBound,
+                NasPortBound,
+                VlanBound,
+                IpBound,
+                UserModified,
+                InvalidParameter,
+                UserNotFound,
+            ],
+        ),
+        (
+            "/api/v1/users/{name}/unbind",
+            "post",
+            &[
+                MacUnbound,
+                NasPortUnbound,
+                VlanUnbound,
+                IpUnbound,
+                UserModified,
+                UserModifyFailed,
+                UserNotFound,
+            ],
+        ),
+        (
+            "/api/v1/users/import",
+            "post",
+            &[UserCreated, IncompleteData, InvalidParameter, UserExists],
+        ),
+        (
+            "/api/v1/kick",
+            "post",
+            &[DmFromAdminConsole, DmFromSelfService, NotOnline],
+        ),
+        ("/api/v1/coa", "post", &[CoaBandwidthChange]),
+        (
+            "/api/v1/settle",
+            "post",
+            &[
+                Settled,
+                SettleUserNotFound,
+                SettleNoProductInstance,
+                SettlePendingQueueFailed,
+                SettledQueueFailed,
+                SettleDeductFailed,
+            ],
+        ),
+        ("/api/v1/pay", "post", &[PaymentSucceeded, PaymentFailed]),
+        ("/api/v1/packages", "get", &[UserNotFound]),
+        (
+            "/api/v1/packages/buy",
+            "post",
+            &[
+                PackagePurchased,
+                PackagePurchaseFailed,
+                PackageNotFound,
+                UserNotFound,
+            ],
+        ),
+        (
+            "/api/v1/packages/reserve",
+            "post",
+            &[UserModified, UserModifyFailed, PackageNotFound],
+        ),
+        (
+            "/api/v1/packages/remove",
+            "post",
+            &[UserModified, UserModifyFailed],
+        ),
+    ]
+};
+
+/// Appends each operation's codes, with their texts, to its description.
+struct Codes;
+
+impl Modify for Codes {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        for (path, method, codes) in CODES {
+            let Some(item) = doc.paths.paths.get_mut(*path) else {
+                continue;
+            };
+            let operation = match *method {
+                "get" => item.get.as_mut(),
+                "post" => item.post.as_mut(),
+                "patch" => item.patch.as_mut(),
+                _ => item.delete.as_mut(),
+            };
+            if let Some(op) = operation {
+                op.description = Some(codes_text(codes));
+            }
+        }
+    }
+}
+
+/// `Codes: E5001 (用户创建成功 / User created), …`.
+fn codes_text(codes: &[ECode]) -> String {
+    let listed: Vec<String> = codes
+        .iter()
+        .map(|c| format!("{c} ({} / {})", c.zh(), c.en()))
+        .collect();
+    format!("Codes: {}.", listed.join(", "))
+}
 
 /// The bearer scheme, required everywhere.
 struct Bearer;
@@ -130,27 +291,48 @@ impl Modify for CatalogPaths {
                 )
                 .response(
                     "400",
-                    refused("E5990 a required field missing, E5991 invalid"),
+                    refused(&codes_text(&[
+                        ECode::IncompleteData,
+                        ECode::InvalidParameter,
+                    ])),
                 )
-                .response("409", refused("E5991: it exists"))
+                .response(
+                    "409",
+                    refused(&format!("{}: it exists", ECode::InvalidParameter)),
+                )
                 .build();
             let show = op(format!("One {kind}"))
                 .parameter(name())
                 .response("200", ok(schema))
-                .response("404", refused("E5991: no such object"))
+                .response(
+                    "404",
+                    refused(&format!("{}: no such object", ECode::InvalidParameter)),
+                )
                 .build();
             let change = op(format!("Change fields of a {kind} (admin); null clears"))
                 .parameter(name())
                 .request_body(Some(body(schema, "The fields to change")))
                 .response("200", ok("The object after the change"))
-                .response("400", refused("E5991"))
-                .response("404", refused("E5991: no such object"))
+                .response("400", refused(&codes_text(&[ECode::InvalidParameter])))
+                .response(
+                    "404",
+                    refused(&format!("{}: no such object", ECode::InvalidParameter)),
+                )
                 .build();
             let delete = op(format!("Delete a {kind} (admin); ?force=true when in use"))
                 .parameter(name())
                 .response("200", ok("Deleted"))
-                .response("404", refused("E5991: no such object"))
-                .response("409", refused("E5991: in use, with who uses it"))
+                .response(
+                    "404",
+                    refused(&format!("{}: no such object", ECode::InvalidParameter)),
+                )
+                .response(
+                    "409",
+                    refused(&format!(
+                        "{}: in use, with who uses it",
+                        ECode::InvalidParameter
+                    )),
+                )
                 .build();
             let mut items = PathItem::new(HttpMethod::Get, list);
             items.post = Some(create);

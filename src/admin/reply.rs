@@ -1,10 +1,10 @@
 //! The API's envelope and request bodies.
 //!
 //! Every reply is `{"code": 0, "msg": "success", "data": …}`; a refusal is `{"code":
-//! 5993, "msg": "E5993: 用户已存在: alice"}` with a meaningful HTTP status (400 bad
-//! input, 401/403 authentication, 404 unknown, 409 conflict, 413 too large). An
-//! operation with a result code adds `"result": "E5001: 用户创建成功"`, and `"warnings"`
-//! when there are some. The code of every reply is also left in the response's
+//! 5993, "msg": …}`, the message being the code, its text and the detail, with a
+//! meaningful HTTP status (400 bad input, 401/403 authentication, 404 unknown, 409
+//! conflict, 413 too large). An operation with a result code adds `"result"` (the code
+//! and its text), and `"warnings"` when there are some. The code of every reply is also left in the response's
 //! extensions ([`Outcome`]) for the audit log.
 
 use axum::body::Bytes;
@@ -31,7 +31,7 @@ pub struct Outcome(pub u32);
 pub struct ErrorReply {
     /// The E-code number (5993), or the HTTP status where no E-code fits (401, 403, 413).
     pub code: u32,
-    /// `E5993: 用户已存在: alice`, in the configured language.
+    /// The code, its text (in the configured language) and the detail.
     pub msg: String,
 }
 
@@ -43,7 +43,7 @@ pub struct Envelope {
     pub code: u32,
     /// `success`.
     pub msg: String,
-    /// The operation's result code and text (`E5001: 用户创建成功`), when it has one.
+    /// The operation's result code and its text, when it has one.
     pub result: Option<String>,
     /// What the operator should know (a reference to something that does not exist yet).
     pub warnings: Option<Vec<String>>,

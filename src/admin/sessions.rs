@@ -168,7 +168,7 @@ fn parse_session(lang: Lang, s: &str) -> Result<SessionKey, ApiError> {
 /// Kicks every session of a user, or one session. A self-service token may end its own
 /// user's sessions (the cause is then self-service's, E4104 …); other tokens need the
 /// operator role.
-#[utoipa::path(post, path = "/api/v1/kick", tag = "sessions", request_body = KickRequest, responses((status = 200, description = "Each session with its code (E41xx …) and whether it ended"), (status = 404, description = "E6503 not online", body = ErrorReply)))]
+#[utoipa::path(post, path = "/api/v1/kick", tag = "sessions", request_body = KickRequest, responses((status = 200, description = "Each session with its code (E41xx …) and whether it ended"), (status = 404, description = "Not online", body = ErrorReply)))]
 pub(super) async fn kick(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
@@ -220,7 +220,7 @@ pub(super) struct CoaRequest {
     down: u64,
 }
 
-#[utoipa::path(post, path = "/api/v1/coa", tag = "sessions", request_body = CoaRequest, responses((status = 200, description = "E4006 and the NAS's answer")))]
+#[utoipa::path(post, path = "/api/v1/coa", tag = "sessions", request_body = CoaRequest, responses((status = 200, description = "The NAS's answer")))]
 pub(super) async fn coa(
     State(state): State<Arc<AdminState>>,
     caller: Caller,

@@ -48,7 +48,7 @@ fn answer(
         .map_err(|e| ApiError::from_ops(lang, e))
 }
 
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(UserFilter), responses((status = 200, description = "A page of users, by name", body = UserPage), (status = 400, description = "E5991: a bad filter", body = ErrorReply)))]
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(UserFilter), responses((status = 200, description = "A page of users, by name", body = UserPage), (status = 400, description = "A bad filter", body = ErrorReply)))]
 pub(super) async fn list(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
@@ -58,7 +58,7 @@ pub(super) async fn list(
     reply(state.lang, users::list(&state.backend, &filter).await)
 }
 
-#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUser, responses((status = 200, description = "E5001 (result); warnings for missing products or group"), (status = 400, description = "E5990 incomplete, E5991 invalid", body = ErrorReply), (status = 409, description = "E5993 user exists", body = ErrorReply)))]
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUser, responses((status = 200, description = "Created; warnings for products or a group that do not exist yet"), (status = 400, description = "Incomplete or invalid", body = ErrorReply), (status = 409, description = "User exists", body = ErrorReply)))]
 pub(super) async fn create(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
@@ -69,7 +69,7 @@ pub(super) async fn create(
     answer(&state, users::create(&state.backend, new).await, &name)
 }
 
-#[utoipa::path(get, path = "/api/v1/users/{name}", tag = "users", params(("name" = String, Path)), responses((status = 200, description = "The user and its product instances", body = UserDetail), (status = 404, description = "E5992", body = ErrorReply)))]
+#[utoipa::path(get, path = "/api/v1/users/{name}", tag = "users", params(("name" = String, Path)), responses((status = 200, description = "The user and its product instances", body = UserDetail), (status = 404, description = "See the codes below", body = ErrorReply)))]
 pub(super) async fn show(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
@@ -79,7 +79,7 @@ pub(super) async fn show(
     reply(state.lang, users::get(&state.backend, &name).await)
 }
 
-#[utoipa::path(patch, path = "/api/v1/users/{name}", tag = "users", params(("name" = String, Path)), request_body = UserUpdate, responses((status = 200, description = "E5010"), (status = 400, description = "E5991", body = ErrorReply), (status = 404, description = "E5992", body = ErrorReply)))]
+#[utoipa::path(patch, path = "/api/v1/users/{name}", tag = "users", params(("name" = String, Path)), request_body = UserUpdate, responses((status = 200, description = "See the codes below"), (status = 400, description = "See the codes below", body = ErrorReply), (status = 404, description = "See the codes below", body = ErrorReply)))]
 pub(super) async fn update(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
@@ -94,7 +94,7 @@ pub(super) async fn update(
     )
 }
 
-#[utoipa::path(delete, path = "/api/v1/users/{name}", tag = "users", params(("name" = String, Path)), responses((status = 200, description = "Deleted"), (status = 404, description = "E5992", body = ErrorReply)))]
+#[utoipa::path(delete, path = "/api/v1/users/{name}", tag = "users", params(("name" = String, Path)), responses((status = 200, description = "Deleted"), (status = 404, description = "See the codes below", body = ErrorReply)))]
 pub(super) async fn remove(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
@@ -116,7 +116,7 @@ pub(super) struct PasswordRequest {
     password: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/users/{name}/password", tag = "users", params(("name" = String, Path)), request_body = PasswordRequest, responses((status = 200, description = "E5020"), (status = 400, description = "E5990, E5991", body = ErrorReply), (status = 404, description = "E5992", body = ErrorReply)))]
+#[utoipa::path(post, path = "/api/v1/users/{name}/password", tag = "users", params(("name" = String, Path)), request_body = PasswordRequest, responses((status = 200, description = "See the codes below"), (status = 400, description = "See the codes below", body = ErrorReply), (status = 404, description = "See the codes below", body = ErrorReply)))]
 pub(super) async fn password(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
@@ -131,7 +131,7 @@ pub(super) async fn password(
     )
 }
 
-#[utoipa::path(post, path = "/api/v1/users/{name}/enable", tag = "users", params(("name" = String, Path)), responses((status = 200, description = "E5010"), (status = 404, description = "E5992", body = ErrorReply)))]
+#[utoipa::path(post, path = "/api/v1/users/{name}/enable", tag = "users", params(("name" = String, Path)), responses((status = 200, description = "See the codes below"), (status = 404, description = "See the codes below", body = ErrorReply)))]
 pub(super) async fn enable(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
@@ -145,7 +145,7 @@ pub(super) async fn enable(
     )
 }
 
-#[utoipa::path(post, path = "/api/v1/users/{name}/disable", tag = "users", params(("name" = String, Path)), responses((status = 200, description = "E5010; logins are refused with E2606"), (status = 404, description = "E5992", body = ErrorReply)))]
+#[utoipa::path(post, path = "/api/v1/users/{name}/disable", tag = "users", params(("name" = String, Path)), responses((status = 200, description = "Disabled: logins are refused"), (status = 404, description = "See the codes below", body = ErrorReply)))]
 pub(super) async fn disable(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
@@ -166,7 +166,7 @@ pub(super) struct GroupRequest {
     group: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/users/{name}/group", tag = "users", params(("name" = String, Path)), request_body = GroupRequest, responses((status = 200, description = "E5030"), (status = 404, description = "E5031 no such group, E5992 no such user", body = ErrorReply)))]
+#[utoipa::path(post, path = "/api/v1/users/{name}/group", tag = "users", params(("name" = String, Path)), request_body = GroupRequest, responses((status = 200, description = "See the codes below"), (status = 404, description = "No such group, or no such user", body = ErrorReply)))]
 pub(super) async fn group(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
@@ -181,7 +181,7 @@ pub(super) async fn group(
     )
 }
 
-#[utoipa::path(post, path = "/api/v1/users/{name}/bind", tag = "users", params(("name" = String, Path)), request_body = Binding, responses((status = 200, description = "E5052 MAC, E5054 NAS port, E5056 VLAN, E5058 IP, E5010 NAS or device"), (status = 400, description = "E5991", body = ErrorReply), (status = 404, description = "E5992", body = ErrorReply)))]
+#[utoipa::path(post, path = "/api/v1/users/{name}/bind", tag = "users", params(("name" = String, Path)), request_body = Binding, responses((status = 200, description = "Bound"), (status = 400, description = "See the codes below", body = ErrorReply), (status = 404, description = "See the codes below", body = ErrorReply)))]
 pub(super) async fn bind(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
@@ -196,7 +196,7 @@ pub(super) async fn bind(
     )
 }
 
-#[utoipa::path(post, path = "/api/v1/users/{name}/unbind", tag = "users", params(("name" = String, Path)), request_body = Binding, responses((status = 200, description = "E5053, E5055, E5057, E5059, E5010"), (status = 404, description = "E5011 not bound, E5992", body = ErrorReply)))]
+#[utoipa::path(post, path = "/api/v1/users/{name}/unbind", tag = "users", params(("name" = String, Path)), request_body = Binding, responses((status = 200, description = "See the codes below"), (status = 404, description = "Not bound", body = ErrorReply)))]
 pub(super) async fn unbind(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
@@ -212,7 +212,7 @@ pub(super) async fn unbind(
 }
 
 /// `POST /api/v1/users/import`: a CSV body of `username,password` lines, all or none.
-#[utoipa::path(post, path = "/api/v1/users/import", tag = "users", request_body(content = String, content_type = "text/csv", description = "username,password lines"), responses((status = 200, description = "E5001 with the count imported"), (status = 400, description = "E5991 naming the bad line", body = ErrorReply), (status = 409, description = "E5993 naming the line; nothing imported", body = ErrorReply)))]
+#[utoipa::path(post, path = "/api/v1/users/import", tag = "users", request_body(content = String, content_type = "text/csv", description = "Username,password lines"), responses((status = 200, description = "With the count imported"), (status = 400, description = "Naming the bad line", body = ErrorReply), (status = 409, description = "Naming the line; nothing imported", body = ErrorReply)))]
 pub(super) async fn import(
     State(state): State<Arc<AdminState>>,
     caller: Caller,

@@ -246,12 +246,14 @@ async fn missing(
     let mut warnings = Vec::new();
     for p in products.iter().filter(|p| !exists(CatalogKind::Product, p)) {
         warnings.push(format!(
-            "no product {p:?} exists yet; logins that need it are refused (E2806)"
+            "no product {p:?} exists yet; logins that need it are refused ({})",
+            ECode::NoMatchingProduct
         ));
     }
     if let Some(g) = group.filter(|g| !exists(CatalogKind::Group, g)) {
         warnings.push(format!(
-            "no group {g:?} exists yet; logins that need it are refused (E2806)"
+            "no group {g:?} exists yet; logins that need it are refused ({})",
+            ECode::NoMatchingProduct
         ));
     }
     Ok(warnings)
