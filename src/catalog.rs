@@ -541,7 +541,7 @@ impl CatalogRow {
 
     /// The name as a range, for IP blacklists and IP tables.
     pub fn range(&self) -> Result<IpNet, CatalogError> {
-        crate::config::parse_address_range(&self.name).map_err(|reason| CatalogError::BadName {
+        crate::address::parse_address_range(&self.name).map_err(|reason| CatalogError::BadName {
             kind: self.kind,
             name: self.name.clone(),
             reason,

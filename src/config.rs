@@ -457,20 +457,9 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Parses `192.0.2.1`, `2001:db8::1` or a CIDR range such as `10.0.0.0/8`.
-pub fn parse_address_range(s: &str) -> Result<IpNet, String> {
-    let s = s.trim();
-    if let Ok(net) = s.parse::<IpNet>() {
-        return Ok(net.trunc());
-    }
-    s.parse::<IpAddr>()
-        .map(IpNet::from)
-        .map_err(|_| format!("{s:?} is not an IP address or CIDR range"))
-}
-
 fn address_range<'de, D: Deserializer<'de>>(d: D) -> Result<IpNet, D::Error> {
     let s = String::deserialize(d)?;
-    parse_address_range(&s).map_err(serde::de::Error::custom)
+    crate::address::parse_address_range(&s).map_err(serde::de::Error::custom)
 }
 
 impl Settings {
@@ -733,13 +722,17 @@ mod tests {
     #[test]
     fn address_ranges() {
         assert_eq!(
-            parse_address_range("127.0.0.1").unwrap().to_string(),
+            crate::address::parse_address_range("127.0.0.1")
+                .unwrap()
+                .to_string(),
             "127.0.0.1/32"
         );
         assert_eq!(
-            parse_address_range("10.1.2.3/8").unwrap().to_string(),
+            crate::address::parse_address_range("10.1.2.3/8")
+                .unwrap()
+                .to_string(),
             "10.0.0.0/8"
         );
-        assert!(parse_address_range("nas1").is_err());
+        assert!(crate::address::parse_address_range("nas1").is_err());
     }
 }

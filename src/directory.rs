@@ -14,8 +14,9 @@ use thiserror::Error;
 use tokio::sync::watch;
 
 use crate::account::{Binding, Holding, Profile};
+use crate::address::parse_address_range;
 use crate::catalog::{Catalog, DEFAULT_GROUP};
-use crate::config::{parse_address_range, ClientSettings};
+use crate::config::ClientSettings;
 use crate::radius::clients::{ClientTable, NasClient};
 use crate::store::{nas_context, user_context, Backend, Entity, StoreError, UserRecord, ALL_KEYS};
 

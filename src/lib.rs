@@ -7,17 +7,18 @@
 //! | [`codes`] | the E-code catalog: every Srun code with its Chinese and English text |
 //! | [`config`] | typed settings from `config/turnstile.toml` and `TURNSTILE__…` variables |
 //! | [`radius`] | wire format, MD5/HMAC cryptography, NAS client table, reply cache, the auth and accounting listeners, vendor attributes, the DM/CoA client |
-//! | [`auth`] | credential checks (PAP, CHAP), login history and [`auth::policy::evaluate`]: grant with limits, or refuse with a code |
+//! | [`auth`] | the [`auth::authenticator::Authenticator`] RADIUS and the portal share: credential checks (PAP, CHAP), login history and [`auth::policy::evaluate`]: grant with limits, or refuse with a code |
 //! | [`account`] | what a user holds: profile, bindings, product instances |
 //! | [`catalog`] | groups, products, billing and control policies, blacklists, IP tables, system switches |
 //! | [`session`] | the online table, the accounting journal (group commit, rating), kicks, the sweeper, policy changes on live sessions |
 //! | [`billing`] | rating, the usage meter, where a user stands (quota, money), cycles, settlement, payments, packages |
-//! | [`admin`] | the operator's local HTTP API (online, history, kick, CoA, settlement, payments, packages, ledger) |
+//! | [`ops`] | operator operations (users, catalog, NAS devices, tokens) with their E5xxx results, under the CLI and the API |
+//! | [`admin`] | the operator API over HTTP: envelope, tokens and roles, audit log, users, catalog, the device registry, sessions, billing, the OpenAPI document, the client the CLI uses |
 //! | [`portal`] | the Srun-compatible portal: codec (xencode, Srun base64, chksum, sign), JSONP, challenges, endpoints, the login page (HTML/CSS/JS in the binary) |
 //! | [`directory`] | the in-memory users, NAS clients and catalog that the packet path reads |
 //! | [`clock`] | the daemon's clock (shiftable for drills and tests) and time zones |
-//! | [`mac`], [`vendor`] | small shared types: MAC addresses as NASes write them, NAS vendor dialects |
-//! | [`store`] | the [`store::Store`] trait (with [`store::billing::BillingStore`]) and its SQLite backend; sealed secrets; CSV import |
+//! | [`mac`], [`vendor`], [`address`] | small shared types: MAC addresses as NASes write them, NAS vendor dialects, address ranges |
+//! | [`store`] | the [`store::Store`] traits, one per concern (users, NAS, catalog, sessions, change log, billing, access), and their SQLite backend; sealed secrets; CSV import |
 //! | [`daemon`] | wiring for `turnstile serve` |
 //! | [`telemetry`] | logs and Prometheus metrics |
 //!
@@ -29,8 +30,8 @@
 //!              ▼                                 retransmission: resend cached reply)
 //!            radius::access ─ packet::Packet::parse,
 //!              Message-Authenticator check ─▶ policy::Request view ─▶
-//!              auth::policy::evaluate(request, user, catalog, online counts, history,
-//!              clock) ─▶ Decision::Accept(Grant) | Reject(ECode) ─▶ reply
+//!              auth::authenticator ─▶ auth::policy::evaluate(request, user, catalog,
+//!              online counts, history, clock) ─▶ Decision::Accept(Grant) | Reject(ECode) ─▶ reply
 //!              (Message-Authenticator first; Accept: timeouts, Class, vendor bandwidth;
 //!              Reject: Reply-Message "CODE: text") ─▶ cache ─▶ NAS
 //! ```
@@ -61,16 +62,23 @@
 //! ```text
 //! browser / script ─HTTP─▶ portal::server: get_challenge (portal::challenge) ─▶
 //!            srun_portal?action=login: rate limit, challenge taken, info decoded and
-//!            chksum checked (portal::srun_codec) ─▶ auth::policy::evaluate (interface
+//!            chksum checked (portal::srun_codec) ─▶ auth::authenticator (interface
 //!            "portal") ─▶ [CoA activation on the ac_id's NAS: session::kick] ─▶
-//!            session::tracker (journal, NAS "portal") ─▶ JSONP reply (portal::jsonp)
+//!            session::tracker (a session::event, NAS "portal") ─▶ JSONP reply (portal::jsonp)
 //! logout / rad_user_dm / kick ─▶ session::kick::Kicker::end_portal ─▶ tracker
 //! ```
 //!
-//! The CLI changes the store; every change is written to a change log in the same
-//! transaction, and [`directory::Directory::follow`] applies it to memory.
+//! # How an operator's change flows
+//!
+//! ```text
+//! turnstile user … (CLI) ─────────────────────────────┐
+//! HTTP ─▶ admin: token ─▶ role ─▶ audit log ─▶ handler ┴▶ ops (rules, E5xxx) ─▶ store
+//!            (one transaction, with its change-log entry) ─▶ directory::Directory::follow
+//!            applies it to memory within one sync interval
+//! ```
 
 pub mod account;
+pub mod address;
 pub mod admin;
 pub mod auth;
 pub mod billing;

@@ -11,12 +11,12 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::{from_json, Done, Failure, OpsError};
+use crate::address::parse_address_range;
 use crate::catalog::{
     check_object_name, BillingPolicy, BlacklistEntry, CatalogKind, CatalogRow, ControlPolicy,
     Group, IpRange, PackagePlan, Product, SystemSwitches, SYSTEM_OBJECT,
 };
 use crate::codes::ECode;
-use crate::config::parse_address_range;
 use crate::mac::MacAddr;
 use crate::store::{Backend, Put, StoreError, UserQuery};
 

@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::{Failure, OpsError};
+use crate::address::parse_address_range;
 use crate::catalog::check_object_name;
 use crate::codes::ECode;
-use crate::config::{parse_address_range, ClientSettings, DEFAULT_COA_PORT};
+use crate::config::{ClientSettings, DEFAULT_COA_PORT};
 use crate::store::{unix_now, Backend, NasRecord, StoreError};
 use crate::vendor::Vendor;
 

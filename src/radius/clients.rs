@@ -150,7 +150,7 @@ mod tests {
     fn client(name: &str, range: &str) -> NasClient {
         NasClient::new(
             name.into(),
-            crate::config::parse_address_range(range).unwrap(),
+            crate::address::parse_address_range(range).unwrap(),
             b"s",
             Vendor::Standard,
             true,
