@@ -271,15 +271,14 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     let api_local = match listen_address("operator API", &settings.api.listen)? {
         None => None,
         Some(addr) => {
-            let token = crate::admin::token::load_or_create(&settings.general.data_dir).map_err(
-                |source| DaemonError::Bind {
+            let token = crate::admin::token_file::load_or_create(&settings.general.data_dir)
+                .map_err(|source| DaemonError::Bind {
                     what: "operator API token",
-                    addr: crate::admin::token::path(&settings.general.data_dir)
+                    addr: crate::admin::token_file::path(&settings.general.data_dir)
                         .display()
                         .to_string(),
                     source,
-                },
-            )?;
+                })?;
             adopt_file_token(directory.backend(), &token).await?;
             let state = Arc::new(AdminState {
                 lang: settings.general.language,
@@ -302,7 +301,7 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
                     addr: addr.to_string(),
                     source,
                 })?;
-            let file = crate::admin::token::address_path(&settings.general.data_dir);
+            let file = crate::admin::token_file::address_path(&settings.general.data_dir);
             if let Err(e) = std::fs::write(&file, bound.to_string()) {
                 tracing::warn!(file = %file.display(), error = %e, "API address not written; the CLI will use the configured one");
             }

@@ -11,7 +11,7 @@
 //! | `sessions` | online, history, kick, CoA |
 //! | `billing` | settlement, payments, packages, ledger |
 //! | `tokens` | API tokens and the audit log over HTTP |
-//! | [`token`] | `DATA_DIR/api.token` (the first admin token) and `DATA_DIR/api.addr` |
+//! | [`token_file`] | `DATA_DIR/api.token` (the first admin token) and `DATA_DIR/api.addr` |
 //! | [`openapi`] | the OpenAPI document, `GET /api/v1/openapi.json` |
 //! | [`client`] | the client the CLI, the tests and the bench tool use |
 //! | [`tls`] | optional TLS (rustls) |
@@ -30,7 +30,7 @@ pub mod openapi;
 pub mod reply;
 mod sessions;
 pub mod tls;
-pub mod token;
+pub mod token_file;
 mod tokens;
 mod users;
 

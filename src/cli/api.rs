@@ -15,14 +15,14 @@ pub fn client(settings: &Settings) -> Result<ApiClient> {
         bail!("the operator API is off (`api.listen` is empty)");
     }
     // The running daemon says where it listens (the config may say port 0).
-    let bound = turnstile::admin::token::address_path(&settings.general.data_dir);
+    let bound = turnstile::admin::token_file::address_path(&settings.general.data_dir);
     let listen = std::fs::read_to_string(bound)
         .map(|a| a.trim().to_string())
         .unwrap_or_else(|_| settings.api.listen.clone());
     let token = match std::env::var("TURNSTILE_API_TOKEN") {
         Ok(t) if !t.is_empty() => t,
         _ => {
-            let file = turnstile::admin::token::path(&settings.general.data_dir);
+            let file = turnstile::admin::token_file::path(&settings.general.data_dir);
             std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {} (has the daemon run?)", file.display()))?
         }
