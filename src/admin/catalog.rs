@@ -94,15 +94,14 @@ async fn create(
             ))
         }
     };
-    let result = catalog::create(&state.backend, kind, &name, Value::Object(fields)).await;
-    let object = match result {
-        Ok(d) => (d, catalog::get(&state.backend, kind, &name).await),
-        Err(e) => return Err(ApiError::from_ops(lang, e)),
-    };
-    match object {
-        (d, Ok(o)) => Ok(done(lang, d, o)),
-        (_, Err(e)) => Err(ApiError::from_ops(lang, e)),
-    }
+    let refused = |e| ApiError::from_ops(lang, e);
+    let d = catalog::create(&state.backend, kind, &name, Value::Object(fields))
+        .await
+        .map_err(refused)?;
+    let object = catalog::get(&state.backend, kind, &name)
+        .await
+        .map_err(refused)?;
+    Ok(done(lang, d, object))
 }
 
 async fn update(
@@ -114,12 +113,13 @@ async fn update(
 ) -> Result<Response, ApiError> {
     caller.need(Role::Admin)?;
     let lang = state.lang;
+    let refused = |e| ApiError::from_ops(lang, e);
     let d = catalog::update(&state.backend, kind, &name, patch)
         .await
-        .map_err(|e| ApiError::from_ops(lang, e))?;
+        .map_err(refused)?;
     let object = catalog::get(&state.backend, kind, &name)
         .await
-        .map_err(|e| ApiError::from_ops(lang, e))?;
+        .map_err(refused)?;
     Ok(done(lang, d, object))
 }
 
