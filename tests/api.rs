@@ -93,6 +93,7 @@ fn users_are_managed_over_the_api_with_their_codes() {
         .unwrap();
     expect(&malformed, 400, 5991);
     expect(&call(&api, "GET", "/api/v1/users/ghost", None), 404, 5992);
+    expect(&call(&api, "GET", "/api/v1/nothing-here", None), 404, 404);
     // Nothing of the refused calls was written.
     let all = call(&api, "GET", "/api/v1/users", None);
     let names: Vec<&str> = all.body["data"]["users"]

@@ -80,6 +80,9 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .merge(sessions::routes())
         .merge(billing::routes())
         .merge(tokens::routes())
+        .fallback(|| async {
+            reply::ApiError::status(axum::http::StatusCode::NOT_FOUND, "no such endpoint")
+        })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             audit::audit,
