@@ -10,16 +10,17 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
 use super::access::Caller;
-use super::reply::{ApiError, Outcome};
+use super::reply::{success_with, ApiError};
 use super::AdminState;
+use crate::codes::Lang;
 use crate::ops::nas::{self, NasError, NasView, NewNas};
 use crate::ops::tokens::Role;
 
@@ -46,8 +47,8 @@ pub enum DeviceCode {
 
 impl DeviceCode {
     /// The text, Chinese as the device API documents it, or English.
-    pub fn text(self, lang: crate::codes::Lang) -> &'static str {
-        use crate::codes::Lang::{En, Zh};
+    pub fn text(self, lang: Lang) -> &'static str {
+        use Lang::{En, Zh};
         match (self, lang) {
             (DeviceCode::Success, _) => "success",
             (DeviceCode::BadJson, Zh) => "json格式解析错误",
@@ -68,107 +69,39 @@ impl DeviceCode {
     }
 }
 
-/// A refusal in the device API's envelope: `{"code": 7007, "msg": "序列号已存在: …"}`.
-pub(super) struct DeviceError {
-    status: StatusCode,
-    code: DeviceCode,
-    msg: String,
+/// A refusal in the device API's envelope, `{"code": 7007, "msg": "序列号已存在: …"}`: the
+/// API's own refusal with the device API's code.
+fn refusal(lang: Lang, code: DeviceCode, status: StatusCode, why: &str) -> ApiError {
+    ApiError {
+        status,
+        code: code as u32,
+        msg: format!("{}: {why}", code.text(lang)),
+    }
 }
 
-impl DeviceError {
-    fn new(lang: crate::codes::Lang, code: DeviceCode, status: StatusCode, why: &str) -> Self {
-        DeviceError {
-            status,
-            code,
-            msg: format!("{}: {why}", code.text(lang)),
+fn from_nas(lang: Lang, e: NasError) -> ApiError {
+    let (code, status) = match &e {
+        NasError::Missing(_) => (DeviceCode::BadParameter, StatusCode::BAD_REQUEST),
+        NasError::BadName(_) => (DeviceCode::BadSerial, StatusCode::BAD_REQUEST),
+        NasError::BadAddress(_) => (DeviceCode::InvalidData, StatusCode::BAD_REQUEST),
+        NasError::BadAlias(_) => (DeviceCode::BadAlias, StatusCode::BAD_REQUEST),
+        NasError::NameTaken(_) | NasError::InConfig(_) => {
+            (DeviceCode::SerialExists, StatusCode::CONFLICT)
         }
-    }
-
-    fn from_nas(lang: crate::codes::Lang, e: NasError) -> Self {
-        let (code, status) = match &e {
-            NasError::Missing(_) => (DeviceCode::BadParameter, StatusCode::BAD_REQUEST),
-            NasError::BadName(_) => (DeviceCode::BadSerial, StatusCode::BAD_REQUEST),
-            NasError::BadAddress(_) => (DeviceCode::InvalidData, StatusCode::BAD_REQUEST),
-            NasError::BadAlias(_) => (DeviceCode::BadAlias, StatusCode::BAD_REQUEST),
-            NasError::NameTaken(_) | NasError::InConfig(_) => {
-                (DeviceCode::SerialExists, StatusCode::CONFLICT)
-            }
-            NasError::AliasTaken(_) => (DeviceCode::AliasExists, StatusCode::CONFLICT),
-            NasError::NotFound(_) => (DeviceCode::BadSerial, StatusCode::NOT_FOUND),
-            NasError::Store(_) => (DeviceCode::InvalidData, StatusCode::INTERNAL_SERVER_ERROR),
-        };
-        DeviceError::new(lang, code, status, &e.to_string())
-    }
-}
-
-impl IntoResponse for DeviceError {
-    fn into_response(self) -> Response {
-        let code = self.code as u32;
-        let mut r = (self.status, Json(json!({"code": code, "msg": self.msg}))).into_response();
-        r.extensions_mut().insert(Outcome(code));
-        r
-    }
-}
-
-/// Either envelope: a role refusal comes in the API's usual one.
-pub(super) enum Refused {
-    Device(DeviceError),
-    Api(ApiError),
-}
-
-impl IntoResponse for Refused {
-    fn into_response(self) -> Response {
-        match self {
-            Refused::Device(e) => e.into_response(),
-            Refused::Api(e) => e.into_response(),
-        }
-    }
-}
-
-impl From<ApiError> for Refused {
-    fn from(e: ApiError) -> Self {
-        Refused::Api(e)
-    }
-}
-
-impl From<DeviceError> for Refused {
-    fn from(e: DeviceError) -> Self {
-        Refused::Device(e)
-    }
-}
-
-fn ok(fields: Map<String, Value>) -> Response {
-    let mut body = Map::new();
-    body.insert("code".into(), 0.into());
-    body.insert("msg".into(), "success".into());
-    body.extend(fields);
-    let mut r = Json(Value::Object(body)).into_response();
-    r.extensions_mut().insert(Outcome(0));
-    r
+        NasError::AliasTaken(_) => (DeviceCode::AliasExists, StatusCode::CONFLICT),
+        NasError::NotFound(_) => (DeviceCode::BadSerial, StatusCode::NOT_FOUND),
+        NasError::Store(_) => (DeviceCode::InvalidData, StatusCode::INTERNAL_SERVER_ERROR),
+    };
+    refusal(lang, code, status, &e.to_string())
 }
 
 /// Reads the body as `T`: code 1 for malformed JSON, 7010 for a missing or mistyped
 /// field.
-fn parse<T: serde::de::DeserializeOwned>(
-    lang: crate::codes::Lang,
-    body: &[u8],
-) -> Result<T, DeviceError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        DeviceError::new(
-            lang,
-            DeviceCode::BadJson,
-            StatusCode::BAD_REQUEST,
-            &e.to_string(),
-        )
-    })?;
-    crate::ops::from_json(value).map_err(|e| {
-        DeviceError::new(
-            lang,
-            DeviceCode::BadParameter,
-            StatusCode::BAD_REQUEST,
-            &e.reason,
-        )
-    })
+fn parse<T: serde::de::DeserializeOwned>(lang: Lang, body: &[u8]) -> Result<T, ApiError> {
+    let bad = |code, why: &str| refusal(lang, code, StatusCode::BAD_REQUEST, why);
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| bad(DeviceCode::BadJson, &e.to_string()))?;
+    crate::ops::from_json(value).map_err(|e| bad(DeviceCode::BadParameter, &e.reason))
 }
 
 /// The routes.
@@ -239,22 +172,21 @@ pub(super) async fn list(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     body: axum::body::Bytes,
-) -> Result<Response, Refused> {
+) -> Result<Response, ApiError> {
     caller.need(Role::Readonly)?;
     let lang = state.lang;
     let req: ListRequest = parse(lang, &body)?;
     if req.page == 0 || req.limit == 0 || req.limit > 1000 || req.filtration > 3 {
-        return Err(DeviceError::new(
+        return Err(refusal(
             lang,
             DeviceCode::BadParameter,
             StatusCode::BAD_REQUEST,
             "page from 1, limit 1 to 1000, filtration 0 to 3",
-        )
-        .into());
+        ));
     }
     let all = nas::list(&state.backend, &state.config_clients)
         .await
-        .map_err(|e| DeviceError::from_nas(lang, e))?;
+        .map_err(|e| from_nas(lang, e))?;
     let matching: Vec<&NasView> = all
         .iter()
         .filter(|n| match req.filtration {
@@ -274,7 +206,7 @@ pub(super) async fn list(
     let mut fields = Map::new();
     fields.insert("count".into(), matching.len().into());
     fields.insert("devices".into(), devices.into());
-    Ok(ok(fields))
+    Ok(success_with(fields))
 }
 
 /// `POST /api/v1/devices/query`.
@@ -290,13 +222,13 @@ pub(super) async fn query(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     body: axum::body::Bytes,
-) -> Result<Response, Refused> {
+) -> Result<Response, ApiError> {
     caller.need(Role::Readonly)?;
     let lang = state.lang;
     let req: QueryRequest = parse(lang, &body)?;
     let all = nas::list(&state.backend, &state.config_clients)
         .await
-        .map_err(|e| DeviceError::from_nas(lang, e))?;
+        .map_err(|e| from_nas(lang, e))?;
     let devices: Map<String, Value> = req
         .sns
         .iter()
@@ -315,47 +247,22 @@ pub(super) async fn query(
         .collect();
     let mut fields = Map::new();
     fields.insert("devices".into(), Value::Object(devices));
-    Ok(ok(fields))
+    Ok(success_with(fields))
 }
 
-/// `POST /api/v1/devices/regist`: the seed's `sn` and `alias`, and the client's fields.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RegistRequest {
-    sn: String,
-    alias: String,
-    address: String,
-    secret: String,
-    #[serde(default)]
-    vendor: crate::vendor::Vendor,
-    #[serde(default)]
-    coa_port: Option<u16>,
-    #[serde(default)]
-    require_message_authenticator: Option<bool>,
-}
-
-#[utoipa::path(post, path = "/api/v1/devices/regist", tag = "devices", request_body = RegistRequest, responses((status = 200, description = "`{code: 0, msg: success}`; a live client within one sync interval"), (status = 400, description = "7001 invalid address, 7005 bad sn, 7009 bad alias, 7010 missing field, 1 malformed JSON"), (status = 409, description = "7007 sn exists, 7008 alias exists")))]
+#[utoipa::path(post, path = "/api/v1/devices/regist", tag = "devices", request_body = NewNas, responses((status = 200, description = "`{code: 0, msg: success}`; a live client within one sync interval"), (status = 400, description = "7001 invalid address, 7005 bad sn, 7009 bad alias, 7010 missing field, 1 malformed JSON"), (status = 409, description = "7007 sn exists, 7008 alias exists")))]
 pub(super) async fn regist(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     body: axum::body::Bytes,
-) -> Result<Response, Refused> {
+) -> Result<Response, ApiError> {
     caller.need(Role::Admin)?;
     let lang = state.lang;
-    let req: RegistRequest = parse(lang, &body)?;
-    let new = NewNas {
-        name: req.sn,
-        alias: req.alias,
-        address: req.address,
-        secret: req.secret,
-        vendor: req.vendor,
-        coa_port: req.coa_port.unwrap_or(crate::config::DEFAULT_COA_PORT),
-        require_message_authenticator: req.require_message_authenticator.unwrap_or(true),
-    };
+    let new: NewNas = parse(lang, &body)?;
     nas::add(&state.backend, &state.config_clients, new)
         .await
-        .map_err(|e| DeviceError::from_nas(lang, e))?;
-    Ok(ok(Map::new()))
+        .map_err(|e| from_nas(lang, e))?;
+    Ok(success_with(Map::new()))
 }
 
 /// `POST /api/v1/devices/delete`.
@@ -370,12 +277,12 @@ pub(super) async fn delete(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     body: axum::body::Bytes,
-) -> Result<Response, Refused> {
+) -> Result<Response, ApiError> {
     caller.need(Role::Admin)?;
     let lang = state.lang;
     let req: DeleteRequest = parse(lang, &body)?;
     nas::delete(&state.backend, &state.config_clients, &req.sn)
         .await
-        .map_err(|e| DeviceError::from_nas(lang, e))?;
-    Ok(ok(Map::new()))
+        .map_err(|e| from_nas(lang, e))?;
+    Ok(success_with(Map::new()))
 }

@@ -105,19 +105,25 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// `{"code": 0, "msg": "success", "data": data}`, with `extra` fields beside `data`.
-pub fn envelope(data: impl Serialize, extra: Map<String, Value>) -> Response {
+/// `{"code": 0, "msg": "success"}` with `fields` beside (the device registry puts
+/// `count` and `devices` there).
+pub fn success_with(fields: Map<String, Value>) -> Response {
     let mut body = Map::new();
     body.insert("code".into(), 0.into());
     body.insert("msg".into(), "success".into());
-    body.extend(extra);
-    body.insert(
-        "data".into(),
-        serde_json::to_value(data).unwrap_or(Value::Null),
-    );
+    body.extend(fields);
     let mut r = Json(Value::Object(body)).into_response();
     r.extensions_mut().insert(Outcome(0));
     r
+}
+
+/// `{"code": 0, "msg": "success", "data": data}`, with `extra` fields beside `data`.
+pub fn envelope(data: impl Serialize, mut extra: Map<String, Value>) -> Response {
+    extra.insert(
+        "data".into(),
+        serde_json::to_value(data).unwrap_or(Value::Null),
+    );
+    success_with(extra)
 }
 
 /// A success with `data`.

@@ -17,14 +17,15 @@ use crate::vendor::Vendor;
 /// Longest alias, in characters.
 pub const MAX_ALIAS_CHARS: usize = 64;
 
-/// A NAS to register (`turnstile nas add`, the device registry's `regist`).
-#[derive(Debug, Clone, Deserialize)]
+/// A NAS to register (`turnstile nas add`; as JSON, the body of the device registry's
+/// `regist`, whose field names it takes).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewNas {
-    /// Unique name, for logs and metrics (the registry's `sn`).
+    /// Unique name, for logs and metrics.
+    #[serde(rename = "sn")]
     pub name: String,
-    /// Display name (the registry's `alias`); may be empty.
-    #[serde(default)]
+    /// Display name; may be empty.
     pub alias: String,
     /// IP address or CIDR range the NAS sends from.
     pub address: String,
