@@ -22,6 +22,7 @@ use crate::billing::settle::SettleError;
 use crate::codes::{ECode, Lang};
 use crate::config::PayTo;
 use crate::ops::tokens::Role;
+use crate::ops::{Failure, OpsError};
 use crate::store::billing::{Account, Refusal, SettleScope};
 use crate::store::unix_now;
 
@@ -74,25 +75,17 @@ pub(super) async fn remove(s: State<Arc<AdminState>>, c: Caller, b: PackageBody)
 }
 
 fn refused(lang: Lang, r: Refusal) -> ApiError {
-    let status = match r.code {
-        ECode::UserNotFound | ECode::PackageNotFound => StatusCode::NOT_FOUND,
-        ECode::PackagePurchaseFailed | ECode::PaymentFailed => StatusCode::CONFLICT,
-        _ => StatusCode::BAD_REQUEST,
+    let failure = match r.code {
+        ECode::UserNotFound | ECode::PackageNotFound => Failure::NotFound,
+        ECode::PackagePurchaseFailed | ECode::PaymentFailed => Failure::Conflict,
+        _ => Failure::BadRequest,
     };
-    ApiError {
-        status,
-        code: r.code.number(),
-        msg: format!("{}: {}", r.code.wire(lang), r.reason),
-    }
+    ApiError::from_ops(lang, OpsError::new(r.code, failure, r.reason))
 }
 
 /// E5990 for a request without `field`.
 fn incomplete(lang: Lang, field: &str) -> ApiError {
-    ApiError {
-        status: StatusCode::BAD_REQUEST,
-        code: ECode::IncompleteData.number(),
-        msg: format!("{}: give {field}", ECode::IncompleteData.wire(lang)),
-    }
+    ApiError::from_ops(lang, OpsError::incomplete(format!("give {field}")))
 }
 
 fn store_error<E: std::fmt::Display>(lang: Lang) -> impl FnOnce(E) -> ApiError {

@@ -94,14 +94,8 @@ async fn create(
             ))
         }
     };
-    let refused = |e| ApiError::from_ops(lang, e);
-    let d = catalog::create(&state.backend, kind, &name, Value::Object(fields))
-        .await
-        .map_err(refused)?;
-    let object = catalog::get(&state.backend, kind, &name)
-        .await
-        .map_err(refused)?;
-    Ok(done(lang, d, object))
+    let d = catalog::create(&state.backend, kind, &name, Value::Object(fields)).await;
+    changed(&state, kind, &name, d).await
 }
 
 async fn update(
@@ -112,15 +106,23 @@ async fn update(
     Body(patch): Body<Value>,
 ) -> Result<Response, ApiError> {
     caller.need(Role::Admin)?;
-    let lang = state.lang;
-    let refused = |e| ApiError::from_ops(lang, e);
-    let d = catalog::update(&state.backend, kind, &name, patch)
+    let d = catalog::update(&state.backend, kind, &name, patch).await;
+    changed(&state, kind, &name, d).await
+}
+
+/// The reply to a change: its warnings and the object as it now is.
+async fn changed(
+    state: &AdminState,
+    kind: CatalogKind,
+    name: &str,
+    d: Result<crate::ops::Done, crate::ops::OpsError>,
+) -> Result<Response, ApiError> {
+    let refused = |e| ApiError::from_ops(state.lang, e);
+    let d = d.map_err(refused)?;
+    let object = catalog::get(&state.backend, kind, name)
         .await
         .map_err(refused)?;
-    let object = catalog::get(&state.backend, kind, &name)
-        .await
-        .map_err(refused)?;
-    Ok(done(lang, d, object))
+    Ok(done(state.lang, d, object))
 }
 
 /// `?force=true`.

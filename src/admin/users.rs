@@ -133,30 +133,31 @@ pub(super) async fn password(
 
 #[utoipa::path(post, path = "/api/v1/users/{name}/enable", tag = "users", params(("name" = String, Path)), responses((status = 200, description = "See the codes below"), (status = 404, description = "See the codes below", body = ErrorReply)))]
 pub(super) async fn enable(
-    State(state): State<Arc<AdminState>>,
+    state: State<Arc<AdminState>>,
     caller: Caller,
-    Path(name): Path<String>,
+    name: Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.need(Role::Operator)?;
-    answer(
-        &state,
-        users::set_enabled(&state.backend, &name, true).await,
-        &name,
-    )
+    set_enabled(state, caller, name, true).await
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{name}/disable", tag = "users", params(("name" = String, Path)), responses((status = 200, description = "Disabled: logins are refused"), (status = 404, description = "See the codes below", body = ErrorReply)))]
 pub(super) async fn disable(
+    state: State<Arc<AdminState>>,
+    caller: Caller,
+    name: Path<String>,
+) -> Result<Response, ApiError> {
+    set_enabled(state, caller, name, false).await
+}
+
+async fn set_enabled(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Path(name): Path<String>,
+    enabled: bool,
 ) -> Result<Response, ApiError> {
     caller.need(Role::Operator)?;
-    answer(
-        &state,
-        users::set_enabled(&state.backend, &name, false).await,
-        &name,
-    )
+    let done = users::set_enabled(&state.backend, &name, enabled).await;
+    answer(&state, done, &name)
 }
 
 /// `POST /api/v1/users/NAME/group`: `{"group": "staff"}` or `{"group": null}`.

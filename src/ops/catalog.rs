@@ -135,10 +135,7 @@ pub async fn list(backend: &Backend, kinds: &[CatalogKind]) -> Result<Vec<Object
         .await?
         .into_iter()
         .filter(|r| kinds.contains(&r.kind))
-        .map(|r| Object {
-            body: check(r.kind, Value::Object(body_of(&r))).unwrap_or_else(|_| body_of(&r)),
-            name: r.name,
-        })
+        .map(|r| shown(r.kind, r.name.clone(), body_of(&r)))
         .collect())
 }
 
@@ -160,10 +157,16 @@ pub async fn get(backend: &Backend, kind: CatalogKind, name: &str) -> Result<Obj
             ))
         }
     };
-    Ok(Object {
+    Ok(shown(kind, name, body))
+}
+
+/// An object as shown: every field, defaults filled in (as stored if it no longer reads
+/// as its kind, so that an operator can still see and fix it).
+fn shown(kind: CatalogKind, name: String, body: Map<String, Value>) -> Object {
+    Object {
         body: check(kind, Value::Object(body.clone())).unwrap_or(body),
         name,
-    })
+    }
 }
 
 /// Creates an object. A blacklist entry or IP table range that exists is replaced

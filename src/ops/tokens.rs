@@ -204,15 +204,13 @@ pub async fn delete(backend: &Backend, name: &str) -> Result<(), OpsError> {
     }
 }
 
-/// The caller a bearer secret belongs to, if any. A token whose stored role this version
-/// does not know (a newer version wrote it) is refused rather than guessed at.
-pub async fn verify(backend: &Backend, secret: &str) -> Result<Option<Caller>, OpsError> {
-    if secret.is_empty() {
-        return Ok(None);
-    }
+/// The caller whose secret hashes to `hash` ([`hash`]), if any. A token whose stored
+/// role this version does not know (a newer version wrote it) is refused rather than
+/// guessed at.
+pub async fn verify(backend: &Backend, hash: &[u8]) -> Result<Option<Caller>, OpsError> {
     Ok(backend
         .store
-        .token_by_hash(&hash(secret))
+        .token_by_hash(hash)
         .await
         .map_err(unavailable)?
         .and_then(|t| {
