@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::args;
-use super::user::refusal;
+use super::{refusal, report};
 use turnstile::catalog::{
     BillingKind, CatalogKind, CycleUnit, OverLimit, ShortBalance, SystemSwitches, TimeWindow,
     SYSTEM_OBJECT,
@@ -15,7 +15,6 @@ use turnstile::catalog::{
 use turnstile::config::Settings;
 use turnstile::mac::MacAddr;
 use turnstile::ops::catalog::{self, Object};
-use turnstile::ops::Done;
 use turnstile::store::Backend;
 
 /// The common verbs of a named catalog object; `A` holds its fields.
@@ -398,31 +397,23 @@ fn print_objects(rows: &[Object], json: bool) -> Result<()> {
     Ok(())
 }
 
-/// Prints warnings of a change.
-fn warn(done: &Done) {
-    for w in &done.warnings {
-        eprintln!("warning: {w}");
-    }
-}
-
 async fn object_command<F: Fields>(settings: &Settings, cmd: ObjectCommand<F>) -> Result<()> {
     let backend = Backend::open(&settings.store_options()).await?;
-    let refused = refusal(settings.general.language);
+    let lang = settings.general.language;
+    let refused = refusal(lang);
     let kind = F::KIND;
     match cmd {
         ObjectCommand::Add { name, fields } => {
             let done = catalog::create(&backend, kind, &name, Value::Object(fields.fields()))
                 .await
                 .map_err(refused)?;
-            println!("added {kind} {name}");
-            warn(&done);
+            report(lang, &done, &format!("added {kind} {name}"));
         }
         ObjectCommand::Set { name, fields } => {
             let done = catalog::update(&backend, kind, &name, Value::Object(fields.fields()))
                 .await
                 .map_err(refused)?;
-            println!("changed {kind} {name}");
-            warn(&done);
+            report(lang, &done, &format!("changed {kind} {name}"));
         }
         ObjectCommand::List { json } => {
             print_objects(

@@ -4,7 +4,7 @@ use anyhow::Result;
 use clap::Subcommand;
 
 use super::args;
-use super::user::refusal;
+use super::refusal;
 use turnstile::config::{Settings, DEFAULT_COA_PORT};
 use turnstile::ops::nas::{self, NewNas};
 use turnstile::ops::OpsError;

@@ -4,7 +4,7 @@
 use anyhow::Result;
 use clap::Subcommand;
 
-use super::user::refusal;
+use super::refusal;
 use turnstile::config::Settings;
 use turnstile::ops::tokens::{self, Role};
 use turnstile::store::Backend;

@@ -7,12 +7,13 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::args::{self, OrNone};
+use super::{refusal, report};
 use turnstile::account::Binding;
-use turnstile::codes::{ECode, Lang};
+use turnstile::codes::ECode;
 use turnstile::config::Settings;
 use turnstile::mac::MacAddr;
 use turnstile::ops::users::{self, InstanceView, NewUser, UserDetail, UserFilter, UserUpdate};
-use turnstile::ops::{Done, OpsError};
+use turnstile::ops::OpsError;
 use turnstile::store::Backend;
 
 /// `turnstile user`.
@@ -258,22 +259,6 @@ impl SetArgs {
             bind,
         }
     }
-}
-
-/// Prints an operation's result code and warnings.
-pub fn report(lang: Lang, done: &Done, what: &str) {
-    match done.code {
-        Some(code) => println!("{}: {what}", code.wire(lang)),
-        None => println!("{what}"),
-    }
-    for w in &done.warnings {
-        eprintln!("warning: {w}");
-    }
-}
-
-/// The refusal as the CLI prints it: `E5993: 用户已存在: alice`.
-pub fn refusal(lang: Lang) -> impl Fn(OpsError) -> anyhow::Error {
-    move |e| anyhow::anyhow!(e.message(lang))
 }
 
 /// Runs a `turnstile user` command.
