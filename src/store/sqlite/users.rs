@@ -7,17 +7,10 @@ use tokio::sync::oneshot;
 #[async_trait]
 impl UserStore for SqliteStore {
     async fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE name = $1");
-        let Some(row) = sqlx::query(&sql)
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let mut users = vec![user_from_row(&row)?];
-        self.fill(&mut users).await?;
-        Ok(users.pop())
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("SELECT {USER_COLUMNS} FROM users WHERE name = "));
+        q.push_bind(name);
+        Ok(self.read_users(q).await?.pop())
     }
 
     async fn users(&self, names: &[String]) -> Result<Vec<UserRecord>, StoreError> {
