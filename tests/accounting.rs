@@ -290,6 +290,10 @@ fn message_authenticator_in_accounting_is_checked_when_present() {
         "turnstile_accounting_dropped_total{reason=\"bad_message_authenticator\"}",
         1.0,
     );
+    // The good request is stored durably before its answer: allow a loaded machine time.
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     socket.send(&request(true)).unwrap();
     let n = socket.recv(&mut buf).unwrap();
     assert_eq!(buf[0], Code::AccountingResponse as u8);
