@@ -13,6 +13,7 @@ use thiserror::Error;
 
 use crate::clock::Zone;
 use crate::codes::Lang;
+use crate::store::StoreLocation;
 use crate::vendor::Vendor;
 
 /// The port RFC 5176 assigns to Dynamic Authorization (a NAS's Disconnect and CoA).
@@ -222,30 +223,21 @@ fn yes() -> bool {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreSettings {
-    /// Storage backend; `sqlite` is the embedded default.
-    pub backend: StoreBackend,
-    /// SQLite database file; empty means `<data_dir>/turnstile.db`.
-    pub sqlite_path: PathBuf,
-    /// How often the daemon picks up changes made by the CLI or other nodes.
+    /// `sqlite://PATH` (the embedded default; empty means `<data_dir>/turnstile.db`) or
+    /// `postgres://user:password@host:port/database`, shared by the nodes of a cluster.
+    pub url: String,
+    /// How often the daemon picks up changes made by the CLI or other nodes when nothing
+    /// wakes it sooner (PostgreSQL's NOTIFY does).
     pub sync_interval_ms: u64,
 }
 
 impl Default for StoreSettings {
     fn default() -> Self {
         StoreSettings {
-            backend: StoreBackend::Sqlite,
-            sqlite_path: PathBuf::new(),
+            url: String::new(),
             sync_interval_ms: 500,
         }
     }
-}
-
-/// Which store backs the daemon.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StoreBackend {
-    /// One SQLite file in the data directory.
-    Sqlite,
 }
 
 /// `[policy]`: thresholds of the checks that are not stored per user. 0 turns a check off.
@@ -557,6 +549,7 @@ impl Settings {
             }
             _ => {}
         }
+        self.store_location()?;
         if self.store.sync_interval_ms == 0 || self.store.sync_interval_ms > 2000 {
             return Err(ConfigError::key(
                 "store.sync_interval_ms",
@@ -627,21 +620,35 @@ impl Settings {
         Ok(())
     }
 
-    /// Where the store is and whom a new one starts with.
-    pub fn store_options(&self) -> crate::store::OpenOptions {
-        crate::store::OpenOptions {
+    /// Where the store and its key are.
+    pub fn store_options(&self) -> Result<crate::store::OpenOptions, ConfigError> {
+        Ok(crate::store::OpenOptions {
             data_dir: self.general.data_dir.clone(),
-            sqlite_path: self.sqlite_path(),
-        }
+            location: self.store_location()?,
+        })
     }
 
-    /// The SQLite database file.
-    pub fn sqlite_path(&self) -> PathBuf {
-        if self.store.sqlite_path.as_os_str().is_empty() {
-            self.general.data_dir.join("turnstile.db")
-        } else {
-            self.store.sqlite_path.clone()
+    /// The database `store.url` names.
+    fn store_location(&self) -> Result<StoreLocation, ConfigError> {
+        let url = self.store.url.trim();
+        if url.is_empty() {
+            return Ok(StoreLocation::Sqlite(
+                self.general.data_dir.join("turnstile.db"),
+            ));
         }
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(ConfigError::key("store.url", "sqlite:// needs a file path"));
+            }
+            return Ok(StoreLocation::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(StoreLocation::Postgres(url.to_string()));
+        }
+        Err(ConfigError::key(
+            "store.url",
+            "must be sqlite://PATH or postgres://user:password@host:port/database",
+        ))
     }
 
     /// Number of RADIUS workers, resolving 0 to the CPU count.

@@ -30,6 +30,9 @@ use crate::telemetry::{self, RadiusMetrics};
 /// Why the daemon cannot start.
 #[derive(Debug, Error)]
 pub enum DaemonError {
+    /// The configuration names no usable store.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     /// The store cannot be opened.
     #[error("store: {0}")]
     Store(#[from] StoreError),
@@ -105,7 +108,7 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     crate::clock::set_offset(settings.general.clock_offset_secs);
     let prometheus =
         telemetry::install_metrics().map_err(|e| DaemonError::Metrics(e.to_string()))?;
-    let backend = Backend::open(&settings.store_options()).await?;
+    let backend = Backend::open(&settings.store_options()?).await?;
     seed(&backend, &settings).await?;
     let directory = Arc::new(Directory::load(backend, settings.radius.clients.clone()).await?);
     tracing::info!(

@@ -3,8 +3,11 @@
 //! records, E7005 deducting), nothing
 //! partial remains, and the next run, once the store works again, settles once.
 //!
-//! The failures are made by SQLite triggers that abort the statement, on a real store
-//! file, driven through the library's settlement runner.
+//! The failures are made by triggers that abort the statement, on a real store (the
+//! SQLite file, or a PostgreSQL database when the suite runs on one), driven through the
+//! library's settlement runner.
+
+mod common;
 
 use std::sync::Arc;
 
@@ -16,6 +19,7 @@ use turnstile::catalog::{
 };
 use turnstile::codes::ECode;
 use turnstile::store::billing::SettleScope;
+use turnstile::store::postgres::PgStore;
 use turnstile::store::sqlite::SqliteStore;
 use turnstile::store::{Put, Store, UserRecord};
 
@@ -23,17 +27,77 @@ const DAY: i64 = 86_400;
 
 struct Setup {
     _dir: tempfile::TempDir,
-    path: std::path::PathBuf,
+    db: Database,
     store: Arc<dyn Store>,
     now: i64,
+}
+
+/// The store's database, for statements behind its back.
+enum Database {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Database {
+    async fn sql(&self, statement: &str) {
+        match self {
+            Database::Sqlite(pool) => sqlx::query(statement).execute(pool).await.map(drop),
+            Database::Postgres(pool) => sqlx::raw_sql(statement).execute(pool).await.map(drop),
+        }
+        .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+
+    /// Makes every `event` (`INSERT`, `UPDATE OF column`) on `table` fail with "disk full".
+    async fn fail(&self, event: &str, table: &str) {
+        self.sql(&match self {
+            Database::Sqlite(_) => format!(
+                "CREATE TRIGGER fail BEFORE {event} ON {table} \
+                 BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+            ),
+            Database::Postgres(_) => format!(
+                "CREATE OR REPLACE FUNCTION fail() RETURNS trigger LANGUAGE plpgsql \
+                 AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$; \
+                 CREATE TRIGGER fail BEFORE {event} ON {table} \
+                 FOR EACH ROW EXECUTE FUNCTION fail()"
+            ),
+        })
+        .await;
+    }
+
+    async fn heal(&self, table: &str) {
+        self.sql(&match self {
+            Database::Sqlite(_) => "DROP TRIGGER fail".to_string(),
+            Database::Postgres(_) => format!("DROP TRIGGER fail ON {table}"),
+        })
+        .await;
+    }
 }
 
 /// A store with user `bob` holding a daily product (fee 2000 fen) with 5000 fen on it,
 /// started three days before `now`.
 async fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.db");
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let (db, store): (Database, Arc<dyn Store>) = match common::postgres_server() {
+        Some(server) => {
+            let url = tokio::task::spawn_blocking(move || common::fresh_postgres_database(&server))
+                .await
+                .unwrap();
+            let store = PgStore::open(&url).await.unwrap();
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            (Database::Postgres(pool), Arc::new(store))
+        }
+        None => {
+            let path = dir.path().join("t.db");
+            let store = SqliteStore::open(&path).await.unwrap();
+            // One connection: each statement sees the schema the previous one left.
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect(&format!("sqlite://{}", path.display()))
+                .await
+                .unwrap();
+            (Database::Sqlite(pool), Arc::new(store))
+        }
+    };
     let billing = BillingPolicy {
         kind: BillingKind::Monthly,
         cycle_fee_fen: 2000,
@@ -60,20 +124,13 @@ async fn setup() -> Setup {
     };
     store.add_user(&user).await.unwrap();
     let now = turnstile::store::unix_now() + 3 * DAY;
-    sql(&path, "UPDATE user_products SET balance_fen = 5000").await;
+    db.sql("UPDATE user_products SET balance_fen = 5000").await;
     Setup {
         _dir: dir,
-        path,
+        db,
         store,
         now,
     }
-}
-
-async fn sql(path: &std::path::Path, statement: &str) {
-    let url = format!("sqlite://{}", path.display());
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    sqlx::query(statement).execute(&pool).await.unwrap();
-    pool.close().await;
 }
 
 fn settler(store: &Arc<dyn Store>) -> Settler {
@@ -100,37 +157,43 @@ async fn state(store: &Arc<dyn Store>) -> (i64, usize, usize, usize) {
 async fn a_failed_write_leaves_nothing_partial_and_the_next_run_settles_once() {
     let s = setup().await;
     let scope = SettleScope::default();
-    for (trigger, code) in [
+    for (event, table, code) in [
+        ("INSERT", "settlements", ECode::SettledQueueFailed),
         (
-            "CREATE TRIGGER fail BEFORE INSERT ON settlements BEGIN SELECT RAISE(ABORT, 'disk full'); END",
-            ECode::SettledQueueFailed,
-        ),
-        (
-            "CREATE TRIGGER fail BEFORE UPDATE OF balance_fen ON user_products BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+            "UPDATE OF balance_fen",
+            "user_products",
             ECode::SettleDeductFailed,
         ),
-        (
-            "CREATE TRIGGER fail BEFORE INSERT ON ledger BEGIN SELECT RAISE(ABORT, 'disk full'); END",
-            ECode::SettleDeductFailed,
-        ),
+        ("INSERT", "ledger", ECode::SettleDeductFailed),
     ] {
-        sql(&s.path, trigger).await;
-        let e = settler(&s.store).run(&scope, s.now, false).await.unwrap_err();
+        s.db.fail(event, table).await;
+        let e = settler(&s.store)
+            .run(&scope, s.now, false)
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), code, "{e}");
         assert!(e.to_string().contains("disk full"), "{e}");
-        assert_eq!(state(&s.store).await, (5000, 0, 0, 0), "nothing partial after {code}");
+        assert_eq!(
+            state(&s.store).await,
+            (5000, 0, 0, 0),
+            "nothing partial after {code}"
+        );
         let log = s.store.settlement_log(None, 1).await.unwrap();
-        assert_eq!((log[0].code, log[0].user.as_str()), (code.number(), "*"), "{log:?}");
-        sql(&s.path, "DROP TRIGGER fail").await;
+        assert_eq!(
+            (log[0].code, log[0].user.as_str()),
+            (code.number(), "*"),
+            "{log:?}"
+        );
+        s.db.heal(table).await;
     }
     // A row that cannot be read fails the claim of the due instances (E7002).
-    sql(&s.path, "UPDATE user_products SET used_secs = -1").await;
+    s.db.sql("UPDATE user_products SET used_secs = -1").await;
     let e = settler(&s.store)
         .run(&scope, s.now, false)
         .await
         .unwrap_err();
     assert_eq!(e.code(), ECode::SettlePendingQueueFailed, "{e}");
-    sql(&s.path, "UPDATE user_products SET used_secs = 0").await;
+    s.db.sql("UPDATE user_products SET used_secs = 0").await;
     assert_eq!(state(&s.store).await, (5000, 0, 0, 0));
 
     let report = settler(&s.store).run(&scope, s.now, false).await.unwrap();
@@ -147,7 +210,7 @@ async fn a_failed_write_leaves_nothing_partial_and_the_next_run_settles_once() {
         "UPDATE user_products SET cycle_start = {}, cycle_end = {}",
         done.cycle_start, done.cycle_end
     );
-    sql(&s.path, &rewind).await;
+    s.db.sql(&rewind).await;
     let again = settler(&s.store).run(&scope, s.now, false).await.unwrap();
     assert_eq!(again.settled, 0);
     assert_eq!(state(&s.store).await, (3000, 1, 1, 1));

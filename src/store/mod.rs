@@ -4,8 +4,9 @@
 //! [`billing::BillingStore`] (usage, packages, ledger, settlements) and
 //! [`access::AccessStore`] (API tokens, the audit log). A backend implements them all.
 //!
-//! SQLite is the embedded default ([`sqlite::SqliteStore`]); the queries are written so
-//! that a PostgreSQL backend can share them. The packet path never reads the store: it
+//! SQLite is the embedded default ([`sqlite::SqliteStore`]); PostgreSQL
+//! ([`postgres::PgStore`]) is the store a cluster of nodes shares. Both run the same
+//! queries (`sql/`). The packet path never reads the store: it
 //! reads [`crate::directory::Directory`], which follows the change log.
 
 pub mod access;
@@ -15,6 +16,7 @@ pub mod changes;
 pub mod cipher;
 pub mod import;
 pub mod nas;
+pub mod postgres;
 pub mod sessions;
 pub mod sqlite;
 pub mod users;
@@ -91,8 +93,38 @@ impl<T> Store for T where
 pub struct OpenOptions {
     /// Directory of the key file.
     pub data_dir: std::path::PathBuf,
-    /// The SQLite database file.
-    pub sqlite_path: std::path::PathBuf,
+    /// The database.
+    pub location: StoreLocation,
+}
+
+/// Which database holds the store.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// A SQLite file (the embedded default).
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL connection URL, shared by the nodes of a cluster.
+    Postgres(String),
+}
+
+/// Shows the database without the password a PostgreSQL URL may carry.
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            StoreLocation::Postgres(url) => {
+                // postgres://user:password@host/db → postgres://user@host/db
+                let shown = match (url.find("://"), url.rfind('@')) {
+                    (Some(scheme), Some(at)) if at > scheme => {
+                        let credentials = &url[scheme + 3..at];
+                        let user = credentials.split(':').next().unwrap_or("");
+                        format!("{}{user}{}", &url[..scheme + 3], &url[at..])
+                    }
+                    _ => url.clone(),
+                };
+                f.write_str(&shown)
+            }
+        }
+    }
 }
 
 /// The store and key a command works on, as the configuration names them.
@@ -108,8 +140,10 @@ impl Backend {
     /// Opens (creating if needed) the store and key `options` name.
     pub async fn open(options: &OpenOptions) -> Result<Backend, StoreError> {
         let cipher = Cipher::open_or_create(&options.data_dir)?;
-        let store: Arc<dyn Store> =
-            Arc::new(sqlite::SqliteStore::open(&options.sqlite_path).await?);
+        let store: Arc<dyn Store> = match &options.location {
+            StoreLocation::Sqlite(path) => Arc::new(sqlite::SqliteStore::open(path).await?),
+            StoreLocation::Postgres(url) => Arc::new(postgres::PgStore::open(url).await?),
+        };
         Ok(Backend { store, cipher })
     }
 

@@ -1,43 +1,48 @@
-//! The embedded store: one SQLite file in WAL mode. This file opens it and holds what
-//! several table groups share (the change log entry, row readers, the unique-violation
-//! test); each store trait is implemented in its own file: `users`, `nas`,
-//! `catalog`, `sessions`, `changes`, `billing`, `access`.
+//! The embedded store: one SQLite file in WAL mode.
+//!
+//! The queries live in `sql/`, one file per table group, and are shared with
+//! [`super::postgres`]: each backend compiles them against its own `Db`, `DbRow`,
+//! `DbPool`, `SqlStore` and `begin_write`, declared here.
 
-mod access;
-mod billing;
-mod catalog;
-mod changes;
-mod nas;
-mod sessions;
-mod users;
-
-use async_trait::async_trait;
-use futures_util::TryStreamExt;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 use std::path::Path;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use users::{create_users, NewUser, NEW_USER_BATCH};
 
-use super::billing::UsageDelta;
-use super::{
-    catalog_key, unix_now, Change, Entity, HistoryRecord, NasRecord, OnlineChange, OnlineRecord,
-    Put, StoreError, UserQuery, UserRecord, ALL_KEYS,
-};
-use crate::account::{Binding, Grant, Holding, Profile, UserChange};
-use crate::catalog::{CatalogKind, CatalogRow};
-use std::collections::HashMap;
+use super::StoreError;
+
+#[path = "sql/access.rs"]
+mod access;
+#[path = "sql/billing.rs"]
+mod billing;
+#[path = "sql/catalog.rs"]
+mod catalog;
+#[path = "sql/changes.rs"]
+mod changes;
+#[path = "sql/nas.rs"]
+mod nas;
+#[path = "sql/rows.rs"]
+mod rows;
+#[path = "sql/sessions.rs"]
+mod sessions;
+#[path = "sql/users.rs"]
+mod users;
+
+type Db = Sqlite;
+type DbRow = SqliteRow;
+type DbPool = SqlitePool;
+type SqlStore = SqliteStore;
 
 /// A SQLite database file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
     /// New users go through one writer that commits whatever is queued together.
-    new_users: mpsc::Sender<NewUser>,
+    new_users: mpsc::Sender<users::NewUser>,
 }
 
 impl SqliteStore {
@@ -61,87 +66,16 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        let (new_users, queue) = mpsc::channel(NEW_USER_BATCH * 4);
-        tokio::spawn(create_users(pool.clone(), queue));
-        Ok(SqliteStore { pool, new_users })
+        Ok(SqliteStore {
+            new_users: users::start_user_writer(pool.clone()),
+            pool,
+        })
     }
 }
 
-async fn log_change(
-    tx: &mut Transaction<'_, Sqlite>,
-    entity: Entity,
-    key: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO changes (entity, key) VALUES ($1, $2)")
-        .bind(entity.as_str())
-        .bind(key)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-fn corrupt(row: String, reason: impl ToString) -> StoreError {
-    StoreError::Corrupt {
-        row,
-        reason: reason.to_string(),
-    }
-}
-
-/// A column that holds a count (never below zero).
-fn unsigned(row: &SqliteRow, table: &str, column: &str) -> Result<u64, StoreError> {
-    let v: i64 = row.try_get(column)?;
-    u64::try_from(v).map_err(|e| corrupt(table.into(), format!("{column}: {e}")))
-}
-
-fn holding_from_row(row: &SqliteRow) -> Result<(String, Holding), StoreError> {
-    let user: String = row.try_get("user_name")?;
-    let holding = Holding {
-        product: row.try_get("product")?,
-        balance_fen: row.try_get("balance_fen")?,
-        cycle_start: row.try_get("cycle_start")?,
-        cycle_end: row.try_get("cycle_end")?,
-        reserved_package: row.try_get("reserved_package")?,
-        packages: Vec::new(),
-    };
-    Ok((user, holding))
-}
-
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
-}
-
-/// A counter as SQLite's signed 64-bit integer (saturating).
-fn counter(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-/// A package's grant, and the (user, product) it is on.
-fn grant_from_row(row: &SqliteRow) -> Result<((String, String), Grant), StoreError> {
-    Ok((
-        (row.try_get("user_name")?, row.try_get("product")?),
-        Grant {
-            extra_secs: unsigned(row, "user_packages", "extra_secs")?,
-            extra_bytes: unsigned(row, "user_packages", "extra_bytes")?,
-            bought_at: row.try_get("bought_at")?,
-            expires_at: row.try_get("expires_at")?,
-        },
-    ))
-}
-
-impl SqliteStore {
-    /// Runs an UPDATE or DELETE of one row and logs the change when a row was touched.
-    async fn touch<'q>(
-        &self,
-        entity: Entity,
-        name: &str,
-        query: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let touched = query.execute(&mut *tx).await?.rows_affected() > 0;
-        if touched {
-            log_change(&mut tx, entity, name).await?;
-        }
-        tx.commit().await?;
-        Ok(touched)
-    }
+/// Begins a transaction that reads what it is about to write: IMMEDIATE takes SQLite's
+/// write lock first, so no other writer comes between the read and the write (and the
+/// busy timeout applies while waiting).
+async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
 }

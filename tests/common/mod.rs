@@ -85,10 +85,53 @@ pub struct Daemon {
     env: Vec<(String, String)>,
 }
 
+/// The PostgreSQL server the suite runs on (`TURNSTILE_TEST_POSTGRES`, a URL without a
+/// database, as `scripts/pg-cluster.sh` prints it), or None for SQLite.
+pub fn postgres_server() -> Option<String> {
+    std::env::var("TURNSTILE_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// A new, empty database on [`postgres_server`] for one test; its URL.
+pub fn fresh_postgres_database(server: &str) -> String {
+    use sqlx::Connection;
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let name = format!(
+        "t{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut c = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {server}: {e}"));
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut c)
+            .await
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
+    });
+    format!("{server}/{name}")
+}
+
+/// The `[store] url` line of a new test daemon: a fresh database when the suite runs on
+/// PostgreSQL; nothing (the SQLite default) otherwise.
+fn store_url() -> String {
+    match postgres_server() {
+        Some(server) => format!("url = \"{}\"", fresh_postgres_database(&server)),
+        None => String::new(),
+    }
+}
+
 /// The config every test daemon starts from; `extra` is appended.
 ///
 /// Clients: 127.0.0.1 requires Message-Authenticator; 127.0.0.2 does not.
 pub fn base_config(data_dir: &std::path::Path, extra: &str) -> String {
+    let store_url = store_url();
     format!(
         r#"
 [general]
@@ -114,6 +157,7 @@ require_message_authenticator = false
 
 [store]
 sync_interval_ms = 200
+{store_url}
 
 [api]
 listen = "127.0.0.1:0"

@@ -1,16 +1,16 @@
-//! [`AccessStore`] on SQLite.
+//! [`AccessStore`].
 
 use async_trait::async_trait;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Row};
 
-use super::{is_unique_violation, SqliteStore};
+use super::rows::is_unique_violation;
+use super::{Db, DbRow, SqlStore};
 use crate::store::access::{AccessStore, AuditRecord, TokenRecord};
 use crate::store::StoreError;
 
 const TOKEN_COLUMNS: &str = "name, role, user_name, hash, created_at";
 
-fn token_from_row(row: &SqliteRow) -> Result<TokenRecord, StoreError> {
+fn token_from_row(row: &DbRow) -> Result<TokenRecord, StoreError> {
     Ok(TokenRecord {
         name: row.try_get("name")?,
         role: row.try_get("role")?,
@@ -20,7 +20,7 @@ fn token_from_row(row: &SqliteRow) -> Result<TokenRecord, StoreError> {
     })
 }
 
-fn audit_from_row(row: &SqliteRow) -> Result<AuditRecord, StoreError> {
+fn audit_from_row(row: &DbRow) -> Result<AuditRecord, StoreError> {
     let status: i64 = row.try_get("status")?;
     let code: i64 = row.try_get("code")?;
     Ok(AuditRecord {
@@ -34,7 +34,7 @@ fn audit_from_row(row: &SqliteRow) -> Result<AuditRecord, StoreError> {
 }
 
 #[async_trait]
-impl AccessStore for SqliteStore {
+impl AccessStore for SqlStore {
     async fn add_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
         let inserted = sqlx::query(&format!(
             "INSERT INTO api_tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"
@@ -91,7 +91,7 @@ impl AccessStore for SqliteStore {
         let mut tx = self.pool.begin().await?;
         // 6 values a row; SQLite allows 32,766 bound values per statement.
         for chunk in entries.chunks(1000) {
-            let mut q: QueryBuilder<Sqlite> =
+            let mut q: QueryBuilder<Db> =
                 QueryBuilder::new("INSERT INTO audit_log (at, actor, method, path, status, code) ");
             q.push_values(chunk, |mut row, e| {
                 row.push_bind(e.at)

@@ -1,10 +1,17 @@
-//! Online sessions and their history on SQLite.
+//! Online sessions and their history.
 
-use super::*;
+use async_trait::async_trait;
+use sqlx::{QueryBuilder, Row, Transaction};
+use std::collections::HashMap;
+
+use super::rows::{corrupt, counter};
+use super::{Db, DbRow, SqlStore};
+use crate::store::billing::UsageDelta;
 use crate::store::SessionStore;
+use crate::store::{HistoryRecord, OnlineChange, OnlineRecord, StoreError};
 
 #[async_trait]
-impl SessionStore for SqliteStore {
+impl SessionStore for SqlStore {
     async fn online_sessions(&self) -> Result<Vec<OnlineRecord>, StoreError> {
         let sql = format!(
             "SELECT {SESSION_COLUMNS}, {SPLIT_COLUMNS} FROM online_sessions ORDER BY started_at"
@@ -107,7 +114,7 @@ pub(super) const HISTORY_COLUMNS: &str =
     nas_port, nas_addr, started_at, ended_at, session_time, input_octets, output_octets";
 
 pub(super) fn push_session(
-    row: &mut sqlx::query_builder::Separated<'_, '_, Sqlite, &'static str>,
+    row: &mut sqlx::query_builder::Separated<'_, '_, Db, &'static str>,
     s: &OnlineRecord,
 ) {
     row.push_bind(s.nas.clone())
@@ -126,7 +133,7 @@ pub(super) fn push_session(
 }
 
 pub(super) fn push_split(
-    row: &mut sqlx::query_builder::Separated<'_, '_, Sqlite, &'static str>,
+    row: &mut sqlx::query_builder::Separated<'_, '_, Db, &'static str>,
     s: &OnlineRecord,
 ) {
     row.push_bind(s.split_at)
@@ -135,7 +142,7 @@ pub(super) fn push_split(
         .push_bind(s.split_output);
 }
 
-pub(super) fn session_from_row(r: &SqliteRow) -> Result<OnlineRecord, StoreError> {
+pub(super) fn session_from_row(r: &DbRow) -> Result<OnlineRecord, StoreError> {
     Ok(OnlineRecord {
         nas: r.try_get("nas")?,
         session_id: r.try_get("session_id")?,
@@ -154,7 +161,7 @@ pub(super) fn session_from_row(r: &SqliteRow) -> Result<OnlineRecord, StoreError
     })
 }
 
-pub(super) fn online_from_row(r: &SqliteRow) -> Result<OnlineRecord, StoreError> {
+pub(super) fn online_from_row(r: &DbRow) -> Result<OnlineRecord, StoreError> {
     Ok(OnlineRecord {
         split_at: r.try_get("split_at")?,
         split_time: r.try_get("split_time")?,
@@ -167,7 +174,7 @@ pub(super) fn online_from_row(r: &SqliteRow) -> Result<OnlineRecord, StoreError>
 /// Writes puts, splits and ends of sessions (no NAS-wide end among them) in three
 /// statements.
 pub(super) async fn write_sessions(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Db>,
     changes: &[OnlineChange],
 ) -> Result<(), StoreError> {
     // The last state of each session: Some(record) online, None gone.
@@ -198,7 +205,7 @@ pub(super) async fn write_sessions(
     // Below SQLite's 32,766 bound values per statement.
     const ROWS: usize = 1000;
     for chunk in gone.chunks(ROWS) {
-        let mut q: QueryBuilder<Sqlite> =
+        let mut q: QueryBuilder<Db> =
             QueryBuilder::new("DELETE FROM online_sessions WHERE (nas, session_id) IN (VALUES ");
         let mut list = q.separated(", ");
         for (nas, id) in chunk {
@@ -212,7 +219,7 @@ pub(super) async fn write_sessions(
         q.build().execute(&mut **tx).await?;
     }
     for chunk in ended.chunks(ROWS) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(format!(
             "INSERT INTO session_history ({HISTORY_COLUMNS}, cause, terminate_cause, via) "
         ));
         q.push_values(chunk, |mut row, h| {
@@ -224,7 +231,7 @@ pub(super) async fn write_sessions(
         q.build().execute(&mut **tx).await?;
     }
     for chunk in online.chunks(ROWS) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(format!(
             "INSERT INTO online_sessions ({SESSION_COLUMNS}, {SPLIT_COLUMNS}) "
         ));
         q.push_values(chunk, |mut row, r| {
@@ -248,12 +255,12 @@ pub(super) async fn write_sessions(
 /// Adds usage to product instances, creating those a user does not have yet (a group's
 /// default product); usage of a user who does not exist is dropped.
 pub(super) async fn add_usage(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Db>,
     usage: &[UsageDelta],
 ) -> Result<(), StoreError> {
     const ROWS: usize = 1000;
     for chunk in usage.chunks(ROWS) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(
             "INSERT INTO user_products \
              (user_name, product, started_at, cycle_start, used_secs, used_in, used_out, logins) \
              SELECT v.column1, v.column2, v.column3, v.column3, v.column4, v.column5, v.column6, \
@@ -272,8 +279,10 @@ pub(super) async fn add_usage(
         q.push(
             ") AS v JOIN users ON users.name = v.column1 WHERE true \
              ON CONFLICT (user_name, product) DO UPDATE SET \
-             used_secs = used_secs + excluded.used_secs, used_in = used_in + excluded.used_in, \
-             used_out = used_out + excluded.used_out, logins = logins + excluded.logins",
+             used_secs = user_products.used_secs + excluded.used_secs, \
+             used_in = user_products.used_in + excluded.used_in, \
+             used_out = user_products.used_out + excluded.used_out, \
+             logins = user_products.logins + excluded.logins",
         );
         q.build().execute(&mut **tx).await?;
     }

@@ -1,13 +1,22 @@
-//! Users, their bindings, product instances and lockouts on SQLite.
+//! Users, their bindings, product instances and lockouts.
 
-use super::*;
+use async_trait::async_trait;
+use futures_util::TryStreamExt;
+use sqlx::{QueryBuilder, Row, Transaction};
+use std::collections::HashMap;
+
+use super::changes::log_change;
+use super::rows::{corrupt, grant_from_row, holding_from_row, is_unique_violation};
+use super::{begin_write, Db, DbPool, DbRow, SqlStore};
+use crate::account::{Binding, Grant, Holding, Profile, UserChange};
 use crate::store::UserStore;
-use tokio::sync::oneshot;
+use crate::store::{unix_now, Entity, StoreError, UserQuery, UserRecord, ALL_KEYS};
+use tokio::sync::{mpsc, oneshot};
 
 #[async_trait]
-impl UserStore for SqliteStore {
+impl UserStore for SqlStore {
     async fn user(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
-        let mut q: QueryBuilder<Sqlite> =
+        let mut q: QueryBuilder<Db> =
             QueryBuilder::new(format!("SELECT {USER_COLUMNS} FROM users WHERE name = "));
         q.push_bind(name);
         Ok(self.read_users(q).await?.pop())
@@ -17,7 +26,7 @@ impl UserStore for SqliteStore {
         let mut found = Vec::with_capacity(names.len());
         // Well inside SQLite's limit of bound values per statement.
         for chunk in names.chunks(1000) {
-            let mut q: QueryBuilder<Sqlite> =
+            let mut q: QueryBuilder<Db> =
                 QueryBuilder::new(format!("SELECT {USER_COLUMNS} FROM users WHERE name IN ("));
             let mut list = q.separated(", ");
             for name in chunk {
@@ -30,7 +39,7 @@ impl UserStore for SqliteStore {
     }
 
     async fn users_page(&self, query: &UserQuery) -> Result<(u64, Vec<UserRecord>), StoreError> {
-        fn filter<'a>(q: &mut QueryBuilder<'a, Sqlite>, query: &'a UserQuery) {
+        fn filter<'a>(q: &mut QueryBuilder<'a, Db>, query: &'a UserQuery) {
             q.push(" WHERE 1 = 1");
             if let Some(text) = &query.name_contains {
                 q.push(" AND instr(name, ")
@@ -49,10 +58,10 @@ impl UserStore for SqliteStore {
                     .push(")");
             }
         }
-        let mut count: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT COUNT(*) FROM users");
+        let mut count: QueryBuilder<Db> = QueryBuilder::new("SELECT COUNT(*) FROM users");
         filter(&mut count, query);
         let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
-        let mut page: QueryBuilder<Sqlite> =
+        let mut page: QueryBuilder<Db> =
             QueryBuilder::new(format!("SELECT {USER_COLUMNS} FROM users"));
         filter(&mut page, query);
         page.push(" ORDER BY name LIMIT ")
@@ -119,10 +128,15 @@ impl UserStore for SqliteStore {
     async fn import_users(&self, users: &[UserRecord]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for batch in users.chunks(IMPORT_BATCH) {
-            let mut q: QueryBuilder<Sqlite> =
+            let mut q: QueryBuilder<Db> =
                 QueryBuilder::new(format!("INSERT INTO users ({USER_COLUMNS}) "));
             q.push_values(batch, push_user);
-            if let Err(e) = q.build().execute(&mut *tx).await {
+            // Behind a savepoint: PostgreSQL refuses every statement of a transaction
+            // after a failed one until it rolls back to a savepoint.
+            let mut attempt = sqlx::Acquire::begin(&mut *tx).await?;
+            let inserted = q.build().execute(&mut *attempt).await;
+            if let Err(e) = inserted {
+                attempt.rollback().await?;
                 if !is_unique_violation(&e) {
                     return Err(e.into());
                 }
@@ -139,6 +153,7 @@ impl UserStore for SqliteStore {
                 }
                 return Err(e.into());
             }
+            attempt.commit().await?;
         }
         log_change(&mut tx, Entity::User, ALL_KEYS).await?;
         tx.commit().await?;
@@ -165,7 +180,7 @@ impl UserStore for SqliteStore {
 
     async fn change_user(&self, name: &str, change: &UserChange) -> Result<bool, StoreError> {
         let patch = &change.profile;
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE users SET updated_at = ");
+        let mut q: QueryBuilder<Db> = QueryBuilder::new("UPDATE users SET updated_at = ");
         q.push_bind(unix_now());
         // Each given field: name the column, then bind the value.
         macro_rules! field {
@@ -264,13 +279,19 @@ pub(super) const IMPORT_BATCH: usize = 1000;
 pub(super) type NewUser = (UserRecord, oneshot::Sender<Result<(), StoreError>>);
 
 /// Most users created in one transaction.
-pub(super) const NEW_USER_BATCH: usize = 512;
+const NEW_USER_BATCH: usize = 512;
 
-/// Group commit of new users: everything queued goes into one transaction, each user
-/// behind a savepoint so that a taken name fails that user alone. One commit (and one
+/// Starts the group commit of new users: everything queued goes into one transaction;
+/// a taken name fails that user alone. One commit (and one
 /// fsync) then serves every caller waiting, which is what lets the API create users at
 /// thousands a second on a disk that takes a millisecond to sync.
-pub(super) async fn create_users(pool: SqlitePool, mut queue: mpsc::Receiver<NewUser>) {
+pub(super) fn start_user_writer(pool: DbPool) -> mpsc::Sender<NewUser> {
+    let (new_users, queue) = mpsc::channel(NEW_USER_BATCH * 4);
+    tokio::spawn(create_users(pool, queue));
+    new_users
+}
+
+async fn create_users(pool: DbPool, mut queue: mpsc::Receiver<NewUser>) {
     let mut batch: Vec<NewUser> = Vec::new();
     while queue.recv_many(&mut batch, NEW_USER_BATCH).await > 0 {
         match insert_users(&pool, &batch).await {
@@ -293,13 +314,13 @@ pub(super) async fn create_users(pool: SqlitePool, mut queue: mpsc::Receiver<New
 /// already (or twice in the batch) fail alone; the others go in with one statement per
 /// table.
 pub(super) async fn insert_users(
-    pool: &SqlitePool,
+    pool: &DbPool,
     batch: &[NewUser],
 ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
     // IMMEDIATE: the write lock is taken before the check, so no other writer can come
     // between the check and the insert (and the busy timeout applies while waiting).
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT name FROM users WHERE name IN (");
+    let mut tx = begin_write(pool).await?;
+    let mut q: QueryBuilder<Db> = QueryBuilder::new("SELECT name FROM users WHERE name IN (");
     let mut list = q.separated(", ");
     for (u, _) in batch {
         list.push_bind(u.name.as_str());
@@ -324,11 +345,10 @@ pub(super) async fn insert_users(
     if fresh.is_empty() {
         return Ok(results);
     }
-    let mut q: QueryBuilder<Sqlite> =
-        QueryBuilder::new(format!("INSERT INTO users ({USER_COLUMNS}) "));
+    let mut q: QueryBuilder<Db> = QueryBuilder::new(format!("INSERT INTO users ({USER_COLUMNS}) "));
     q.push_values(fresh.iter().copied(), push_user);
     q.build().execute(&mut *tx).await?;
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("INSERT INTO changes (entity, key) ");
+    let mut q: QueryBuilder<Db> = QueryBuilder::new("INSERT INTO changes (entity, key) ");
     q.push_values(fresh.iter(), |mut row, u| {
         row.push_bind(Entity::User.as_str())
             .push_bind(u.name.clone());
@@ -346,7 +366,7 @@ pub(super) async fn insert_users(
     Ok(results)
 }
 
-pub(super) fn user_from_row(row: &SqliteRow) -> Result<UserRecord, StoreError> {
+pub(super) fn user_from_row(row: &DbRow) -> Result<UserRecord, StoreError> {
     let name: String = row.try_get("name")?;
     let max_online: Option<i64> = row.try_get("max_online")?;
     let max_online = max_online
@@ -375,7 +395,7 @@ pub(super) fn user_from_row(row: &SqliteRow) -> Result<UserRecord, StoreError> {
     })
 }
 
-pub(super) fn binding_from_row(row: &SqliteRow) -> Result<(String, Binding), StoreError> {
+pub(super) fn binding_from_row(row: &DbRow) -> Result<(String, Binding), StoreError> {
     let user: String = row.try_get("user_name")?;
     let kind: String = row.try_get("kind")?;
     let value: String = row.try_get("value")?;
@@ -399,7 +419,7 @@ pub(super) const GRANTS_QUERY: &str =
 
 /// Binds a user's columns in the order of [`USER_COLUMNS`].
 pub(super) fn push_user(
-    mut row: sqlx::query_builder::Separated<'_, '_, Sqlite, &'static str>,
+    mut row: sqlx::query_builder::Separated<'_, '_, Db, &'static str>,
     u: &UserRecord,
 ) {
     let p = &u.profile;
@@ -420,7 +440,7 @@ pub(super) fn push_user(
 }
 
 pub(super) async fn insert_binding(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Db>,
     name: &str,
     b: &Binding,
 ) -> Result<(), StoreError> {
@@ -437,7 +457,7 @@ pub(super) async fn insert_binding(
 }
 
 pub(super) async fn insert_holding(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Db>,
     name: &str,
     product: &str,
 ) -> Result<(), StoreError> {
@@ -453,12 +473,9 @@ pub(super) async fn insert_holding(
     Ok(())
 }
 
-impl SqliteStore {
+impl SqlStore {
     /// The users a `SELECT {USER_COLUMNS} …` query finds, in full.
-    async fn read_users(
-        &self,
-        mut q: QueryBuilder<'_, Sqlite>,
-    ) -> Result<Vec<UserRecord>, StoreError> {
+    async fn read_users(&self, mut q: QueryBuilder<'_, Db>) -> Result<Vec<UserRecord>, StoreError> {
         let mut users = q
             .build()
             .fetch_all(&self.pool)
@@ -484,7 +501,7 @@ impl SqliteStore {
         // of bound values.
         let names: Vec<String> = users.iter().map(|u| u.name.clone()).collect();
         let select = |query: &str, order: &str| {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(query);
+            let mut q: QueryBuilder<Db> = QueryBuilder::new(query);
             q.push(" WHERE user_name IN (");
             let mut list = q.separated(", ");
             for name in &names {

@@ -1,10 +1,47 @@
-//! The change log on SQLite.
+//! The change log: every mutation of users, NAS devices and the catalog appends an
+//! entry in its own transaction.
 
-use super::*;
+use async_trait::async_trait;
+use sqlx::{Row, Transaction};
+
+use super::rows::corrupt;
+use super::{Db, SqlStore};
 use crate::store::ChangeLog;
+use crate::store::{unix_now, Change, Entity, StoreError};
+
+pub(super) async fn log_change(
+    tx: &mut Transaction<'_, Db>,
+    entity: Entity,
+    key: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO changes (entity, key) VALUES ($1, $2)")
+        .bind(entity.as_str())
+        .bind(key)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+impl SqlStore {
+    /// Runs an UPDATE or DELETE of one row and logs the change when a row was touched.
+    pub(super) async fn touch<'q>(
+        &self,
+        entity: Entity,
+        name: &str,
+        query: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let touched = query.execute(&mut *tx).await?.rows_affected() > 0;
+        if touched {
+            log_change(&mut tx, entity, name).await?;
+        }
+        tx.commit().await?;
+        Ok(touched)
+    }
+}
 
 #[async_trait]
-impl ChangeLog for SqliteStore {
+impl ChangeLog for SqlStore {
     async fn changes_since(&self, seq: i64) -> Result<Vec<Change>, StoreError> {
         let rows = sqlx::query("SELECT seq, entity, key FROM changes WHERE seq > $1 ORDER BY seq")
             .bind(seq)

@@ -1,16 +1,16 @@
-//! Billing tables on SQLite: instance usage, packages, the ledger, settlements and their
-//! log. Money transactions begin IMMEDIATE: they take SQLite's write lock before reading,
-//! so what a plan is computed from cannot change before it is written.
+//! Billing tables: instance usage, packages, the ledger, settlements and their log.
+//! Money transactions begin with the backend's `begin_write`, which serializes them, so
+//! what a plan is computed from cannot change before it is written.
 
 use async_trait::async_trait;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use sqlx::{QueryBuilder, Row, Transaction};
 use std::collections::HashMap;
 
-use super::{
-    corrupt, counter, grant_from_row, holding_from_row, is_unique_violation, log_change, unsigned,
-    SqliteStore,
+use super::changes::log_change;
+use super::rows::{
+    corrupt, counter, grant_from_row, holding_from_row, is_unique_violation, unsigned,
 };
+use super::{begin_write, Db, DbRow, SqlStore};
 use crate::account::{Holding, Usage};
 use crate::store::billing::{
     Account, BillingStore, DueInstance, InstanceOutcome, LedgerEntry, LedgerKind, LogEntry,
@@ -19,7 +19,7 @@ use crate::store::billing::{
 };
 use crate::store::{Entity, StoreError, ALL_KEYS};
 
-/// Rows per multi-row statement (below SQLite's 32,766 bound values).
+/// Rows per multi-row statement (below SQLite's 32,766 bound values and PostgreSQL's 65,535).
 const ROWS: usize = 1000;
 /// Past this many users, `touch_users` asks for one reload of every user instead.
 const TOUCH_ONE_BY_ONE: usize = 2000;
@@ -31,7 +31,7 @@ const INSTANCE_COLUMNS: &str = "up.user_name, up.product, up.started_at, up.bala
 const PACKAGE_COLUMNS: &str = "id, user_name, product, package, extra_secs, extra_bytes, \
     price_fen, bought_at, expires_at";
 
-fn usage_from_row(row: &SqliteRow) -> Result<Usage, StoreError> {
+fn usage_from_row(row: &DbRow) -> Result<Usage, StoreError> {
     Ok(Usage {
         secs: unsigned(row, "user_products", "used_secs")?,
         bytes_in: unsigned(row, "user_products", "used_in")?,
@@ -40,7 +40,7 @@ fn usage_from_row(row: &SqliteRow) -> Result<Usage, StoreError> {
     })
 }
 
-fn instance_from_row(row: &SqliteRow) -> Result<(String, Holding, i64, Usage), StoreError> {
+fn instance_from_row(row: &DbRow) -> Result<(String, Holding, i64, Usage), StoreError> {
     let (user, holding) = holding_from_row(row)?;
     Ok((
         user,
@@ -50,7 +50,7 @@ fn instance_from_row(row: &SqliteRow) -> Result<(String, Holding, i64, Usage), S
     ))
 }
 
-fn package_from_row(row: &SqliteRow) -> Result<PackageRecord, StoreError> {
+fn package_from_row(row: &DbRow) -> Result<PackageRecord, StoreError> {
     Ok(PackageRecord {
         id: row.try_get("id")?,
         user: row.try_get("user_name")?,
@@ -61,7 +61,7 @@ fn package_from_row(row: &SqliteRow) -> Result<PackageRecord, StoreError> {
     })
 }
 
-fn ledger_from_row(row: &SqliteRow) -> Result<LedgerEntry, StoreError> {
+fn ledger_from_row(row: &DbRow) -> Result<LedgerEntry, StoreError> {
     let kind: String = row.try_get("kind")?;
     Ok(LedgerEntry {
         id: row.try_get("id")?,
@@ -77,7 +77,7 @@ fn ledger_from_row(row: &SqliteRow) -> Result<LedgerEntry, StoreError> {
     })
 }
 
-fn log_from_row(row: &SqliteRow) -> Result<LogEntry, StoreError> {
+fn log_from_row(row: &DbRow) -> Result<LogEntry, StoreError> {
     let code: i64 = row.try_get("code")?;
     Ok(LogEntry {
         id: row.try_get("id")?,
@@ -91,7 +91,7 @@ fn log_from_row(row: &SqliteRow) -> Result<LogEntry, StoreError> {
     })
 }
 
-fn settlement_from_row(row: &SqliteRow) -> Result<SettlementRecord, StoreError> {
+fn settlement_from_row(row: &DbRow) -> Result<SettlementRecord, StoreError> {
     let code: i64 = row.try_get("code")?;
     Ok(SettlementRecord {
         user: row.try_get("user_name")?,
@@ -109,11 +109,11 @@ fn settlement_from_row(row: &SqliteRow) -> Result<SettlementRecord, StoreError> 
 }
 
 async fn insert_ledger(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Db>,
     entries: &[&LedgerEntry],
 ) -> Result<(), StoreError> {
     for chunk in entries.chunks(ROWS) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(
             "INSERT INTO ledger (at, user_name, product, amount_fen, balance_fen, kind, ref, note) ",
         );
         q.push_values(chunk, |mut row, e| {
@@ -140,12 +140,9 @@ async fn insert_ledger(
     Ok(())
 }
 
-async fn insert_log(
-    tx: &mut Transaction<'_, Sqlite>,
-    entries: &[&LogEntry],
-) -> Result<(), StoreError> {
+async fn insert_log(tx: &mut Transaction<'_, Db>, entries: &[&LogEntry]) -> Result<(), StoreError> {
     for chunk in entries.chunks(ROWS) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(
             "INSERT INTO settlement_log (at, user_name, product, cycle_start, code, amount_fen, detail) ",
         );
         q.push_values(chunk, |mut row, e| {
@@ -163,11 +160,11 @@ async fn insert_log(
 }
 
 async fn insert_packages(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Db>,
     packages: &[&PackageRecord],
 ) -> Result<(), StoreError> {
     for chunk in packages.chunks(ROWS) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(
             "INSERT INTO user_packages (user_name, product, package, extra_secs, extra_bytes, \
              price_fen, bought_at, expires_at) ",
         );
@@ -187,7 +184,7 @@ async fn insert_packages(
 }
 
 async fn packages_of(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Db>,
     first_user: &str,
     last_user: &str,
 ) -> Result<Vec<PackageRecord>, StoreError> {
@@ -207,7 +204,7 @@ async fn packages_of(
 
 /// Writes the settled instances of a batch; returns the step that failed.
 async fn write_settlements(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Db>,
     outcomes: &[(String, String, InstanceOutcome)],
     wallets: &HashMap<String, (i64, i64)>,
 ) -> Result<(), (SettleStep, StoreError)> {
@@ -230,7 +227,7 @@ async fn write_settlements(
         }
     }
     for chunk in records.chunks(ROWS) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(
             "INSERT INTO settlements (user_name, product, cycle_start, cycle_end, settled_at, \
              used_secs, used_in, used_out, logins, fee_fen, usage_fen, charged_fen, balance_fen, \
              code) ",
@@ -257,11 +254,11 @@ async fn write_settlements(
             .await
             .map_err(|e| (SettleStep::Record, e.into()))?;
         // The cycle's usage leaves the instance; usage added since stays.
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(
             "UPDATE user_products SET balance_fen = v.column3, cycle_start = v.column4, \
-             cycle_end = v.column5, used_secs = MAX(used_secs - v.column6, 0), \
-             used_in = MAX(used_in - v.column7, 0), used_out = MAX(used_out - v.column8, 0), \
-             logins = MAX(logins - v.column9, 0) FROM (",
+             cycle_end = v.column5, used_secs = CASE WHEN used_secs > v.column6 THEN used_secs - v.column6 ELSE 0 END, \
+             used_in = CASE WHEN used_in > v.column7 THEN used_in - v.column7 ELSE 0 END, used_out = CASE WHEN used_out > v.column8 THEN used_out - v.column8 ELSE 0 END, \
+             logins = CASE WHEN logins > v.column9 THEN logins - v.column9 ELSE 0 END FROM (",
         );
         q.push_values(chunk, |mut row, w| {
             let r = &w.record;
@@ -282,7 +279,7 @@ async fn write_settlements(
             .map_err(|e| deduct(e.into()))?;
     }
     for chunk in ends.chunks(ROWS) {
-        let mut q: QueryBuilder<Sqlite> =
+        let mut q: QueryBuilder<Db> =
             QueryBuilder::new("UPDATE user_products SET cycle_end = v.column3 FROM (");
         q.push_values(chunk, |mut row, (user, product, end)| {
             row.push_bind(user.to_string())
@@ -301,7 +298,7 @@ async fn write_settlements(
         .map(|(u, (_, after))| (u, *after))
         .collect();
     for chunk in moved.chunks(ROWS) {
-        let mut q: QueryBuilder<Sqlite> =
+        let mut q: QueryBuilder<Db> =
             QueryBuilder::new("UPDATE users SET balance_fen = v.column2 FROM (");
         q.push_values(chunk, |mut row, (user, wallet)| {
             row.push_bind(user.to_string()).push_bind(*wallet);
@@ -332,7 +329,7 @@ async fn write_settlements(
 }
 
 #[async_trait]
-impl BillingStore for SqliteStore {
+impl BillingStore for SqlStore {
     async fn instance_usage(&self) -> Result<Vec<(String, String, Usage)>, StoreError> {
         let rows = sqlx::query(
             "SELECT user_name, product, used_secs, used_in, used_out, logins FROM user_products \
@@ -383,11 +380,7 @@ impl BillingStore for SqliteStore {
             step: SettleStep::Claim,
             error: e.into(),
         };
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(claim)?;
+        let mut tx = begin_write(&self.pool).await.map_err(claim)?;
         let due = read_due(&mut tx, now, scope, after, limit)
             .await
             .map_err(|error| SettleFailure {
@@ -402,7 +395,7 @@ impl BillingStore for SqliteStore {
         let mut settled: std::collections::HashSet<(String, String, i64)> = Default::default();
         for chunk in due.chunks(ROWS) {
             // A join from the keys, so that each is one look-up in the unique index.
-            let mut q: QueryBuilder<Sqlite> =
+            let mut q: QueryBuilder<Db> =
                 QueryBuilder::new("SELECT s.user_name, s.product, s.cycle_start FROM (");
             q.push_values(chunk, |mut row, i| {
                 row.push_bind(i.user.clone())
@@ -458,7 +451,7 @@ impl BillingStore for SqliteStore {
         user: &str,
         plan: &MoneyPlan<'_>,
     ) -> Result<Option<Result<MoneyWrite, Refusal>>, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = begin_write(&self.pool).await?;
         let Some(account) = read_account(&mut tx, user).await? else {
             return Ok(None);
         };
@@ -527,7 +520,7 @@ impl BillingStore for SqliteStore {
     }
 
     async fn delete_expired_packages(&self, now: i64) -> Result<Vec<(String, u64)>, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = begin_write(&self.pool).await?;
         let rows = sqlx::query(
             "SELECT user_name, COUNT(*) AS n FROM user_packages WHERE expires_at <= $1 \
              GROUP BY user_name ORDER BY user_name",
@@ -618,7 +611,7 @@ impl BillingStore for SqliteStore {
 
 /// Instances due at `now`, with their packages and the wallet as stored.
 async fn read_due(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Db>,
     now: i64,
     scope: &SettleScope,
     after: Option<(String, String)>,
@@ -667,7 +660,7 @@ async fn read_due(
 }
 
 async fn read_account(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Db>,
     user: &str,
 ) -> Result<Option<Account>, StoreError> {
     let Some(wallet) =

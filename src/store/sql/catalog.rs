@@ -1,10 +1,16 @@
-//! The catalog on SQLite.
+//! The catalog.
 
-use super::*;
+use async_trait::async_trait;
+use sqlx::Row;
+
+use super::rows::{corrupt, is_unique_violation};
+use super::{DbRow, SqlStore};
+use crate::catalog::{CatalogKind, CatalogRow};
 use crate::store::CatalogStore;
+use crate::store::{catalog_key, unix_now, Entity, Put, StoreError};
 
 #[async_trait]
-impl CatalogStore for SqliteStore {
+impl CatalogStore for SqlStore {
     async fn catalog(&self) -> Result<Vec<CatalogRow>, StoreError> {
         sqlx::query("SELECT kind, name, body FROM catalog ORDER BY kind, name")
             .fetch_all(&self.pool)
@@ -53,7 +59,7 @@ impl CatalogStore for SqliteStore {
     }
 }
 
-pub(super) fn catalog_from_row(row: &SqliteRow) -> Result<CatalogRow, StoreError> {
+pub(super) fn catalog_from_row(row: &DbRow) -> Result<CatalogRow, StoreError> {
     let kind: String = row.try_get("kind")?;
     let name: String = row.try_get("name")?;
     Ok(CatalogRow {

@@ -1,10 +1,16 @@
-//! NAS devices on SQLite.
+//! NAS devices.
 
-use super::*;
+use async_trait::async_trait;
+use sqlx::Row;
+
+use super::changes::log_change;
+use super::rows::{corrupt, is_unique_violation};
+use super::{DbRow, SqlStore};
 use crate::store::NasStore;
+use crate::store::{Entity, NasRecord, StoreError};
 
 #[async_trait]
-impl NasStore for SqliteStore {
+impl NasStore for SqlStore {
     async fn nas_devices(&self) -> Result<Vec<NasRecord>, StoreError> {
         sqlx::query(
             "SELECT name, address, secret_sealed, vendor, require_message_authenticator, \
@@ -51,7 +57,7 @@ impl NasStore for SqliteStore {
     }
 }
 
-pub(super) fn nas_from_row(row: &SqliteRow) -> Result<NasRecord, StoreError> {
+pub(super) fn nas_from_row(row: &DbRow) -> Result<NasRecord, StoreError> {
     let name: String = row.try_get("name")?;
     let vendor: String = row.try_get("vendor")?;
     Ok(NasRecord {
