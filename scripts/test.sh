@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: formatting, lints, unit and end-to-end tests.
+# Runs the whole test suite: formatting, lints, unit tests, and the end-to-end tests twice:
+# on the embedded SQLite store, then on a throwaway PostgreSQL cluster (scripts/pg-cluster.sh).
 # Installs what the tests need (FreeRADIUS's radclient; Chromium, chromedriver and a CJK
-# font for the login page's browser test) when it can (root + apt-get); otherwise it says
-# exactly what is missing and stops.
+# font for the login page's browser test; PostgreSQL's server) when it can (root +
+# apt-get); otherwise it says exactly what is missing and stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,8 @@ command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 # Without a CJK font the screenshots show the Chinese texts as boxes.
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need_apt+=(fonts-wqy-microhei)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 ||
+  need_apt+=(postgresql)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -34,4 +37,15 @@ if cargo nextest --version >/dev/null 2>&1; then
   cargo test --doc --locked
 else
   cargo test --locked --no-fail-fast
+fi
+
+pg_dir=$(mktemp -d)
+trap 'scripts/pg-cluster.sh stop "$pg_dir" || true; rm -rf "$pg_dir"' EXIT
+TURNSTILE_TEST_POSTGRES=$(scripts/pg-cluster.sh start "$pg_dir")
+export TURNSTILE_TEST_POSTGRES
+echo "test.sh: the end-to-end tests again, on PostgreSQL ($TURNSTILE_TEST_POSTGRES)"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --locked --no-fail-fast -E 'kind(test)'
+else
+  cargo test --locked --no-fail-fast --tests
 fi

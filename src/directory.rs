@@ -379,14 +379,16 @@ impl Directory {
         Ok(changes.len())
     }
 
-    /// Keeps the directory in sync until `shutdown` turns true; prunes old log entries.
+    /// Keeps the directory in sync until `shutdown` turns true: every `interval`, and at
+    /// once when the store says the log grew. Prunes old log entries every five minutes.
     pub async fn follow(self: Arc<Self>, interval: Duration, mut shutdown: watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut rounds: u64 = 0;
+        let mut pruned = std::time::Instant::now();
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
+                _ = self.backend.store.changed() => {}
                 _ = shutdown.changed() => return,
             }
             match self.sync().await {
@@ -398,8 +400,8 @@ impl Directory {
                 ),
                 Err(e) => tracing::warn!(error = %e, "directory refresh failed; will retry"),
             }
-            rounds += 1;
-            if rounds.is_multiple_of(600) {
+            if pruned.elapsed() >= Duration::from_secs(300) {
+                pruned = std::time::Instant::now();
                 let keep_from = self.applied.load(Ordering::Acquire) - CHANGE_LOG_KEEP;
                 if keep_from > 0 {
                     if let Err(e) = self.backend.store.prune_changes(keep_from).await {

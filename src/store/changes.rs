@@ -62,4 +62,8 @@ pub trait ChangeLog: Send + Sync {
     async fn prune_changes(&self, seq: i64) -> Result<(), StoreError>;
     /// True the first time `key` is claimed in this store, false ever after.
     async fn claim_once(&self, key: &str) -> Result<bool, StoreError>;
+    /// Resolves when the log may have grown, as far as the database says so by itself
+    /// (PostgreSQL's NOTIFY, whichever node wrote). A backend that cannot tell never
+    /// resolves, and followers rely on their polling interval alone.
+    async fn changed(&self);
 }

@@ -7,11 +7,12 @@
 //! entry is numbered, so entries become visible in the order of their numbers and a node
 //! following the log never skips one that committed late.
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Transaction};
 use std::str::FromStr;
+use std::sync::{Arc, Once};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use super::StoreError;
 
@@ -41,12 +42,20 @@ type SqlStore = PgStore;
 /// key as in the `changes` trigger of `migrations/postgres`.
 pub const WRITE_LOCK: i64 = 0x7475_726e_0001;
 
+/// The channel the `changes` trigger notifies on.
+const CHANGES_CHANNEL: &str = "turnstile_changes";
+
 /// A PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
     /// New users go through one writer that commits whatever is queued together.
     new_users: mpsc::Sender<users::NewUser>,
+    /// Signalled on every notification of [`CHANGES_CHANNEL`] (and when the listening
+    /// connection is lost, since notifications may then have been missed).
+    changed: Arc<Notify>,
+    /// Starts the listening task the first time someone waits for changes.
+    listening: Arc<Once>,
 }
 
 impl PgStore {
@@ -67,7 +76,51 @@ impl PgStore {
         Ok(PgStore {
             new_users: users::start_user_writer(pool.clone()),
             pool,
+            changed: Arc::new(Notify::new()),
+            listening: Arc::new(Once::new()),
         })
+    }
+
+    /// Waits for the next notification that the change log grew.
+    async fn notified(&self) {
+        self.listening.call_once(|| {
+            tokio::spawn(listen(self.pool.clone(), self.changed.clone()));
+        });
+        self.changed.notified().await;
+    }
+}
+
+/// Listens on [`CHANGES_CHANNEL`] for as long as the process runs, reconnecting when the
+/// connection drops; every notification (and every loss, since some may have been missed
+/// meanwhile) wakes the follower.
+async fn listen(pool: PgPool, changed: Arc<Notify>) {
+    loop {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for changes; polling meanwhile");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen(CHANGES_CHANNEL).await {
+            tracing::warn!(error = %e, "cannot listen for changes; polling meanwhile");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(_)) => changed.notify_one(),
+                // The connection was lost; the next call reconnects and listens again.
+                Ok(None) => changed.notify_one(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "listening for changes failed; polling meanwhile");
+                    changed.notify_one();
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    break;
+                }
+            }
+        }
     }
 }
 

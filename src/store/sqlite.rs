@@ -73,6 +73,13 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// SQLite tells no one about changes: followers poll.
+    async fn notified(&self) {
+        std::future::pending::<()>().await
+    }
+}
+
 /// Begins a transaction that reads what it is about to write: IMMEDIATE takes SQLite's
 /// write lock first, so no other writer comes between the read and the write (and the
 /// busy timeout applies while waiting).

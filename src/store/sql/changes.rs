@@ -93,4 +93,8 @@ impl ChangeLog for SqlStore {
             == 1;
         Ok(claimed)
     }
+
+    async fn changed(&self) {
+        self.notified().await
+    }
 }
