@@ -229,6 +229,9 @@ pub struct StoreSettings {
     /// How often the daemon picks up changes made by the CLI or other nodes when nothing
     /// wakes it sooner (PostgreSQL's NOTIFY does).
     pub sync_interval_ms: u64,
+    /// Length of the lease on once-only work (settlement, the sweeper, policy-change
+    /// pushes): when its node dies, another takes the work over within this time.
+    pub lease_secs: u64,
 }
 
 impl Default for StoreSettings {
@@ -236,6 +239,7 @@ impl Default for StoreSettings {
         StoreSettings {
             url: String::new(),
             sync_interval_ms: 500,
+            lease_secs: 20,
         }
     }
 }
@@ -550,6 +554,12 @@ impl Settings {
             _ => {}
         }
         self.store_location()?;
+        if !(2..=300).contains(&self.store.lease_secs) {
+            return Err(ConfigError::key(
+                "store.lease_secs",
+                "must be between 2 and 300 seconds",
+            ));
+        }
         if self.store.sync_interval_ms == 0 || self.store.sync_interval_ms > 2000 {
             return Err(ConfigError::key(
                 "store.sync_interval_ms",
@@ -626,6 +636,17 @@ impl Settings {
             data_dir: self.general.data_dir.clone(),
             location: self.store_location()?,
         })
+    }
+
+    /// This node's name among the nodes of a cluster: the host and the data directory,
+    /// the same across restarts.
+    pub fn node_name(&self) -> String {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "localhost".into());
+        let dir = std::fs::canonicalize(&self.general.data_dir)
+            .unwrap_or_else(|_| self.general.data_dir.clone());
+        format!("{host}:{}", dir.display())
     }
 
     /// The database `store.url` names.

@@ -16,6 +16,7 @@ use crate::clock::Zone;
 use crate::codes::ECode;
 use crate::config::Settings;
 use crate::directory::{Directory, DirectoryError};
+use crate::duty::Duty;
 use crate::radius::acct_server::{self, AcctContext};
 use crate::radius::dynauth::DynAuthClient;
 use crate::radius::reply_cache::ReplyCache;
@@ -234,10 +235,18 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
             "portal.activation names no single-address NAS client: its logins are refused until one exists"
         );
     }
+    let (duty, lease) = crate::duty::hold(
+        directory.store(),
+        settings.node_name(),
+        Duration::from_secs(settings.store.lease_secs),
+        shutdown.clone(),
+    )
+    .await;
     let plan_changes = directory.watch().map(|changes| {
         tokio::spawn(crate::session::plan_change::follow(
             kicker.clone(),
             meter.clone(),
+            duty.clone(),
             changes,
             shutdown.clone(),
         ))
@@ -246,6 +255,7 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
         kicker.clone(),
         meter.clone(),
         settings.sessions,
+        duty.clone(),
         shutdown.clone(),
     ));
     let (settled_tx, settled_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -268,6 +278,7 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
             settler.clone(),
             minute,
             settings.billing.time_zone,
+            duty,
             shutdown.clone(),
         ))
     });
@@ -374,6 +385,7 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     // journal finishes its batch and ends.
     let _ = tokio::time::timeout(Duration::from_secs(5), journal).await;
     let _ = follower.await;
+    let _ = lease.await;
     // The workers are gone, so is every sender: the writer drains and ends.
     drop(ctx_keep);
     let _ = tokio::time::timeout(Duration::from_secs(2), lockout_writer).await;
@@ -386,18 +398,26 @@ async fn settle_daily(
     settler: Arc<Settler>,
     minute: u32,
     zone: Zone,
+    mut duty: Duty,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut next = crate::clock::now();
     loop {
         let wait = (next - crate::clock::now()).max(0) as u64;
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(wait)) => {}
+        let due = tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(wait)) => true,
+            // Whatever the node that had the duty left unsettled is settled now.
+            _ = duty.taken_over() => false,
             _ = shutdown.changed() => return,
+        };
+        if duty.is_mine() {
+            let scope = SettleScope::default();
+            if let Err(e) = settler.run(&scope, crate::clock::now(), false).await {
+                tracing::error!(code = %e.code(), error = %e, "settlement run failed; the next run retries");
+            }
         }
-        let scope = SettleScope::default();
-        if let Err(e) = settler.run(&scope, crate::clock::now(), false).await {
-            tracing::error!(code = %e.code(), error = %e, "settlement run failed; the next run retries");
+        if !due {
+            continue;
         }
         match zone.next_daily(crate::clock::now(), minute) {
             Ok(t) => next = t,

@@ -88,6 +88,7 @@ pub mod codes;
 pub mod config;
 pub mod daemon;
 pub mod directory;
+pub mod duty;
 pub mod mac;
 pub mod ops;
 pub mod portal;

@@ -250,3 +250,16 @@ CREATE TABLE audit_log (
     status BIGINT NOT NULL,
     code   BIGINT NOT NULL
 );
+
+-- Once-only work (settlement, the sweeper, policy-change pushes): one lease per kind,
+-- held by one node at a time and renewed while it lives.
+CREATE TABLE leases (
+    name       TEXT COLLATE "C" PRIMARY KEY,
+    -- The node holding it (host name and a random id per process).
+    holder     TEXT COLLATE "C" NOT NULL,
+    -- Unix second after which another node may take it.
+    expires_at BIGINT NOT NULL
+);
+
+-- A Stop retransmitted to another node finds its session ended already.
+CREATE INDEX session_history_session ON session_history (nas, session_id);

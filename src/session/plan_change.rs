@@ -18,6 +18,7 @@ use crate::billing::standing;
 use crate::catalog::Catalog;
 use crate::codes::ECode;
 use crate::directory::{Reloaded, UserEntry};
+use crate::duty::Duty;
 use crate::store::unix_now;
 
 /// What a change means for one session.
@@ -143,6 +144,7 @@ const CONCURRENT: usize = 64;
 pub async fn follow(
     kicker: Arc<Kicker>,
     meter: Arc<Meter>,
+    duty: Duty,
     mut changes: mpsc::UnboundedReceiver<Reloaded>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -203,6 +205,10 @@ pub async fn follow(
             }
         }
         drop(catalog);
+        // Every node forgets the usage of instances taken away; one pushes the change.
+        if !duty.is_mine() {
+            continue;
+        }
         let limit = Arc::new(Semaphore::new(CONCURRENT));
         let mut running = tokio::task::JoinSet::new();
         for (key, plan, session) in plans {

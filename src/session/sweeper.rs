@@ -20,6 +20,7 @@ use crate::catalog::{Catalog, ControlPolicy};
 use crate::codes::ECode;
 use crate::config::SessionSettings;
 use crate::directory::Directory;
+use crate::duty::Duty;
 use crate::store::unix_now;
 
 /// A session the server must end, and why.
@@ -118,6 +119,7 @@ pub async fn run(
     kicker: Arc<Kicker>,
     meter: Arc<Meter>,
     settings: SessionSettings,
+    duty: Duty,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut tick =
@@ -130,6 +132,10 @@ pub async fn run(
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
+        }
+        // In a cluster every node sees every session; one of them sweeps.
+        if !duty.is_mine() {
+            continue;
         }
         let started = Instant::now();
         let catalog = kicker.directory.catalog();

@@ -1,8 +1,9 @@
 //! Persistent state behind [`Store`], one trait per concern: [`UserStore`] (users with
 //! their bindings and product instances, lockouts), [`NasStore`], [`CatalogStore`],
 //! [`SessionStore`] (online sessions and history), [`ChangeLog`],
-//! [`billing::BillingStore`] (usage, packages, ledger, settlements) and
-//! [`access::AccessStore`] (API tokens, the audit log). A backend implements them all.
+//! [`billing::BillingStore`] (usage, packages, ledger, settlements),
+//! [`access::AccessStore`] (API tokens, the audit log) and [`lease::LeaseStore`]
+//! (once-only work in a cluster). A backend implements them all.
 //!
 //! SQLite is the embedded default ([`sqlite::SqliteStore`]); PostgreSQL
 //! ([`postgres::PgStore`]) is the store a cluster of nodes shares. Both run the same
@@ -15,6 +16,7 @@ pub mod catalog;
 pub mod changes;
 pub mod cipher;
 pub mod import;
+pub mod lease;
 pub mod nas;
 pub mod postgres;
 pub mod sessions;
@@ -35,6 +37,7 @@ use crate::catalog::CatalogKind;
 use access::AccessStore;
 use billing::BillingStore;
 use cipher::{Cipher, CipherError};
+use lease::LeaseStore;
 
 /// Errors of the store.
 #[derive(Debug, Error)]
@@ -79,12 +82,26 @@ pub enum StoreError {
 /// Persistent state, one trait per concern (a backend implements them all). Every
 /// mutation appends to the change log in the same transaction.
 pub trait Store:
-    UserStore + NasStore + CatalogStore + SessionStore + ChangeLog + BillingStore + AccessStore
+    UserStore
+    + NasStore
+    + CatalogStore
+    + SessionStore
+    + ChangeLog
+    + BillingStore
+    + AccessStore
+    + LeaseStore
 {
 }
 
 impl<T> Store for T where
-    T: UserStore + NasStore + CatalogStore + SessionStore + ChangeLog + BillingStore + AccessStore
+    T: UserStore
+        + NasStore
+        + CatalogStore
+        + SessionStore
+        + ChangeLog
+        + BillingStore
+        + AccessStore
+        + LeaseStore
 {
 }
 

@@ -23,6 +23,8 @@ mod billing;
 mod catalog;
 #[path = "sql/changes.rs"]
 mod changes;
+#[path = "sql/lease.rs"]
+mod lease;
 #[path = "sql/nas.rs"]
 mod nas;
 #[path = "sql/rows.rs"]
