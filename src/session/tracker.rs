@@ -23,10 +23,17 @@ use crate::codes::ECode;
 use crate::directory::Directory;
 use crate::session::event::{AccountingEvent, AcctStatus};
 use crate::store::billing::UsageDelta;
-use crate::store::{HistoryRecord, OnlineChange, OnlineRecord, Store, StoreError};
+use crate::store::{
+    HistoryRecord, OnlineChange, OnlinePlan, OnlineRecord, SessionRef, SessionsTouched, Store,
+    StoreError, StoredSessions,
+};
 
 /// Most requests written in one transaction.
 const MAX_BATCH: usize = 1024;
+/// An Interim-Update or Stop for a session that ended this recently (and is not online)
+/// is a late copy of one already recorded, say a Stop retransmitted to another node: it
+/// changes nothing.
+const RECENT_END_SECS: i64 = 600;
 /// Requests waiting for the journal; senders wait beyond this.
 const QUEUE: usize = 4096;
 
@@ -72,6 +79,21 @@ struct Pending {
     done: oneshot::Sender<Result<(), TrackerError>>,
 }
 
+impl Op {
+    /// True for an Accounting-Request Start.
+    fn is_start(&self) -> bool {
+        matches!(self, Op::Accounting { request, .. } if request.status == AcctStatus::Start)
+    }
+
+    /// The Acct-Session-Id of the session the change is about.
+    fn session_id(&self) -> &str {
+        match self {
+            Op::Accounting { request, .. } => &request.session_id,
+            Op::End { session_id, .. } | Op::Split { session_id, .. } => session_id,
+        }
+    }
+}
+
 /// The online table and the journal that keeps it durable.
 #[derive(Clone)]
 pub struct SessionTracker {
@@ -100,7 +122,7 @@ impl SessionTracker {
             let (key, session) = Session::from_record(r);
             journal.online.insert(key, session);
         }
-        for (user, product, usage) in journal.store.instance_usage().await? {
+        for (user, product, usage) in journal.store.instance_usage(None).await? {
             journal.meter.set(&user, &product, usage);
         }
         metrics::gauge!("turnstile_online_sessions").set(journal.online.len() as f64);
@@ -177,7 +199,24 @@ impl SessionTracker {
 
 async fn run(journal: Journal, mut rx: mpsc::Receiver<Pending>) {
     let batches = metrics::histogram!("turnstile_accounting_batch_size");
-    while let Some(first) = rx.recv().await {
+    // Sessions other nodes changed whose reading failed, read again a second later.
+    let mut unread = SessionsTouched::default();
+    loop {
+        let first = tokio::select! {
+            first = rx.recv() => match first {
+                Some(p) => p,
+                None => return,
+            },
+            touched = journal.store.changed_elsewhere() => {
+                unread.merge(touched);
+                refresh(&journal, &mut unread).await;
+                continue;
+            }
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)), if !unread.is_empty() => {
+                refresh(&journal, &mut unread).await;
+                continue;
+            }
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -186,24 +225,96 @@ async fn run(journal: Journal, mut rx: mpsc::Receiver<Pending>) {
             }
         }
         batches.record(batch.len() as f64);
-        let (changes, usage) = plan(&journal, &batch);
-        let outcome = journal.store.apply_online(&changes, &usage).await;
-        if outcome.is_ok() {
-            for change in &changes {
+        let keys: Vec<SessionRef> = batch
+            .iter()
+            .map(|p| (p.nas.to_string(), p.op.session_id().to_string()))
+            .collect();
+        let ended_since = batch.iter().map(|p| p.now).min().unwrap_or(0) - RECENT_END_SECS;
+        let outcome = journal
+            .store
+            .apply_online(&keys, ended_since, &mut |stored| {
+                plan(&journal, &batch, stored)
+            })
+            .await;
+        if let Ok(planned) = &outcome {
+            for change in &planned.changes {
                 apply(&journal.online, change);
             }
-            for d in &usage {
+            for d in &planned.usage {
                 journal.meter.add(&d.user, &d.product, d.usage);
             }
         }
         for p in batch {
             let result = match &outcome {
-                Ok(()) => Ok(()),
+                Ok(_) => Ok(()),
                 Err(e) => Err(TrackerError::Store(e.to_string())),
             };
             // The requester may have given up; nothing to do then.
             let _ = p.done.send(result);
         }
+    }
+}
+
+/// Reads again the sessions other nodes changed, and the usage of their users' product
+/// instances; memory follows the store. What cannot be read stays in `unread`.
+async fn refresh(journal: &Journal, unread: &mut SessionsTouched) {
+    let touched = std::mem::take(unread);
+    let records = match journal.store.online_of(&touched).await {
+        Ok(records) => records,
+        Err(e) => {
+            tracing::warn!(error = %e, "sessions changed on another node cannot be read; retrying");
+            *unread = touched;
+            return;
+        }
+    };
+    let online = &journal.online;
+    let mut users: HashSet<String> = HashSet::new();
+    let present: HashSet<SessionKey> = records
+        .iter()
+        .map(|r| SessionKey {
+            nas: r.nas.as_str().into(),
+            id: r.session_id.as_str().into(),
+        })
+        .collect();
+    // Gone from the store: ended elsewhere.
+    let mut gone: Vec<SessionKey> = touched
+        .sessions
+        .iter()
+        .map(|(nas, id)| SessionKey {
+            nas: nas.as_str().into(),
+            id: id.as_str().into(),
+        })
+        .filter(|k| !present.contains(k))
+        .collect();
+    if touched.all || !touched.nases.is_empty() {
+        let nases: HashSet<&str> = touched.nases.iter().map(String::as_str).collect();
+        gone.extend(
+            online
+                .scan(|k, _| {
+                    let swept = touched.all || nases.contains(&*k.nas);
+                    (swept && !present.contains(k)).then(|| k.clone())
+                })
+                .into_iter(),
+        );
+    }
+    for key in gone {
+        if let Some(s) = online.remove(&key) {
+            users.insert(s.user.to_string());
+        }
+    }
+    for record in records {
+        users.insert(record.user.clone());
+        apply(online, &OnlineChange::Put(record));
+    }
+    metrics::gauge!("turnstile_online_sessions").set(online.len() as f64);
+    let users: Vec<String> = users.into_iter().collect();
+    match journal.store.instance_usage(Some(&users)).await {
+        Ok(rows) => {
+            for (user, product, usage) in rows {
+                journal.meter.set(&user, &product, usage);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "usage changed on another node cannot be read"),
     }
 }
 
@@ -228,10 +339,10 @@ pub fn delta(prior: Option<&OnlineRecord>, next: &OnlineRecord) -> Usage {
 }
 
 /// The store changes for a batch, in order, and the usage they add to product instances.
-/// Each request is merged into the session as the earlier requests of the same batch
-/// left it: what an update does not say (the start, the address) is kept.
-fn plan(journal: &Journal, batch: &[Pending]) -> (Vec<OnlineChange>, Vec<UsageDelta>) {
-    let online = &journal.online;
+/// Each request is merged into the session as the store holds it (whichever node wrote
+/// it), or as the earlier requests of the same batch left it: what an update does not
+/// say (the start, the address) is kept.
+fn plan(journal: &Journal, batch: &[Pending], stored: &StoredSessions) -> OnlinePlan {
     let mut seen: HashMap<SessionKey, Option<OnlineRecord>> = HashMap::new();
     let mut cleared: HashSet<&str> = HashSet::new();
     let mut changes = Vec::with_capacity(batch.len());
@@ -258,18 +369,18 @@ fn plan(journal: &Journal, batch: &[Pending]) -> (Vec<OnlineChange>, Vec<UsageDe
         entry.usage = entry.usage.plus(d);
     };
     for p in batch {
-        let session_id = match &p.op {
-            Op::Accounting { request, .. } => &request.session_id,
-            Op::End { session_id, .. } | Op::Split { session_id, .. } => session_id,
-        };
         let key = SessionKey {
             nas: p.nas.clone(),
-            id: session_id.as_str().into(),
+            id: p.op.session_id().into(),
         };
+        let stored_as = (p.nas.to_string(), p.op.session_id().to_string());
         let prior = match seen.get(&key) {
             Some(s) => s.clone(),
             None if cleared.contains(&*p.nas) => None,
-            None => online.get(&key).map(|s| s.record),
+            // A Start may reuse the id of an ended session; anything else for one is a
+            // late copy of what was recorded before it ended.
+            None if stored.ended.contains(&stored_as) && !p.op.is_start() => continue,
+            None => stored.online.get(&stored_as).cloned(),
         };
         let (r, source) = match &p.op {
             Op::Accounting { request, source } => (request, *source),
@@ -361,7 +472,10 @@ fn plan(journal: &Journal, batch: &[Pending]) -> (Vec<OnlineChange>, Vec<UsageDe
             AcctStatus::Other(_) => {}
         }
     }
-    (changes, usage.into_values().collect())
+    OnlinePlan {
+        changes,
+        usage: usage.into_values().collect(),
+    }
 }
 
 /// The session after `r`: the request's values where it has them, the prior ones where not.

@@ -285,8 +285,12 @@ pub struct SettleFailure {
 /// Billing's part of the store.
 #[async_trait]
 pub trait BillingStore: Send + Sync {
-    /// Every product instance's usage in its current cycle: (user, product, usage).
-    async fn instance_usage(&self) -> Result<Vec<(String, String, Usage)>, StoreError>;
+    /// Product instances' usage in their current cycle: (user, product, usage); of
+    /// `users`, or every instance with some usage.
+    async fn instance_usage(
+        &self,
+        users: Option<&[String]>,
+    ) -> Result<Vec<(String, String, Usage)>, StoreError>;
     /// A user's money, instances, usage and packages; None if there is no such user.
     async fn account(&self, user: &str) -> Result<Option<Account>, StoreError>;
     /// Up to `limit` instances due at `now` in `scope`, after `after` in (user, product)

@@ -26,7 +26,10 @@ pub mod users;
 pub use catalog::{catalog_key, CatalogStore, Put};
 pub use changes::{Change, ChangeLog, Entity, ALL_KEYS};
 pub use nas::{NasRecord, NasStore};
-pub use sessions::{HistoryRecord, OnlineChange, OnlineRecord, SessionStore};
+pub use sessions::{
+    HistoryRecord, OnlineChange, OnlinePlan, OnlineRecord, SessionRef, SessionStore,
+    SessionsTouched, StoredSessions,
+};
 pub use users::{UserQuery, UserRecord, UserStore};
 
 use std::sync::Arc;

@@ -7,14 +7,15 @@
 //! entry is numbered, so entries become visible in the order of their numbers and a node
 //! following the log never skips one that committed late.
 
+use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Transaction};
 use std::str::FromStr;
-use std::sync::{Arc, Once};
+use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 
-use super::StoreError;
+use super::{OnlineChange, SessionRef, SessionsTouched, StoreError};
 
 #[path = "sql/access.rs"]
 mod access;
@@ -46,6 +47,25 @@ pub const WRITE_LOCK: i64 = 0x7475_726e_0001;
 
 /// The channel the `changes` trigger notifies on.
 const CHANGES_CHANNEL: &str = "turnstile_changes";
+/// The channel accounting batches name the sessions they changed on.
+const SESSIONS_CHANNEL: &str = "turnstile_sessions";
+/// Longest notice payload (PostgreSQL's limit is 8,000 bytes).
+const NOTICE_BYTES: usize = 7_000;
+/// Past this many sessions told of and not yet read again, read them all instead.
+const TOUCHED_MAX: usize = 100_000;
+/// Rows locked by an accounting batch stay locked until it commits.
+const LOCK_ROWS: &str = " FOR UPDATE";
+
+/// What an accounting batch tells the other nodes: which sessions to read again.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct SessionNotice {
+    /// The node that wrote (which ignores its own notices).
+    node: u64,
+    /// Sessions changed.
+    sessions: Vec<SessionRef>,
+    /// NAS clients all of whose sessions ended.
+    nases: Vec<String>,
+}
 
 /// A PostgreSQL database.
 #[derive(Debug, Clone)]
@@ -56,8 +76,12 @@ pub struct PgStore {
     /// Signalled on every notification of [`CHANGES_CHANNEL`] (and when the listening
     /// connection is lost, since notifications may then have been missed).
     changed: Arc<Notify>,
+    /// Sessions other nodes told of, not yet asked for, and the signal that some were.
+    touched: Arc<(Mutex<SessionsTouched>, Notify)>,
     /// Starts the listening task the first time someone waits for changes.
     listening: Arc<Once>,
+    /// This process among the nodes, in session notices.
+    node: u64,
 }
 
 impl PgStore {
@@ -79,51 +103,186 @@ impl PgStore {
             new_users: users::start_user_writer(pool.clone()),
             pool,
             changed: Arc::new(Notify::new()),
+            touched: Arc::default(),
             listening: Arc::new(Once::new()),
+            node: rand::random(),
         })
+    }
+
+    /// Starts listening, once.
+    fn listen(&self) {
+        self.listening.call_once(|| {
+            tokio::spawn(listen(
+                self.pool.clone(),
+                self.node,
+                self.changed.clone(),
+                self.touched.clone(),
+            ));
+        });
     }
 
     /// Waits for the next notification that the change log grew.
     async fn notified(&self) {
-        self.listening.call_once(|| {
-            tokio::spawn(listen(self.pool.clone(), self.changed.clone()));
-        });
+        self.listen();
         self.changed.notified().await;
+    }
+
+    /// Waits for sessions other nodes changed; everything told since the last call.
+    async fn sessions_touched(&self) -> SessionsTouched {
+        self.listen();
+        loop {
+            self.touched.1.notified().await;
+            let touched = std::mem::take(&mut *lock(&self.touched.0));
+            if !touched.is_empty() {
+                return touched;
+            }
+        }
+    }
+
+    /// Tells the other nodes, when `tx` commits, which sessions `changes` touch.
+    async fn announce_sessions(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        changes: &[OnlineChange],
+    ) -> Result<(), StoreError> {
+        let mut notice = SessionNotice {
+            node: self.node,
+            ..SessionNotice::default()
+        };
+        let mut bytes = 0;
+        for change in changes {
+            let session = match change {
+                OnlineChange::Put(r) | OnlineChange::Split { session: r, .. } => r,
+                OnlineChange::End(h) => &h.session,
+                OnlineChange::EndNas { nas, .. } => {
+                    bytes += nas.len() + 4;
+                    notice.nases.push(nas.clone());
+                    continue;
+                }
+            };
+            bytes += session.nas.len() + session.session_id.len() + 8;
+            notice
+                .sessions
+                .push((session.nas.clone(), session.session_id.clone()));
+            if bytes > NOTICE_BYTES {
+                notify_sessions(tx, &notice).await?;
+                notice.sessions.clear();
+                notice.nases.clear();
+                bytes = 0;
+            }
+        }
+        if !notice.sessions.is_empty() || !notice.nases.is_empty() {
+            notify_sessions(tx, &notice).await?;
+        }
+        Ok(())
     }
 }
 
-/// Listens on [`CHANGES_CHANNEL`] for as long as the process runs, reconnecting when the
-/// connection drops; every notification (and every loss, since some may have been missed
-/// meanwhile) wakes the follower.
-async fn listen(pool: PgPool, changed: Arc<Notify>) {
+async fn notify_sessions(
+    tx: &mut Transaction<'_, Postgres>,
+    notice: &SessionNotice,
+) -> Result<(), StoreError> {
+    let payload = serde_json::to_string(notice).unwrap_or_default();
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(SESSIONS_CHANNEL)
+        .bind(payload)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn lock(m: &Mutex<SessionsTouched>) -> std::sync::MutexGuard<'_, SessionsTouched> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Adds what a notice (or a lost connection) says to what waits to be read again.
+fn touch(touched: &(Mutex<SessionsTouched>, Notify), more: SessionsTouched) {
+    let mut waiting = lock(&touched.0);
+    waiting.merge(more);
+    if waiting.sessions.len() > TOUCHED_MAX {
+        *waiting = SessionsTouched {
+            all: true,
+            ..SessionsTouched::default()
+        };
+    }
+    drop(waiting);
+    touched.1.notify_one();
+}
+
+/// Listens on [`CHANGES_CHANNEL`] and [`SESSIONS_CHANNEL`] for as long as the process
+/// runs, reconnecting when the connection drops. A lost connection may have lost
+/// notifications: the change log is read and every session read again then.
+async fn listen(
+    pool: PgPool,
+    node: u64,
+    changed: Arc<Notify>,
+    touched: Arc<(Mutex<SessionsTouched>, Notify)>,
+) {
+    let lost = || {
+        changed.notify_one();
+        touch(
+            &touched,
+            SessionsTouched {
+                all: true,
+                ..SessionsTouched::default()
+            },
+        );
+    };
     loop {
         let mut listener = match PgListener::connect_with(&pool).await {
             Ok(l) => l,
             Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for changes; polling meanwhile");
+                tracing::warn!(error = %e, "cannot listen to the other nodes; polling meanwhile");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
         };
-        if let Err(e) = listener.listen(CHANGES_CHANNEL).await {
-            tracing::warn!(error = %e, "cannot listen for changes; polling meanwhile");
+        if let Err(e) = listener
+            .listen_all([CHANGES_CHANNEL, SESSIONS_CHANNEL])
+            .await
+        {
+            tracing::warn!(error = %e, "cannot listen to the other nodes; polling meanwhile");
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         }
+        // Whatever happened before listening started is read afresh.
+        lost();
         loop {
             match listener.try_recv().await {
+                Ok(Some(n)) if n.channel() == SESSIONS_CHANNEL => {
+                    match serde_json::from_str::<SessionNotice>(n.payload()) {
+                        Ok(notice) if notice.node == node => {}
+                        Ok(notice) => touch(
+                            &touched,
+                            SessionsTouched {
+                                sessions: notice.sessions,
+                                nases: notice.nases,
+                                all: false,
+                            },
+                        ),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "unreadable session notice; reading every session again");
+                            lost();
+                        }
+                    }
+                }
                 Ok(Some(_)) => changed.notify_one(),
                 // The connection was lost; the next call reconnects and listens again.
-                Ok(None) => changed.notify_one(),
+                Ok(None) => lost(),
                 Err(e) => {
-                    tracing::warn!(error = %e, "listening for changes failed; polling meanwhile");
-                    changed.notify_one();
+                    tracing::warn!(error = %e, "listening to the other nodes failed; polling meanwhile");
+                    lost();
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     break;
                 }
             }
         }
     }
+}
+
+/// Begins an accounting batch: its session rows are locked as it reads them.
+async fn begin_sessions(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    pool.begin().await
 }
 
 /// Begins a transaction that reads what it is about to write, holding [`WRITE_LOCK`]

@@ -1,9 +1,59 @@
 //! Sessions as stored: those online, and the history of ended ones (上网明细).
 
 use async_trait::async_trait;
+use std::collections::{HashMap, HashSet};
 
 use super::billing::UsageDelta;
 use super::StoreError;
+
+/// A session as the store keys it: NAS client name and Acct-Session-Id.
+pub type SessionRef = (String, String);
+
+/// What the store holds of the sessions a batch of accounting is about, read in the
+/// batch's transaction (on PostgreSQL with their rows locked until it commits).
+#[derive(Debug, Default)]
+pub struct StoredSessions {
+    /// Those online.
+    pub online: HashMap<SessionRef, OnlineRecord>,
+    /// Those not online whose history shows them ended recently: a late copy of their
+    /// Stop (retransmitted to another node, say) must not count them twice.
+    pub ended: HashSet<SessionRef>,
+}
+
+/// What a batch of accounting does: the changes, in order, and the usage they add to
+/// product instances.
+#[derive(Debug, Default)]
+pub struct OnlinePlan {
+    /// Changes to the online sessions.
+    pub changes: Vec<OnlineChange>,
+    /// Usage added to product instances.
+    pub usage: Vec<UsageDelta>,
+}
+
+/// Sessions another node changed, to be read again.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SessionsTouched {
+    /// These sessions.
+    pub sessions: Vec<SessionRef>,
+    /// Every session of these NAS clients (Accounting-On/Off).
+    pub nases: Vec<String>,
+    /// Every session (notifications may have been missed).
+    pub all: bool,
+}
+
+impl SessionsTouched {
+    /// Adds what `other` touched.
+    pub fn merge(&mut self, other: SessionsTouched) {
+        self.sessions.extend(other.sessions);
+        self.nases.extend(other.nases);
+        self.all |= other.all;
+    }
+
+    /// True when nothing was touched.
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty() && self.nases.is_empty() && !self.all
+    }
+}
 
 /// A session online, as stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -106,13 +156,21 @@ pub enum OnlineChange {
 pub trait SessionStore: Send + Sync {
     /// Every session online, oldest first.
     async fn online_sessions(&self) -> Result<Vec<OnlineRecord>, StoreError>;
-    /// Applies changes to the online sessions in order, and adds usage to product
-    /// instances, in one durable transaction.
+    /// Reads the sessions of `keys` as stored (those ended since unix second
+    /// `ended_since` included), has `plan` decide what the batch does with them, and
+    /// writes that, with the usage added to product instances, in one durable
+    /// transaction. Other nodes are told which sessions changed.
     async fn apply_online(
         &self,
-        changes: &[OnlineChange],
-        usage: &[UsageDelta],
-    ) -> Result<(), StoreError>;
+        keys: &[SessionRef],
+        ended_since: i64,
+        plan: &mut (dyn for<'s> FnMut(&'s StoredSessions) -> OnlinePlan + Send),
+    ) -> Result<OnlinePlan, StoreError>;
+    /// The sessions online now among `touched`.
+    async fn online_of(&self, touched: &SessionsTouched) -> Result<Vec<OnlineRecord>, StoreError>;
+    /// Waits for sessions other nodes changed (and told of), gathering everything told
+    /// since the last call. A store no other node shares never returns.
+    async fn changed_elsewhere(&self) -> SessionsTouched;
     /// Ended sessions, newest first: of one user, or of everyone; at most `limit`.
     async fn history(
         &self,

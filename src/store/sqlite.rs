@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-use super::StoreError;
+use super::{OnlineChange, SessionsTouched, StoreError};
 
 #[path = "sql/access.rs"]
 mod access;
@@ -75,11 +75,33 @@ impl SqliteStore {
     }
 }
 
+/// SQLite's transactions are serialized already: nothing to lock row by row.
+const LOCK_ROWS: &str = "";
+
 impl SqliteStore {
     /// SQLite tells no one about changes: followers poll.
     async fn notified(&self) {
         std::future::pending::<()>().await
     }
+
+    /// No other node shares the file: there is no one to tell.
+    async fn announce_sessions(
+        &self,
+        _tx: &mut Transaction<'_, Sqlite>,
+        _changes: &[OnlineChange],
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// No other node shares the file: nothing changes elsewhere.
+    async fn sessions_touched(&self) -> SessionsTouched {
+        std::future::pending().await
+    }
+}
+
+/// Begins an accounting batch, which reads the sessions it then writes.
+async fn begin_sessions(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+    begin_write(pool).await
 }
 
 /// Begins a transaction that reads what it is about to write: IMMEDIATE takes SQLite's

@@ -97,10 +97,12 @@ pub fn postgres_server() -> Option<String> {
 pub fn fresh_postgres_database(server: &str) -> String {
     use sqlx::Connection;
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    // Process ids come round again between runs on the same server.
     let name = format!(
-        "t{}_{}",
+        "t{}_{}_{:08x}",
         std::process::id(),
-        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        rand::random::<u32>()
     );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -330,13 +330,33 @@ async fn write_settlements(
 
 #[async_trait]
 impl BillingStore for SqlStore {
-    async fn instance_usage(&self) -> Result<Vec<(String, String, Usage)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT user_name, product, used_secs, used_in, used_out, logins FROM user_products \
-             WHERE used_secs > 0 OR used_in > 0 OR used_out > 0 OR logins > 0",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+    async fn instance_usage(
+        &self,
+        users: Option<&[String]>,
+    ) -> Result<Vec<(String, String, Usage)>, StoreError> {
+        const SELECT: &str =
+            "SELECT user_name, product, used_secs, used_in, used_out, logins FROM user_products";
+        let mut rows = Vec::new();
+        match users {
+            None => {
+                let sql = format!(
+                    "{SELECT} WHERE used_secs > 0 OR used_in > 0 OR used_out > 0 OR logins > 0"
+                );
+                rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+            }
+            Some(users) => {
+                for chunk in users.chunks(ROWS) {
+                    let mut q: QueryBuilder<Db> = QueryBuilder::new(SELECT);
+                    q.push(" WHERE user_name IN (");
+                    let mut list = q.separated(", ");
+                    for user in chunk {
+                        list.push_bind(user.clone());
+                    }
+                    q.push(")");
+                    rows.extend(q.build().fetch_all(&self.pool).await?);
+                }
+            }
+        }
         rows.iter()
             .map(|r| {
                 Ok((

@@ -5,10 +5,12 @@ use sqlx::{QueryBuilder, Row, Transaction};
 use std::collections::HashMap;
 
 use super::rows::{corrupt, counter};
-use super::{Db, DbRow, SqlStore};
+use super::{begin_sessions, Db, DbRow, SqlStore, LOCK_ROWS};
 use crate::store::billing::UsageDelta;
-use crate::store::SessionStore;
-use crate::store::{HistoryRecord, OnlineChange, OnlineRecord, StoreError};
+use crate::store::{
+    HistoryRecord, OnlineChange, OnlinePlan, OnlineRecord, SessionRef, SessionStore,
+    SessionsTouched, StoreError, StoredSessions,
+};
 
 #[async_trait]
 impl SessionStore for SqlStore {
@@ -22,15 +24,26 @@ impl SessionStore for SqlStore {
 
     async fn apply_online(
         &self,
-        changes: &[OnlineChange],
-        usage: &[UsageDelta],
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        add_usage(&mut tx, usage).await?;
-        // Each statement is a round trip to SQLite's thread, so a batch is collapsed into
+        keys: &[SessionRef],
+        ended_since: i64,
+        plan: &mut (dyn for<'s> FnMut(&'s StoredSessions) -> OnlinePlan + Send),
+    ) -> Result<OnlinePlan, StoreError> {
+        let mut tx = begin_sessions(&self.pool).await?;
+        let stored = read_sessions(&mut tx, keys, ended_since).await?;
+        let mut planned = plan(&stored);
+        // Instances in one order on every node: two batches waiting on each other's rows
+        // would deadlock.
+        planned
+            .usage
+            .sort_by(|a, b| (&a.user, &a.product).cmp(&(&b.user, &b.product)));
+        add_usage(&mut tx, &planned.usage).await?;
+        // Each statement is a round trip to the database, so a batch is collapsed into
         // a few statements: between two NAS-wide ends, only the last state of each
         // session matters, and the order of different sessions does not.
-        for segment in changes.split_inclusive(|c| matches!(c, OnlineChange::EndNas { .. })) {
+        for segment in planned
+            .changes
+            .split_inclusive(|c| matches!(c, OnlineChange::EndNas { .. }))
+        {
             let (last, rest) = match segment.split_last() {
                 Some((end @ OnlineChange::EndNas { .. }, rest)) => (Some(end), rest),
                 _ => (None, segment),
@@ -64,8 +77,40 @@ impl SessionStore for SqlStore {
                     .await?;
             }
         }
+        self.announce_sessions(&mut tx, &planned.changes).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(planned)
+    }
+
+    async fn online_of(&self, touched: &SessionsTouched) -> Result<Vec<OnlineRecord>, StoreError> {
+        if touched.all {
+            return self.online_sessions().await;
+        }
+        let mut found = Vec::new();
+        for chunk in touched.sessions.chunks(ROWS) {
+            let mut q: QueryBuilder<Db> = QueryBuilder::new(format!(
+                "SELECT {SESSION_COLUMNS}, {SPLIT_COLUMNS} FROM online_sessions \
+                 WHERE (nas, session_id) IN (VALUES "
+            ));
+            push_refs(&mut q, chunk);
+            q.push(")");
+            for row in q.build().fetch_all(&self.pool).await? {
+                found.push(online_from_row(&row)?);
+            }
+        }
+        for nas in &touched.nases {
+            let sql = format!(
+                "SELECT {SESSION_COLUMNS}, {SPLIT_COLUMNS} FROM online_sessions WHERE nas = $1"
+            );
+            for row in sqlx::query(&sql).bind(nas).fetch_all(&self.pool).await? {
+                found.push(online_from_row(&row)?);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn changed_elsewhere(&self) -> SessionsTouched {
+        self.sessions_touched().await
     }
 
     async fn history(
@@ -100,6 +145,69 @@ impl SessionStore for SqlStore {
             })
             .collect()
     }
+}
+
+/// Rows per multi-row statement (below SQLite's 32,766 bound values).
+const ROWS: usize = 1000;
+
+/// `(nas, session_id)` pairs as a VALUES list.
+fn push_refs(q: &mut QueryBuilder<'_, Db>, refs: &[SessionRef]) {
+    let mut list = q.separated(", ");
+    for (nas, id) in refs {
+        list.push("(");
+        list.push_bind_unseparated(nas.clone());
+        list.push_unseparated(", ");
+        list.push_bind_unseparated(id.clone());
+        list.push_unseparated(")");
+    }
+}
+
+/// The sessions of `keys` online (rows locked where the database can), and those of the
+/// rest that ended since `ended_since`.
+async fn read_sessions(
+    tx: &mut Transaction<'_, Db>,
+    keys: &[SessionRef],
+    ended_since: i64,
+) -> Result<StoredSessions, StoreError> {
+    let mut keys = keys.to_vec();
+    // Rows locked in one order on every node.
+    keys.sort();
+    keys.dedup();
+    let mut stored = StoredSessions::default();
+    for chunk in keys.chunks(ROWS) {
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(format!(
+            "SELECT {SESSION_COLUMNS}, {SPLIT_COLUMNS} FROM online_sessions \
+             WHERE (nas, session_id) IN (VALUES "
+        ));
+        push_refs(&mut q, chunk);
+        q.push(") ORDER BY nas, session_id");
+        q.push(LOCK_ROWS);
+        for row in q.build().fetch_all(&mut **tx).await? {
+            let r = online_from_row(&row)?;
+            stored
+                .online
+                .insert((r.nas.clone(), r.session_id.clone()), r);
+        }
+    }
+    let offline: Vec<SessionRef> = keys
+        .into_iter()
+        .filter(|k| !stored.online.contains_key(k))
+        .collect();
+    for chunk in offline.chunks(ROWS) {
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(
+            "SELECT DISTINCT nas, session_id FROM session_history WHERE ended_at >= ",
+        );
+        q.push_bind(ended_since);
+        q.push(" AND (nas, session_id) IN (VALUES ");
+        push_refs(&mut q, chunk);
+        q.push(")");
+        for row in q.build().fetch_all(&mut **tx).await? {
+            stored
+                .ended
+                .insert((row.try_get("nas")?, row.try_get("session_id")?));
+        }
+    }
+    Ok(stored)
 }
 
 /// Columns of `online_sessions`, in [`push_session`] order.
@@ -202,19 +310,14 @@ pub(super) async fn write_sessions(
         .map(|(k, _)| *k)
         .collect();
     let online: Vec<&OnlineRecord> = last.values().filter_map(|r| *r).collect();
-    // Below SQLite's 32,766 bound values per statement.
-    const ROWS: usize = 1000;
+    let gone: Vec<SessionRef> = gone
+        .into_iter()
+        .map(|(nas, id)| (nas.to_string(), id.to_string()))
+        .collect();
     for chunk in gone.chunks(ROWS) {
         let mut q: QueryBuilder<Db> =
             QueryBuilder::new("DELETE FROM online_sessions WHERE (nas, session_id) IN (VALUES ");
-        let mut list = q.separated(", ");
-        for (nas, id) in chunk {
-            list.push("(");
-            list.push_bind_unseparated(nas.to_string());
-            list.push_unseparated(", ");
-            list.push_bind_unseparated(id.to_string());
-            list.push_unseparated(")");
-        }
+        push_refs(&mut q, chunk);
         q.push(")");
         q.build().execute(&mut **tx).await?;
     }
@@ -258,7 +361,6 @@ pub(super) async fn add_usage(
     tx: &mut Transaction<'_, Db>,
     usage: &[UsageDelta],
 ) -> Result<(), StoreError> {
-    const ROWS: usize = 1000;
     for chunk in usage.chunks(ROWS) {
         let mut q: QueryBuilder<Db> = QueryBuilder::new(
             "INSERT INTO user_products \
