@@ -5,70 +5,18 @@ mod common;
 use common::{Daemon, Nas};
 use radius::core::code::Code;
 use radius::core::rfc2865::{CALLING_STATION_ID_TYPE, CLASS_TYPE, FRAMED_IP_ADDRESS_TYPE};
-use radius::core::rfc2865::{NAS_IP_ADDRESS_TYPE, USER_NAME_TYPE};
 use radius::core::rfc2866::{
     ACCT_INPUT_OCTETS_TYPE, ACCT_OUTPUT_OCTETS_TYPE, ACCT_SESSION_ID_TYPE, ACCT_SESSION_TIME_TYPE,
     ACCT_STATUS_TYPE_TYPE, ACCT_TERMINATE_CAUSE_TYPE,
 };
 use radius::core::rfc2869::{ACCT_OUTPUT_GIGAWORDS_TYPE, NAS_PORT_ID_TYPE};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::UdpSocket;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use turnstile::radius::crypto::{verify_response, SharedSecret};
+use turnstile::radius::crypto::SharedSecret;
 use turnstile::radius::packet::PacketBuilder;
-
-fn start_request(id: u8, session: &str) -> Vec<u8> {
-    PacketBuilder::new(Code::AccountingRequest, id)
-        .u32_attribute(ACCT_STATUS_TYPE_TYPE, 1)
-        .and_then(|b| b.attribute(ACCT_SESSION_ID_TYPE, session.as_bytes()))
-        .and_then(|b| b.attribute(USER_NAME_TYPE, b"alice"))
-        .and_then(|b| b.attribute(NAS_IP_ADDRESS_TYPE, &[127, 0, 0, 1]))
-        .unwrap()
-        .finish_signed_request(&SharedSecret::new(common::SECRET.as_bytes()))
-}
-
-/// Sends Starts for fresh sessions from one socket, 64 at a time, until `stop`; returns
-/// the sessions whose Accounting-Response arrived and verified.
-fn load(
-    acct: std::net::SocketAddr,
-    tag: usize,
-    stop: Arc<AtomicBool>,
-    acked: Arc<Mutex<HashSet<String>>>,
-) -> usize {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket.connect(acct).unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
-    let mut sent = 0usize;
-    let mut buf = [0u8; 4096];
-    while !stop.load(Ordering::Relaxed) {
-        let mut outstanding: HashMap<u8, (String, [u8; 16])> = HashMap::new();
-        for id in 0..64u8 {
-            let session = format!("k{tag}-{sent}");
-            let bytes = start_request(id, &session);
-            outstanding.insert(id, (session, bytes[4..20].try_into().unwrap()));
-            sent += 1;
-            if socket.send(&bytes).is_err() {
-                return sent;
-            }
-        }
-        while !outstanding.is_empty() {
-            let Ok(n) = socket.recv(&mut buf) else { break };
-            let reply = &buf[..n];
-            if let Some((session, auth)) = outstanding.remove(&reply[1]) {
-                if reply[0] == Code::AccountingResponse as u8
-                    && verify_response(reply, &auth, common::SECRET.as_bytes())
-                {
-                    acked.lock().unwrap().insert(session);
-                }
-            }
-        }
-    }
-    sent
-}
 
 #[test]
 fn kill_9_loses_no_acknowledged_start() {
@@ -78,7 +26,7 @@ fn kill_9_loses_no_acknowledged_start() {
     let loaders: Vec<_> = (0..4)
         .map(|tag| {
             let (stop, acked, acct) = (stop.clone(), acked.clone(), d.acct);
-            std::thread::spawn(move || load(acct, tag, stop, acked))
+            std::thread::spawn(move || common::load_starts(acct, tag, stop, acked))
         })
         .collect();
     // Kill in the middle of the load, once a good number of records were acknowledged.

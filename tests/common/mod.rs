@@ -8,10 +8,12 @@ use radius::core::rfc2865::{
     USER_NAME_TYPE, USER_PASSWORD_TYPE,
 };
 use radius::core::rfc2866::{ACCT_SESSION_ID_TYPE, ACCT_STATUS_TYPE_TYPE};
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use turnstile::auth::credentials::chap_response;
@@ -204,6 +206,32 @@ impl Daemon {
         let config = dir.path().join("turnstile.toml");
         std::fs::write(&config, edit(base_config(&dir.path().join("data"), ""))).unwrap();
         let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Self::spawn(dir, config, env)
+    }
+
+    /// Another node of this daemon's cluster: the same config and database, a copy of
+    /// its key file and api.token (as docs/cluster.md says to make), its own data
+    /// directory and ports; `env` on top.
+    pub fn join(&self, env: &[(&str, &str)]) -> Daemon {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        for file in ["secret.key", "api.token"] {
+            std::fs::copy(self.dir.path().join("data").join(file), data.join(file))
+                .unwrap_or_else(|e| panic!("copying {file}: {e}"));
+        }
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        let old = self.dir.path().join("data");
+        let config = dir.path().join("turnstile.toml");
+        std::fs::write(
+            &config,
+            text.replace(&old.display().to_string(), &data.display().to_string()),
+        )
+        .unwrap();
+        let env = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
@@ -847,4 +875,56 @@ impl Drop for NasSim {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
+}
+
+/// A signed Accounting-Request Start of `session` for alice from 127.0.0.1.
+pub fn start_request(id: u8, session: &str) -> Vec<u8> {
+    PacketBuilder::new(Code::AccountingRequest, id)
+        .u32_attribute(ACCT_STATUS_TYPE_TYPE, 1)
+        .and_then(|b| b.attribute(ACCT_SESSION_ID_TYPE, session.as_bytes()))
+        .and_then(|b| b.attribute(USER_NAME_TYPE, b"alice"))
+        .and_then(|b| b.attribute(NAS_IP_ADDRESS_TYPE, &[127, 0, 0, 1]))
+        .unwrap()
+        .finish_signed_request(&SharedSecret::new(SECRET.as_bytes()))
+}
+
+/// Sends Starts for fresh sessions from one socket, 64 at a time, until `stop`; returns
+/// the sessions whose Accounting-Response arrived and verified.
+pub fn load_starts(
+    acct: std::net::SocketAddr,
+    tag: usize,
+    stop: Arc<AtomicBool>,
+    acked: Arc<Mutex<HashSet<String>>>,
+) -> usize {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.connect(acct).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut sent = 0usize;
+    let mut buf = [0u8; 4096];
+    while !stop.load(Ordering::Relaxed) {
+        let mut outstanding: HashMap<u8, (String, [u8; 16])> = HashMap::new();
+        for id in 0..64u8 {
+            let session = format!("k{tag}-{sent}");
+            let bytes = start_request(id, &session);
+            outstanding.insert(id, (session, bytes[4..20].try_into().unwrap()));
+            sent += 1;
+            if socket.send(&bytes).is_err() {
+                return sent;
+            }
+        }
+        while !outstanding.is_empty() {
+            let Ok(n) = socket.recv(&mut buf) else { break };
+            let reply = &buf[..n];
+            if let Some((session, auth)) = outstanding.remove(&reply[1]) {
+                if reply[0] == Code::AccountingResponse as u8
+                    && verify_response(reply, &auth, SECRET.as_bytes())
+                {
+                    acked.lock().unwrap().insert(session);
+                }
+            }
+        }
+    }
+    sent
 }

@@ -1,0 +1,225 @@
+//! Two nodes on one PostgreSQL database: a change made on one is enforced on the other
+//! within a second, a session started on one is stopped, limited and kicked on the
+//! other, a retransmission that reaches the other node is applied once, and when a node
+//! dies under accounting load nothing it acknowledged is lost and the survivor takes the
+//! once-only work over.
+//!
+//! These run when the suite runs on PostgreSQL (`scripts/test.sh` does, second);
+//! on SQLite there is no cluster, and each test says it was skipped.
+
+mod common;
+
+use common::{Answer, Daemon, Nas, NasSim};
+use radius::core::code::Code;
+use radius::core::rfc2866::ACCT_SESSION_TIME_TYPE;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The first node, or None (and a note) when the suite runs on SQLite.
+fn first_node(extra: &str, env: &[(&str, &str)]) -> Option<Daemon> {
+    if common::postgres_server().is_none() {
+        eprintln!("skipped: a cluster needs PostgreSQL (TURNSTILE_TEST_POSTGRES)");
+        return None;
+    }
+    Some(Daemon::start_with(extra, env))
+}
+
+/// Sends PAP logins of `user` to `nas` until `check` holds; the time it took. Fails
+/// after 3 s.
+fn until(
+    nas: &mut Nas,
+    user: &str,
+    password: &str,
+    check: impl Fn(&common::Reply) -> bool,
+) -> Duration {
+    let began = Instant::now();
+    loop {
+        let r = nas.pap(user, password, true);
+        if nas.try_exchange(&r).as_ref().is_some_and(&check) {
+            return began.elapsed();
+        }
+        assert!(began.elapsed() < Duration::from_secs(3), "not so after 3 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Polls `check` for up to 3 s.
+fn eventually(what: &str, check: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !check() {
+        assert!(Instant::now() < deadline, "{what}: not so after 3 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_change_on_one_node_is_enforced_on_the_other_within_a_second() {
+    let Some(a) = first_node("", &[]) else { return };
+    // Polling every 2 s could not make it in time: only the notification can.
+    let b = a.join(&[("TURNSTILE__STORE__SYNC_INTERVAL_MS", "2000")]);
+    let mut nas_b = Nas::new("127.0.0.1", &b);
+
+    let created = a.api().call(
+        "POST",
+        "/api/v1/users",
+        Some(&serde_json::json!({"name": "dave", "password": "d4ve-pw"})),
+    );
+    assert_eq!(created.expect("created")["code"], 0);
+    let took = until(&mut nas_b, "dave", "d4ve-pw", |r| {
+        r.code() == Code::AccessAccept
+    });
+    assert!(
+        took < Duration::from_secs(1),
+        "new user live on B after {took:?}"
+    );
+
+    a.cli_ok(&["user", "disable", "dave"]);
+    let took = until(&mut nas_b, "dave", "d4ve-pw", |r| {
+        r.reply_message().starts_with("E2606")
+    });
+    assert!(
+        took < Duration::from_secs(1),
+        "disabled on B after {took:?}"
+    );
+}
+
+#[test]
+fn a_session_started_on_one_node_ends_once_on_the_other() {
+    let Some(a) = first_node("", &[]) else { return };
+    let b = a.join(&[]);
+    let mut acct_a = Nas::accounting("127.0.0.1", &a);
+    let mut acct_b = Nas::accounting("127.0.0.1", &b);
+
+    let start = acct_a.acct(1, "s1", "alice");
+    assert_eq!(acct_a.exchange(&start).code(), Code::AccountingResponse);
+    eventually("B sees the session", || {
+        b.online(&["session_id"]).len() == 1
+    });
+
+    let stop = acct_b.acct_with(
+        2,
+        "s1",
+        "alice",
+        &[(ACCT_SESSION_TIME_TYPE, &60u32.to_be_bytes())],
+    );
+    let first = acct_b.exchange(&stop);
+    assert_eq!(first.code(), Code::AccountingResponse);
+    eventually("A sees it gone", || a.online(&["session_id"]).is_empty());
+
+    // The NAS gave up on B and sent the Stop to A: acknowledged, and nothing changes.
+    acct_a.send(&stop.bytes);
+    let again = acct_a.verify(&stop, acct_a.recv().expect("an answer"));
+    assert_eq!(again.code(), Code::AccountingResponse);
+    let history = a.history(&["session_id", "session_time"]);
+    assert_eq!(history, vec![vec![Some("s1".into()), Some("60".into())]]);
+    assert_eq!(b.history(&["session_id"]).len(), 1);
+    assert!(a.online(&["session_id"]).is_empty() && b.online(&["session_id"]).is_empty());
+}
+
+#[test]
+fn the_online_limit_counts_sessions_on_every_node() {
+    let Some(a) = first_node("", &[]) else { return };
+    let b = a.join(&[]);
+    a.cli_ok(&["user", "set", "alice", "--max-online", "1"]);
+    let mut acct_a = Nas::accounting("127.0.0.1", &a);
+    let mut nas_b = Nas::new("127.0.0.1", &b);
+    let login = nas_b.pap("alice", "wonderland", true);
+    assert_eq!(nas_b.exchange(&login).code(), Code::AccessAccept);
+
+    let start = acct_a.acct(1, "on-a", "alice");
+    assert_eq!(acct_a.exchange(&start).code(), Code::AccountingResponse);
+    until(&mut nas_b, "alice", "wonderland", |r| {
+        r.reply_message().starts_with("E2620")
+    });
+
+    let stop = acct_a.acct(2, "on-a", "alice");
+    assert_eq!(acct_a.exchange(&stop).code(), Code::AccountingResponse);
+    until(&mut nas_b, "alice", "wonderland", |r| {
+        r.code() == Code::AccessAccept
+    });
+}
+
+#[test]
+fn a_session_started_on_one_node_is_kicked_from_the_other() {
+    let sim = NasSim::start("127.0.0.6", Answer::Ack);
+    let Some(a) = first_node(&sim.client_entry("sim-nas", "standard"), &[]) else {
+        return;
+    };
+    let b = a.join(&[]);
+    let mut acct_a = Nas::accounting("127.0.0.6", &a);
+    let start = acct_a.acct(1, "k1", "alice");
+    assert_eq!(acct_a.exchange(&start).code(), Code::AccountingResponse);
+    eventually("B sees the session", || {
+        b.online(&["session_id"]).len() == 1
+    });
+
+    let out = b.cli_ok(&["kick", "--user", "alice"]);
+    assert!(out.contains("sim-nas/k1\tended\tE4103"), "{out}");
+    assert_eq!(sim.requests().len(), 1, "one Disconnect-Request");
+    eventually("A sees it gone", || a.online(&["session_id"]).is_empty());
+    assert_eq!(
+        a.history(&["session_id", "cause"]),
+        vec![vec![Some("k1".into()), Some("4103".into())]]
+    );
+}
+
+#[test]
+fn a_node_killed_under_load_loses_nothing_and_the_survivor_takes_the_duties() {
+    let lease = [("TURNSTILE__STORE__LEASE_SECS", "2")];
+    let Some(mut a) = first_node("", &lease) else {
+        return;
+    };
+    let b = a.join(&lease);
+    a.wait_metric("turnstile_duties_held", 1.0);
+    assert_eq!(b.metric("turnstile_duties_held"), 0.0);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(HashSet::new()));
+    let loaders: Vec<_> = [(0, a.acct), (1, b.acct), (2, a.acct), (3, b.acct)]
+        .into_iter()
+        .map(|(tag, acct)| {
+            let (stop, acked) = (stop.clone(), acked.clone());
+            std::thread::spawn(move || common::load_starts(acct, tag, stop, acked))
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while acked.lock().unwrap().len() < 2000 {
+        assert!(Instant::now() < deadline, "too few acknowledgements");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    a.kill9();
+    // B goes on taking its share for a moment after A died.
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let sent: usize = loaders.into_iter().map(|t| t.join().unwrap()).sum();
+    let acked = acked.lock().unwrap().clone();
+
+    let stored: HashSet<String> = b
+        .online(&["session_id"])
+        .into_iter()
+        .filter_map(|mut row| row.remove(0))
+        .collect();
+    let lost: Vec<_> = acked.difference(&stored).collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged Starts lost, e.g. {:?}",
+        lost.len(),
+        lost.first()
+    );
+    assert!(
+        stored.len() <= sent,
+        "more stored ({}) than sent ({sent})",
+        stored.len()
+    );
+    // The lease of the dead node expires (2 s) and B takes the duties.
+    let took_over = Instant::now();
+    b.wait_metric("turnstile_duties_held", 1.0);
+    eprintln!(
+        "sent {sent}, acknowledged {}, stored {}, duties taken over after {:?}",
+        acked.len(),
+        stored.len(),
+        took_over.elapsed()
+    );
+}
