@@ -3,6 +3,7 @@
 # free port, reachable only over loopback.
 #
 #   scripts/pg-cluster.sh start DIR   # initdb + pg_ctl start; prints the server's URL
+#   scripts/pg-cluster.sh restart DIR # stops it and starts it again on the same port
 #   scripts/pg-cluster.sh stop DIR    # stops it (DIR can then be removed)
 #
 # Databases are created by whoever uses it (the test harness makes one per daemon).
@@ -38,7 +39,7 @@ free_port() {
 
 cmd=${1:-}
 dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|restart|stop DIR" >&2; exit 2; }
 bin=$(bindir)
 
 case "$cmd" in
@@ -54,11 +55,14 @@ case "$cmd" in
       start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
     echo "postgres://turnstile@127.0.0.1:$port"
     ;;
+  restart)
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w -t 60 restart >/dev/null
+    ;;
   stop)
     as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
     ;;
   *)
-    echo "usage: $0 start|stop DIR" >&2
+    echo "usage: $0 start|restart|stop DIR" >&2
     exit 2
     ;;
 esac

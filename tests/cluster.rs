@@ -223,3 +223,115 @@ fn a_node_killed_under_load_loses_nothing_and_the_survivor_takes_the_duties() {
         took_over.elapsed()
     );
 }
+
+/// A PostgreSQL cluster of the test's own (scripts/pg-cluster.sh), stopped when dropped.
+struct PrivateServer {
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+impl PrivateServer {
+    fn start() -> PrivateServer {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Self::script("start", dir.path());
+        let url = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        PrivateServer { dir, url }
+    }
+
+    fn restart(&self) {
+        Self::script("restart", self.dir.path());
+    }
+
+    fn script(command: &str, dir: &std::path::Path) -> std::process::Output {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pg-cluster.sh");
+        let out = std::process::Command::new(script)
+            .arg(command)
+            .arg(dir)
+            .output()
+            .expect("run pg-cluster.sh");
+        assert!(
+            out.status.success(),
+            "pg-cluster.sh {command}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/pg-cluster.sh");
+        let _ = std::process::Command::new(script)
+            .arg("stop")
+            .arg(self.dir.path())
+            .output();
+    }
+}
+
+#[test]
+fn a_postgresql_restart_under_load_loses_nothing_acknowledged() {
+    if common::postgres_server().is_none() {
+        eprintln!("skipped: needs PostgreSQL (TURNSTILE_TEST_POSTGRES)");
+        return;
+    }
+    // A server of its own: restarting the shared one would break the other tests.
+    let server = PrivateServer::start();
+    let url = common::fresh_postgres_database(&server.url);
+    let d = Daemon::start_with("", &[("TURNSTILE__STORE__URL", url.as_str())]);
+    let mut nas = Nas::new("127.0.0.1", &d);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(HashSet::new()));
+    let loaders: Vec<_> = (0..2)
+        .map(|tag| {
+            let (stop, acked, acct) = (stop.clone(), acked.clone(), d.acct);
+            std::thread::spawn(move || common::load_starts(acct, tag, stop, acked))
+        })
+        .collect();
+    let wait_for = |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while acked.lock().unwrap().len() < n {
+            assert!(
+                Instant::now() < deadline,
+                "stuck at {} acknowledgements",
+                acked.lock().unwrap().len()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    wait_for(1000);
+    server.restart();
+    // Logins are answered from memory whatever the database does.
+    let login = nas.pap("alice", "wonderland", true);
+    assert_eq!(nas.exchange(&login).code(), Code::AccessAccept);
+    // Accounting recovers without a restart of the daemon.
+    let before = acked.lock().unwrap().len();
+    wait_for(before + 1000);
+    stop.store(true, Ordering::Relaxed);
+    let sent: usize = loaders.into_iter().map(|t| t.join().unwrap()).sum();
+    let acked = acked.lock().unwrap().clone();
+
+    let stored: HashSet<String> = d
+        .online(&["session_id"])
+        .into_iter()
+        .filter_map(|mut row| row.remove(0))
+        .collect();
+    let lost: Vec<_> = acked.difference(&stored).collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged Starts lost, e.g. {:?}",
+        lost.len(),
+        lost.first()
+    );
+    // While the server was down, records were refused (not acknowledged), and counted.
+    let refused = d.metric("turnstile_accounting_dropped_total{reason=\"store_failed\"}");
+    assert!(
+        refused > 0.0,
+        "no record was refused while the server restarted"
+    );
+    eprintln!(
+        "sent {sent}, acknowledged {}, stored {}, refused while down {refused}",
+        acked.len(),
+        stored.len()
+    );
+}
