@@ -248,13 +248,14 @@ fn run_portal_client(
     tally
 }
 
-/// Request `n` of socket `tag` in accounting mode: session n / 3, status Start, Interim,
+/// Request `n` of socket `tag` in accounting mode: session n / 3 (named after the label,
+/// so generators with different labels never share a session), status Start, Interim,
 /// Stop by n % 3. Its authenticator is the signature.
 fn build_accounting(opts: &Opts, tag: usize, id: u8, n: usize) -> Vec<u8> {
     let user = opts
         .user_format
         .replace("{}", &(n / 3 % opts.users.max(1)).to_string());
-    let session = format!("bench-{tag}-{}", n / 3);
+    let session = format!("{}-{tag}-{}", opts.label, n / 3);
     let status = [1u32, 3, 2][n % 3];
     let mut b = PacketBuilder::new(Code::AccountingRequest, id)
         .u32_attribute(ACCT_STATUS_TYPE_TYPE, status)

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Cluster benchmark on a throwaway PostgreSQL (scripts/pg-cluster.sh, fsync on,
+# synchronous_commit on), side by side, alternating rounds, with the same generator
+# (target/release/turnstile-bench) on this machine's loopback:
+#
+#   accounting  durable accounting (Start / Interim-Update / Stop with session time and
+#               octets, 10,000 users rated by traffic): one turnstile node; two nodes on
+#               the same database, each with its own generator (the aggregate is
+#               reported); FreeRADIUS 3.2 with rlm_sql on PostgreSQL, its stock schema
+#               and queries (mods-config/sql/main/postgresql), answering after its query.
+#   auth        PAP from memory on a node whose store is PostgreSQL and on one whose store
+#               is SQLite: the backend should not show.
+#
+# Usage: scripts/bench-cluster.sh [seconds-per-round] [rounds] [in-flight]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER_ROUND=${1:-10}
+ROUNDS=${2:-3}
+IN_FLIGHT=${3:-256}
+source scripts/bench-lib.sh
+need_freeradius
+[ -e /etc/freeradius/3.0/mods-config/sql/main/postgresql/schema.sql ] &&
+  [ -e /usr/lib/freeradius/rlm_sql_postgresql.so ] || {
+  echo "bench: FreeRADIUS's PostgreSQL driver is missing: apt-get install freeradius-postgresql" >&2
+  exit 1
+}
+
+# --- PostgreSQL -------------------------------------------------------------------------
+pg="$scratch/pg"
+PG_URL=$(scripts/pg-cluster.sh start "$pg")
+pg_stop() { scripts/pg-cluster.sh stop "$pg" || true; }
+trap 'pg_stop; cleanup' EXIT
+PG_PORT=${PG_URL##*:}
+psql -q -v ON_ERROR_STOP=1 "$PG_URL/postgres" -c "CREATE DATABASE turnstile" -c "CREATE DATABASE radius"
+psql -q -v ON_ERROR_STOP=1 "$PG_URL/radius" \
+  -f /etc/freeradius/3.0/mods-config/sql/main/postgresql/schema.sql >/dev/null
+
+# --- FreeRADIUS: accounting into radacct through rlm_sql ------------------------------------
+FR_PORT=$(free_port)
+freeradius_scratch_config
+sed -e 's/^\(\s*dialect\s*=\).*/\1 "postgresql"/' \
+    -e 's/^\(\s*driver\s*=\).*/\1 "rlm_sql_${dialect}"/' \
+    -e 's/^#\(\s*server\s*=\).*/\1 "127.0.0.1"/' \
+    -e "s/^#\(\s*port\s*=\).*/\1 $PG_PORT/" \
+    -e 's/^#\(\s*login\s*=\).*/\1 "turnstile"/' \
+    -e 's/^#\(\s*password\s*=\).*/\1 ""/' \
+    /etc/freeradius/3.0/mods-available/sql > "$raddb/mods-enabled/sql"
+cat > "$raddb/sites-enabled/bench" <<CONF
+server bench {
+  listen {
+    type = acct
+    ipaddr = 127.0.0.1
+    port = $FR_PORT
+    recv_buff = 4194304
+  }
+  preacct {
+    acct_unique
+  }
+  accounting {
+    sql
+  }
+}
+CONF
+freeradius -f -d "$raddb" -l "$scratch/freeradius.log" &
+pids+=($!)
+
+# --- turnstile: two nodes on PostgreSQL, one on SQLite ------------------------------------
+node_config() { # data-dir auth-port acct-port store-url
+  cat <<CONF
+[general]
+data_dir = "$1"
+[radius]
+auth_port = $2
+acct_port = $3
+[[radius.clients]]
+name = "bench"
+address = "127.0.0.1"
+secret = "$SECRET"
+[policy]
+min_auth_interval_secs = 0
+[store]
+url = "$4"
+[api]
+listen = ""
+[portal]
+listen = ""
+[billing]
+settle_at = ""
+[telemetry]
+metrics_listen = ""
+log_level = "warn"
+CONF
+}
+A_AUTH=$(free_port); A_ACCT=$(free_port)
+node_config "$scratch/a" "$A_AUTH" "$A_ACCT" "$PG_URL/turnstile" > "$scratch/turnstile.toml"
+ts() { "$BIN/turnstile" --config "$scratch/turnstile.toml" "$@" >/dev/null; }
+for ((i = 0; i < 10000; i++)); do echo "bench$i,pw"; done > "$scratch/users.csv"
+ts user import "$scratch/users.csv"
+ts billing-policy add metered --kind by-traffic --included-mib 0 --fen-per-gib 100
+ts control-policy add metered
+ts product add metered --billing-policy metered --control-policy metered
+ts group set default --default-product metered
+# Money enough that no session runs out of it (E3004) during the bench.
+psql -q "$PG_URL/turnstile" -c "UPDATE users SET balance_fen = 1000000000"
+start_turnstile
+# Node b: the same database, a copy of a's key file.
+mkdir -p "$scratch/b" && cp "$scratch/a/secret.key" "$scratch/b/"
+B_AUTH=$(free_port); B_ACCT=$(free_port)
+node_config "$scratch/b" "$B_AUTH" "$B_ACCT" "$PG_URL/turnstile" > "$scratch/turnstile.toml"
+start_turnstile
+# The SQLite node, for auth only.
+S_AUTH=$(free_port)
+node_config "$scratch/s" "$S_AUTH" 0 "" > "$scratch/turnstile.toml"
+ts user import "$scratch/users.csv"
+start_turnstile
+
+bench() { # label mode port [extra…]
+  local label=$1 mode=$2 port=$3
+  shift 3
+  "$BIN/turnstile-bench" --mode "$mode" --label "$label" --server "127.0.0.1:$port" \
+    --secret "$SECRET" --users 10000 --user-format 'bench{}' --password-format pw \
+    --in-flight "$IN_FLIGHT" --sockets 4 --seconds "$SECONDS_PER_ROUND" --json "$@"
+}
+ready() { # mode port
+  "$BIN/turnstile-bench" --mode "$1" --server "127.0.0.1:$2" --secret "$SECRET" \
+    --user-format probe --in-flight 1 --sockets 1 --seconds 1 --warmup-seconds 0 --json \
+    | grep -q '"accepts":[1-9]\|"rejects":[1-9]'
+}
+for target in "accounting $FR_PORT" "accounting $A_ACCT" "accounting $B_ACCT" "access $A_AUTH" "access $S_AUTH"; do
+  for _ in $(seq 1 100); do ready $target && continue 2; sleep 0.2; done
+  echo "bench: server $target did not answer" >&2; exit 1
+done
+
+echo "bench: $IN_FLIGHT in flight on 4 sockets per generator, ${SECONDS_PER_ROUND}s x $ROUNDS rounds each"
+results="$scratch/results.jsonl"
+for ((r = 1; r <= ROUNDS; r++)); do
+  bench one-node accounting "$A_ACCT" --with-usage | tee -a "$results"
+  bench two-nodes-a accounting "$A_ACCT" --with-usage > "$scratch/a.json" &
+  bench two-nodes-b accounting "$B_ACCT" --with-usage > "$scratch/b.json"
+  wait %%
+  cat "$scratch/a.json" "$scratch/b.json" | tee -a "$results"
+  bench freeradius-sql accounting "$FR_PORT" --with-usage | tee -a "$results"
+  bench auth-postgres access "$A_AUTH" | tee -a "$results"
+  bench auth-sqlite access "$S_AUTH" | tee -a "$results"
+done
+python3 - "$results" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+def report(label, rs):
+    b = max(rs, key=lambda r: r["requests_per_sec"])
+    med = sorted(r["requests_per_sec"] for r in rs)[len(rs) // 2]
+    print(f"{label:16} best {b['requests_per_sec']:>7.0f} req/s, median {med:>7.0f}  "
+          f"p50 {b['p50_ms']:.2f} ms  p99 {b['p99_ms']:.2f} ms  lost {b['lost']}")
+for label in ("one-node", "freeradius-sql", "auth-postgres", "auth-sqlite"):
+    report(label, [r for r in rows if r["label"] == label])
+a = [r for r in rows if r["label"] == "two-nodes-a"]
+b = [r for r in rows if r["label"] == "two-nodes-b"]
+sums = sorted(x["requests_per_sec"] + y["requests_per_sec"] for x, y in zip(a, b))
+print(f"two-nodes        aggregate best {sums[-1]:>7.0f} req/s, median {sums[len(sums) // 2]:>7.0f} "
+      f"(p99 per node {max(x['p99_ms'] for x in a + b):.2f} ms at worst)")
+PY
