@@ -18,7 +18,8 @@
 //! | [`directory`] | the in-memory users, NAS clients and catalog that the packet path reads |
 //! | [`clock`] | the daemon's clock (shiftable for drills and tests) and time zones |
 //! | [`mac`], [`vendor`], [`address`] | small shared types: MAC addresses as NASes write them, NAS vendor dialects, address ranges |
-//! | [`store`] | the [`store::Store`] traits, one per concern (users, NAS, catalog, sessions, change log, billing, access), and their SQLite backend; sealed secrets; CSV import |
+//! | [`store`] | the [`store::Store`] traits, one per concern (users, NAS, catalog, sessions, change log, billing, access, leases), and their two backends, SQLite (embedded) and PostgreSQL (cluster), sharing one set of queries (`store/sql/`); sealed secrets; CSV import |
+//! | [`duty`] | the lease on once-only work (settlement, the sweeper, policy-change pushes) that one node of a cluster holds at a time |
 //! | [`daemon`] | wiring for `turnstile serve` |
 //! | [`telemetry`] | logs and Prometheus metrics |
 //!
@@ -40,9 +41,11 @@
 //!
 //! ```text
 //! NAS ─UDP─▶ radius::acct_server ─▶ reply_cache ─▶ radius::accounting::parse ─▶
-//!            session::tracker (journal: one transaction for everything queued, with
-//!            each session's usage since its last counters added to its product
-//!            instance ─▶ online table and billing::meter in memory) ─▶ Accounting-Response
+//!            session::tracker (journal: one transaction for everything queued — the
+//!            sessions read as stored, each one's usage since its last counters added
+//!            to its product instance, other nodes notified ─▶ online table and
+//!            billing::meter in memory) ─▶ Accounting-Response
+//! other nodes' notices ─▶ session::tracker reads those sessions again into memory
 //! sweeper (billing::standing: quota E3001, money E3004) / admin API ─▶ session::kick ─▶
 //!            radius::dynauth ─▶ NAS:3799 ─▶ ACK ─▶ tracker
 //! ```
@@ -51,7 +54,7 @@
 //!
 //! ```text
 //! timer ([billing] settle_at) / POST /api/v1/settle ─▶ billing::settle::Settler ─▶
-//!            store::BillingStore::settle_batch (one IMMEDIATE transaction per 1,000
+//!            store::BillingStore::settle_batch (one serialized transaction per 1,000
 //!            due instances: read ─▶ billing::settle::plan (pure) ─▶ settlement record
 //!            with its unique key, balances, usage reset, next cycle, ledger, log) ─▶
 //!            meter ─▶ online sessions split (E4011) through the tracker

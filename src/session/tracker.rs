@@ -288,14 +288,10 @@ async fn refresh(journal: &Journal, unread: &mut SessionsTouched) {
         .collect();
     if touched.all || !touched.nases.is_empty() {
         let nases: HashSet<&str> = touched.nases.iter().map(String::as_str).collect();
-        gone.extend(
-            online
-                .scan(|k, _| {
-                    let swept = touched.all || nases.contains(&*k.nas);
-                    (swept && !present.contains(k)).then(|| k.clone())
-                })
-                .into_iter(),
-        );
+        gone.extend(online.scan(|k, _| {
+            let swept = touched.all || nases.contains(&*k.nas);
+            (swept && !present.contains(k)).then(|| k.clone())
+        }));
     }
     for key in gone {
         if let Some(s) = online.remove(&key) {

@@ -17,23 +17,34 @@ use tokio::sync::{mpsc, Notify};
 
 use super::{OnlineChange, SessionRef, SessionsTouched, StoreError};
 
+// The files of `sql/` are compiled a second time here, on purpose: against PostgreSQL.
+
 #[path = "sql/access.rs"]
+#[allow(clippy::duplicate_mod)]
 mod access;
 #[path = "sql/billing.rs"]
+#[allow(clippy::duplicate_mod)]
 mod billing;
 #[path = "sql/catalog.rs"]
+#[allow(clippy::duplicate_mod)]
 mod catalog;
 #[path = "sql/changes.rs"]
+#[allow(clippy::duplicate_mod)]
 mod changes;
 #[path = "sql/lease.rs"]
+#[allow(clippy::duplicate_mod)]
 mod lease;
 #[path = "sql/nas.rs"]
+#[allow(clippy::duplicate_mod)]
 mod nas;
 #[path = "sql/rows.rs"]
+#[allow(clippy::duplicate_mod)]
 mod rows;
 #[path = "sql/sessions.rs"]
+#[allow(clippy::duplicate_mod)]
 mod sessions;
 #[path = "sql/users.rs"]
+#[allow(clippy::duplicate_mod)]
 mod users;
 
 type Db = Postgres;

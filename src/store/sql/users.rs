@@ -317,8 +317,8 @@ pub(super) async fn insert_users(
     pool: &DbPool,
     batch: &[NewUser],
 ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-    // IMMEDIATE: the write lock is taken before the check, so no other writer can come
-    // between the check and the insert (and the busy timeout applies while waiting).
+    // A write transaction: no other writer (on any node) comes between the check and the
+    // insert.
     let mut tx = begin_write(pool).await?;
     let mut q: QueryBuilder<Db> = QueryBuilder::new("SELECT name FROM users WHERE name IN (");
     let mut list = q.separated(", ");
