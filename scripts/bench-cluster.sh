@@ -26,9 +26,10 @@ need_freeradius
 }
 
 # --- PostgreSQL -------------------------------------------------------------------------
-pg="$scratch/pg"
+# Its own directory: the postgres user (as root) cannot enter the scratch directory.
+pg=$(mktemp -d)
 PG_URL=$(scripts/pg-cluster.sh start "$pg")
-pg_stop() { scripts/pg-cluster.sh stop "$pg" || true; }
+pg_stop() { scripts/pg-cluster.sh stop "$pg" || true; rm -rf "$pg"; }
 trap 'pg_stop; cleanup' EXIT
 PG_PORT=${PG_URL##*:}
 psql -q -v ON_ERROR_STOP=1 "$PG_URL/postgres" -c "CREATE DATABASE turnstile" -c "CREATE DATABASE radius"

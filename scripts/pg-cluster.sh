@@ -46,7 +46,14 @@ case "$cmd" in
   start)
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
-    [ "$(id -u)" = 0 ] && chown postgres "$dir"
+    if [ "$(id -u)" = 0 ]; then
+      chown postgres "$dir"
+      runuser -u postgres -- test -w "$dir" || {
+        echo "pg-cluster.sh: the postgres user cannot reach $dir (a parent directory is" \
+          "closed to it): use a directory directly under /tmp" >&2
+        exit 1
+      }
+    fi
     port=$(free_port)
     as_owner "$bin/initdb" -D "$dir/data" -U turnstile --auth=trust --no-locale -E UTF8 \
       >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }

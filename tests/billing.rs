@@ -471,6 +471,8 @@ fn money_running_out_disconnects_with_e3004() {
         &[],
         &[],
     );
+    // The money comes with the user, so that once the daemon accepts the user it knows
+    // the money too (a payment made after could reach it later than the usage below).
     d.cli_ok(&[
         "user",
         "add",
@@ -479,8 +481,9 @@ fn money_running_out_disconnects_with_e3004() {
         "pw",
         "--product",
         "metered",
+        "--balance",
+        "100",
     ]);
-    d.cli_ok(&["pay", "r", "--amount", "100"]);
     accepted(&mut nas, "r");
     acct(&mut acct_nas, 1, "s1", "r", 0, 0);
     acct(&mut acct_nas, 3, "s1", "r", 99, 0);

@@ -520,7 +520,7 @@ impl BillingStore for SqlStore {
     }
 
     async fn touch_users(&self, users: &[String]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_write(&self.pool).await?;
         if users.len() > TOUCH_ONE_BY_ONE {
             log_change(&mut tx, Entity::User, ALL_KEYS).await?;
         } else {

@@ -1,11 +1,12 @@
 //! The change log: every mutation of users, NAS devices and the catalog appends an
-//! entry in its own transaction.
+//! entry in its own transaction, a write transaction (`begin_write`): on PostgreSQL
+//! those are serialized, as SQLite's are, so no two wait for each other's rows.
 
 use async_trait::async_trait;
 use sqlx::{Row, Transaction};
 
 use super::rows::corrupt;
-use super::{Db, SqlStore};
+use super::{begin_write, Db, SqlStore};
 use crate::store::ChangeLog;
 use crate::store::{unix_now, Change, Entity, StoreError};
 
@@ -30,7 +31,7 @@ impl SqlStore {
         name: &str,
         query: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_write(&self.pool).await?;
         let touched = query.execute(&mut *tx).await?.rows_affected() > 0;
         if touched {
             log_change(&mut tx, entity, name).await?;

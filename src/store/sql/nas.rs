@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use super::changes::log_change;
 use super::rows::{corrupt, is_unique_violation};
-use super::{DbRow, SqlStore};
+use super::{begin_write, DbRow, SqlStore};
 use crate::store::NasStore;
 use crate::store::{Entity, NasRecord, StoreError};
 
@@ -24,7 +24,7 @@ impl NasStore for SqlStore {
     }
 
     async fn add_nas(&self, nas: &NasRecord) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_write(&self.pool).await?;
         let inserted = sqlx::query(
             "INSERT INTO nas_devices \
              (name, address, secret_sealed, vendor, require_message_authenticator, coa_port, \

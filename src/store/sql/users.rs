@@ -126,7 +126,7 @@ impl UserStore for SqlStore {
     }
 
     async fn import_users(&self, users: &[UserRecord]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_write(&self.pool).await?;
         for batch in users.chunks(IMPORT_BATCH) {
             let mut q: QueryBuilder<Db> =
                 QueryBuilder::new(format!("INSERT INTO users ({USER_COLUMNS}) "));
@@ -203,7 +203,7 @@ impl UserStore for SqlStore {
         field!(patch.consumption_limit_fen, "consumption_limit_fen");
         q.push(" WHERE name = ");
         q.push_bind(name);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_write(&self.pool).await?;
         if q.build().execute(&mut *tx).await?.rows_affected() == 0 {
             return Ok(false);
         }
