@@ -74,7 +74,8 @@ ts user import "$scratch/users.csv"
 ts billing-policy add metered --kind by-traffic --included-mib 0 --fen-per-gib 100
 ts control-policy add metered
 ts product add metered --billing-policy metered --control-policy metered
-ts group set default --default-product metered
+# Before the first start: the starter catalog then keeps this group.
+ts group add default --default-product metered
 # Money enough that no session runs out of it (E3004) during the bench.
 sqlite3 "$scratch/turnstile-data/turnstile.db" "UPDATE users SET balance_fen = 1000000000"
 start_turnstile

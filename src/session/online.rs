@@ -1,6 +1,8 @@
 //! The online table: sessions keyed by NAS and Acct-Session-Id, indexed by user (the
-//! policy counts a user's sessions and finds the oldest to push out), by NAS
-//! (Accounting-On/Off), by framed IP and by MAC (the portal finds a client's session).
+//! policy counts a user's sessions and finds the oldest to push out), by framed IP and by
+//! MAC (the portal finds a client's session). Not by NAS: a BRAS carries tens of thousands
+//! of sessions, and its rare Accounting-On is cheaper as a scan than every update would
+//! be as an index change.
 
 use dashmap::DashMap;
 use std::borrow::Borrow;
@@ -101,7 +103,6 @@ impl<K: Eq + Hash> Index<K> {
 pub struct OnlineTable {
     sessions: DashMap<SessionKey, Session>,
     by_user: Index<Box<str>>,
-    by_nas: Index<Box<str>>,
     by_ip: Index<IpAddr>,
     by_mac: Index<MacAddr>,
     total: AtomicU32,
@@ -124,12 +125,15 @@ impl OnlineTable {
         let (ip, mac) = addresses(&session);
         let user = session.user.clone();
         if let Some(old) = self.sessions.insert(key.clone(), session) {
+            // An update (Interim-Update) seldom changes what is indexed.
+            if old.user == user && addresses(&old) == (ip, mac) {
+                return;
+            }
             self.unindex(&key, &old);
         } else {
             self.total.fetch_add(1, Ordering::Relaxed);
         }
         self.by_user.add(user, &key);
-        self.by_nas.add(key.nas.clone(), &key);
         if let Some(ip) = ip {
             self.by_ip.add(ip, &key);
         }
@@ -149,7 +153,6 @@ impl OnlineTable {
     fn unindex(&self, key: &SessionKey, session: &Session) {
         let (ip, mac) = addresses(session);
         self.by_user.remove(&*session.user, key);
-        self.by_nas.remove(&*key.nas, key);
         if let Some(ip) = ip {
             self.by_ip.remove(&ip, key);
         }
@@ -199,7 +202,12 @@ impl OnlineTable {
 
     /// Removes every session of a NAS; returns how many.
     pub fn remove_nas(&self, nas: &str) -> usize {
-        let keys = self.by_nas.get(nas);
+        let keys: Vec<SessionKey> = self
+            .sessions
+            .iter()
+            .filter(|e| &*e.key().nas == nas)
+            .map(|e| e.key().clone())
+            .collect();
         keys.iter().filter(|k| self.remove(k).is_some()).count()
     }
 

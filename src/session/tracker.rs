@@ -225,14 +225,14 @@ async fn run(journal: Journal, mut rx: mpsc::Receiver<Pending>) {
             }
         }
         batches.record(batch.len() as f64);
-        let keys: Vec<SessionRef> = batch
-            .iter()
-            .map(|p| (p.nas.to_string(), p.op.session_id().to_string()))
-            .collect();
+        let key = |p: &Pending| (p.nas.to_string(), p.op.session_id().to_string());
+        let keys: Vec<SessionRef> = batch.iter().map(key).collect();
+        // A Start may reuse an ended session's id: only the others can be late copies.
+        let late: Vec<SessionRef> = batch.iter().filter(|p| !p.op.is_start()).map(key).collect();
         let ended_since = batch.iter().map(|p| p.now).min().unwrap_or(0) - RECENT_END_SECS;
         let outcome = journal
             .store
-            .apply_online(&keys, ended_since, &mut |stored| {
+            .apply_online(&keys, &late, ended_since, &mut |stored| {
                 plan(&journal, &batch, stored)
             })
             .await;

@@ -15,8 +15,9 @@ pub type SessionRef = (String, String);
 pub struct StoredSessions {
     /// Those online.
     pub online: HashMap<SessionRef, OnlineRecord>,
-    /// Those not online whose history shows them ended recently: a late copy of their
-    /// Stop (retransmitted to another node, say) must not count them twice.
+    /// Those of the batch's `late` keys not online whose history shows them ended
+    /// recently: a late copy of their Stop (retransmitted to another node, say) must not
+    /// count them twice.
     pub ended: HashSet<SessionRef>,
 }
 
@@ -156,13 +157,14 @@ pub enum OnlineChange {
 pub trait SessionStore: Send + Sync {
     /// Every session online, oldest first.
     async fn online_sessions(&self) -> Result<Vec<OnlineRecord>, StoreError>;
-    /// Reads the sessions of `keys` as stored (those ended since unix second
-    /// `ended_since` included), has `plan` decide what the batch does with them, and
+    /// Reads the sessions of `keys` as stored (and which of `late` ended since unix
+    /// second `ended_since`), has `plan` decide what the batch does with them, and
     /// writes that, with the usage added to product instances, in one durable
     /// transaction. Other nodes are told which sessions changed.
     async fn apply_online(
         &self,
         keys: &[SessionRef],
+        late: &[SessionRef],
         ended_since: i64,
         plan: &mut (dyn for<'s> FnMut(&'s StoredSessions) -> OnlinePlan + Send),
     ) -> Result<OnlinePlan, StoreError>;

@@ -25,11 +25,12 @@ impl SessionStore for SqlStore {
     async fn apply_online(
         &self,
         keys: &[SessionRef],
+        late: &[SessionRef],
         ended_since: i64,
         plan: &mut (dyn for<'s> FnMut(&'s StoredSessions) -> OnlinePlan + Send),
     ) -> Result<OnlinePlan, StoreError> {
         let mut tx = begin_sessions(&self.pool).await?;
-        let stored = read_sessions(&mut tx, keys, ended_since).await?;
+        let stored = read_sessions(&mut tx, keys, late, ended_since).await?;
         let mut planned = plan(&stored);
         // Instances in one order on every node: two batches waiting on each other's rows
         // would deadlock.
@@ -162,11 +163,12 @@ fn push_refs(q: &mut QueryBuilder<'_, Db>, refs: &[SessionRef]) {
     }
 }
 
-/// The sessions of `keys` online (rows locked where the database can), and those of the
-/// rest that ended since `ended_since`.
+/// The sessions of `keys` online (rows locked where the database can), and those of
+/// `late` not online that ended since `ended_since`.
 async fn read_sessions(
     tx: &mut Transaction<'_, Db>,
     keys: &[SessionRef],
+    late: &[SessionRef],
     ended_since: i64,
 ) -> Result<StoredSessions, StoreError> {
     let mut keys = keys.to_vec();
@@ -189,9 +191,12 @@ async fn read_sessions(
                 .insert((r.nas.clone(), r.session_id.clone()), r);
         }
     }
-    let offline: Vec<SessionRef> = keys
+    let offline: Vec<SessionRef> = late
+        .iter()
+        .filter(|k| !stored.online.contains_key(*k))
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
-        .filter(|k| !stored.online.contains_key(k))
         .collect();
     for chunk in offline.chunks(ROWS) {
         let mut q: QueryBuilder<Db> = QueryBuilder::new(
