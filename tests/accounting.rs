@@ -10,61 +10,25 @@ use radius::core::rfc2866::{
     ACCT_STATUS_TYPE_TYPE, ACCT_TERMINATE_CAUSE_TYPE,
 };
 use radius::core::rfc2869::{ACCT_OUTPUT_GIGAWORDS_TYPE, NAS_PORT_ID_TYPE};
-use std::collections::HashSet;
 use std::net::UdpSocket;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use turnstile::radius::crypto::SharedSecret;
 use turnstile::radius::packet::PacketBuilder;
 
 #[test]
 fn kill_9_loses_no_acknowledged_start() {
     let mut d = Daemon::start();
-    let stop = Arc::new(AtomicBool::new(false));
-    let acked = Arc::new(Mutex::new(HashSet::new()));
-    let loaders: Vec<_> = (0..4)
-        .map(|tag| {
-            let (stop, acked, acct) = (stop.clone(), acked.clone(), d.acct);
-            std::thread::spawn(move || common::load_starts(acct, tag, stop, acked))
-        })
-        .collect();
+    let load = common::StartLoad::start(&[d.acct; 4]);
     // Kill in the middle of the load, once a good number of records were acknowledged.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while acked.lock().unwrap().len() < 2000 {
-        assert!(Instant::now() < deadline, "too few acknowledgements");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    load.wait_for(2000);
     d.kill9();
-    stop.store(true, Ordering::Relaxed);
-    let sent: usize = loaders.into_iter().map(|t| t.join().unwrap()).sum();
-    let acked = acked.lock().unwrap().clone();
+    let (sent, acked) = load.finish();
 
     d.restart();
-    let stored: HashSet<String> = d
-        .online(&["session_id"])
-        .into_iter()
-        .filter_map(|mut row| row.remove(0))
-        .collect();
-    let lost: Vec<_> = acked.difference(&stored).collect();
-    assert!(
-        lost.is_empty(),
-        "{} acknowledged Starts lost, e.g. {:?}",
-        lost.len(),
-        lost.first()
-    );
-    assert!(
-        stored.len() <= sent,
-        "more stored ({}) than sent ({sent})",
-        stored.len()
-    );
+    let stored = common::assert_acknowledged_stored(&d, &acked, sent);
     // The daemon restored them: its gauge counts every stored session.
-    d.wait_metric("turnstile_online_sessions", stored.len() as f64);
-    eprintln!(
-        "sent {sent}, acknowledged {}, stored {}",
-        acked.len(),
-        stored.len()
-    );
+    d.wait_metric("turnstile_online_sessions", stored as f64);
+    eprintln!("sent {sent}, acknowledged {}, stored {stored}", acked.len());
 }
 
 #[test]

@@ -12,9 +12,6 @@ mod common;
 use common::{Answer, Daemon, Nas, NasSim};
 use radius::core::code::Code;
 use radius::core::rfc2866::ACCT_SESSION_TIME_TYPE;
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The first node, or None (and a note) when the suite runs on SQLite.
@@ -175,51 +172,19 @@ fn a_node_killed_under_load_loses_nothing_and_the_survivor_takes_the_duties() {
     a.wait_metric("turnstile_duties_held", 1.0);
     assert_eq!(b.metric("turnstile_duties_held"), 0.0);
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let acked = Arc::new(Mutex::new(HashSet::new()));
-    let loaders: Vec<_> = [(0, a.acct), (1, b.acct), (2, a.acct), (3, b.acct)]
-        .into_iter()
-        .map(|(tag, acct)| {
-            let (stop, acked) = (stop.clone(), acked.clone());
-            std::thread::spawn(move || common::load_starts(acct, tag, stop, acked))
-        })
-        .collect();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while acked.lock().unwrap().len() < 2000 {
-        assert!(Instant::now() < deadline, "too few acknowledgements");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let load = common::StartLoad::start(&[a.acct, b.acct, a.acct, b.acct]);
+    load.wait_for(2000);
     a.kill9();
     // B goes on taking its share for a moment after A died.
     std::thread::sleep(Duration::from_millis(300));
-    stop.store(true, Ordering::Relaxed);
-    let sent: usize = loaders.into_iter().map(|t| t.join().unwrap()).sum();
-    let acked = acked.lock().unwrap().clone();
-
-    let stored: HashSet<String> = b
-        .online(&["session_id"])
-        .into_iter()
-        .filter_map(|mut row| row.remove(0))
-        .collect();
-    let lost: Vec<_> = acked.difference(&stored).collect();
-    assert!(
-        lost.is_empty(),
-        "{} acknowledged Starts lost, e.g. {:?}",
-        lost.len(),
-        lost.first()
-    );
-    assert!(
-        stored.len() <= sent,
-        "more stored ({}) than sent ({sent})",
-        stored.len()
-    );
+    let (sent, acked) = load.finish();
+    let stored = common::assert_acknowledged_stored(&b, &acked, sent);
     // The lease of the dead node expires (2 s) and B takes the duties.
     let took_over = Instant::now();
     b.wait_metric("turnstile_duties_held", 1.0);
     eprintln!(
-        "sent {sent}, acknowledged {}, stored {}, duties taken over after {:?}",
+        "sent {sent}, acknowledged {}, stored {stored}, duties taken over after {:?}",
         acked.len(),
-        stored.len(),
         took_over.elapsed()
     );
 }
@@ -280,49 +245,16 @@ fn a_postgresql_restart_under_load_loses_nothing_acknowledged() {
     let d = Daemon::start_with("", &[("TURNSTILE__STORE__URL", url.as_str())]);
     let mut nas = Nas::new("127.0.0.1", &d);
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let acked = Arc::new(Mutex::new(HashSet::new()));
-    let loaders: Vec<_> = (0..2)
-        .map(|tag| {
-            let (stop, acked, acct) = (stop.clone(), acked.clone(), d.acct);
-            std::thread::spawn(move || common::load_starts(acct, tag, stop, acked))
-        })
-        .collect();
-    let wait_for = |n: usize| {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while acked.lock().unwrap().len() < n {
-            assert!(
-                Instant::now() < deadline,
-                "stuck at {} acknowledgements",
-                acked.lock().unwrap().len()
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    };
-    wait_for(1000);
+    let load = common::StartLoad::start(&[d.acct, d.acct]);
+    load.wait_for(1000);
     server.restart();
     // Logins are answered from memory whatever the database does.
     let login = nas.pap("alice", "wonderland", true);
     assert_eq!(nas.exchange(&login).code(), Code::AccessAccept);
     // Accounting recovers without a restart of the daemon.
-    let before = acked.lock().unwrap().len();
-    wait_for(before + 1000);
-    stop.store(true, Ordering::Relaxed);
-    let sent: usize = loaders.into_iter().map(|t| t.join().unwrap()).sum();
-    let acked = acked.lock().unwrap().clone();
-
-    let stored: HashSet<String> = d
-        .online(&["session_id"])
-        .into_iter()
-        .filter_map(|mut row| row.remove(0))
-        .collect();
-    let lost: Vec<_> = acked.difference(&stored).collect();
-    assert!(
-        lost.is_empty(),
-        "{} acknowledged Starts lost, e.g. {:?}",
-        lost.len(),
-        lost.first()
-    );
+    load.wait_for(load.acknowledged() + 1000);
+    let (sent, acked) = load.finish();
+    let stored = common::assert_acknowledged_stored(&d, &acked, sent);
     // While the server was down, records were refused (not acknowledged), and counted.
     let refused = d.metric("turnstile_accounting_dropped_total{reason=\"store_failed\"}");
     assert!(
@@ -330,8 +262,7 @@ fn a_postgresql_restart_under_load_loses_nothing_acknowledged() {
         "no record was refused while the server restarted"
     );
     eprintln!(
-        "sent {sent}, acknowledged {}, stored {}, refused while down {refused}",
-        acked.len(),
-        stored.len()
+        "sent {sent}, acknowledged {}, stored {stored}, refused while down {refused}",
+        acked.len()
     );
 }

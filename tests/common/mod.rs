@@ -888,9 +888,90 @@ pub fn start_request(id: u8, session: &str) -> Vec<u8> {
         .finish_signed_request(&SharedSecret::new(SECRET.as_bytes()))
 }
 
+/// Starts of fresh sessions sent to accounting servers, one thread per target, until
+/// [`StartLoad::finish`]; what was acknowledged is recorded.
+pub struct StartLoad {
+    stop: Arc<AtomicBool>,
+    acked: Arc<Mutex<HashSet<String>>>,
+    threads: Vec<std::thread::JoinHandle<usize>>,
+}
+
+impl StartLoad {
+    /// Starts a thread sending to each of `targets`.
+    pub fn start(targets: &[SocketAddr]) -> StartLoad {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acked = Arc::new(Mutex::new(HashSet::new()));
+        let threads = targets
+            .iter()
+            .enumerate()
+            .map(|(tag, &acct)| {
+                let (stop, acked) = (stop.clone(), acked.clone());
+                std::thread::spawn(move || load_starts(acct, tag, stop, acked))
+            })
+            .collect();
+        StartLoad {
+            stop,
+            acked,
+            threads,
+        }
+    }
+
+    /// Waits until `n` Starts in all were acknowledged (at most 30 s).
+    pub fn wait_for(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let acked = self.acknowledged();
+            if acked >= n {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "stuck at {acked} acknowledgements"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// How many Starts were acknowledged so far.
+    pub fn acknowledged(&self) -> usize {
+        self.acked.lock().unwrap().len()
+    }
+
+    /// Stops sending; how many Starts were sent, and the sessions acknowledged.
+    pub fn finish(self) -> (usize, HashSet<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        let sent = self.threads.into_iter().map(|t| t.join().unwrap()).sum();
+        let acked = self.acked.lock().unwrap().clone();
+        (sent, acked)
+    }
+}
+
+/// Asserts that every acknowledged session is among those `d` has online, and that no
+/// more are stored than were sent; returns how many are stored.
+pub fn assert_acknowledged_stored(d: &Daemon, acked: &HashSet<String>, sent: usize) -> usize {
+    let stored: HashSet<String> = d
+        .online(&["session_id"])
+        .into_iter()
+        .filter_map(|mut row| row.remove(0))
+        .collect();
+    let lost: Vec<_> = acked.difference(&stored).collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged Starts lost, e.g. {:?}",
+        lost.len(),
+        lost.first()
+    );
+    assert!(
+        stored.len() <= sent,
+        "more stored ({}) than sent ({sent})",
+        stored.len()
+    );
+    stored.len()
+}
+
 /// Sends Starts for fresh sessions from one socket, 64 at a time, until `stop`; returns
 /// the sessions whose Accounting-Response arrived and verified.
-pub fn load_starts(
+fn load_starts(
     acct: std::net::SocketAddr,
     tag: usize,
     stop: Arc<AtomicBool>,
