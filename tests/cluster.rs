@@ -11,7 +11,7 @@ mod common;
 
 use common::{Answer, Daemon, Nas, NasSim};
 use radius::core::code::Code;
-use radius::core::rfc2866::ACCT_SESSION_TIME_TYPE;
+use radius::core::rfc2866::{ACCT_INPUT_OCTETS_TYPE, ACCT_SESSION_TIME_TYPE};
 use std::time::{Duration, Instant};
 
 /// The first node, or None (and a note) when the suite runs on SQLite.
@@ -264,5 +264,73 @@ fn a_postgresql_restart_under_load_loses_nothing_acknowledged() {
     eprintln!(
         "sent {sent}, acknowledged {}, stored {stored}, refused while down {refused}",
         acked.len()
+    );
+}
+
+#[test]
+fn a_settlement_on_one_node_resets_the_usage_the_other_enforces() {
+    // The daemons' clock runs two days ahead: the users' daily cycles are due.
+    let ahead = [("TURNSTILE__GENERAL__CLOCK_OFFSET_SECS", "172800")];
+    let manual = "\n[billing]\nsettle_at = \"\"\n";
+    let Some(a) = first_node(manual, &ahead) else {
+        return;
+    };
+    let b = a.join(&ahead);
+    a.cli_ok(&[
+        "billing-policy",
+        "add",
+        "capped",
+        "--kind",
+        "monthly",
+        "--included-mib",
+        "1",
+    ]);
+    a.cli_ok(&["control-policy", "add", "capped"]);
+    a.cli_ok(&[
+        "product",
+        "add",
+        "capped",
+        "--billing-policy",
+        "capped",
+        "--control-policy",
+        "capped",
+        "--cycle",
+        "day",
+    ]);
+    a.cli_ok(&[
+        "user",
+        "add",
+        "q",
+        "--password",
+        "pw",
+        "--product",
+        "capped",
+    ]);
+    let mut nas_b = Nas::new("127.0.0.1", &b);
+    until(&mut nas_b, "q", "pw", |r| r.code() == Code::AccessAccept);
+
+    // The included MiB used up in a session on B: B refuses the next login.
+    let mut acct_b = Nas::accounting("127.0.0.1", &b);
+    let start = acct_b.acct(1, "q1", "q");
+    assert_eq!(acct_b.exchange(&start).code(), Code::AccountingResponse);
+    let used = (2u32 << 20).to_be_bytes();
+    let stop = acct_b.acct_with(2, "q1", "q", &[(ACCT_INPUT_OCTETS_TYPE, &used)]);
+    assert_eq!(acct_b.exchange(&stop).code(), Code::AccountingResponse);
+    let login = nas_b.pap("q", "pw", true);
+    let refused = nas_b.exchange(&login);
+    assert_eq!(
+        refused.code(),
+        Code::AccessReject,
+        "{}",
+        refused.reply_message()
+    );
+
+    // A settles the cycle (B does not hold the duties): B's meter follows within a second.
+    let settled = a.cli_json(&["settle", "--json"]);
+    assert!(settled["settled"].as_u64().unwrap_or(0) >= 1, "{settled}");
+    let took = until(&mut nas_b, "q", "pw", |r| r.code() == Code::AccessAccept);
+    assert!(
+        took < Duration::from_secs(1),
+        "usage reset on B after {took:?}"
     );
 }

@@ -70,6 +70,15 @@ impl Meter {
             .remove_if(user, |_, products| products.is_empty());
     }
 
+    /// Replaces every instance's usage with `rows` as loaded from the store (those not
+    /// among them have none).
+    pub fn reset(&self, rows: Vec<(String, String, Usage)>) {
+        self.usage.clear();
+        for (user, product, usage) in rows {
+            self.set(&user, &product, usage);
+        }
+    }
+
     /// Sets an instance's usage as loaded from the store.
     pub fn set(&self, user: &str, product: &str, usage: Usage) {
         self.tally(user, product, |t| {

@@ -303,8 +303,14 @@ async fn refresh(journal: &Journal, unread: &mut SessionsTouched) {
         apply(online, &OnlineChange::Put(record));
     }
     metrics::gauge!("turnstile_online_sessions").set(online.len() as f64);
+    users.extend(touched.users);
     let users: Vec<String> = users.into_iter().collect();
-    match journal.store.instance_usage(Some(&users)).await {
+    let read = match touched.all {
+        true => journal.store.instance_usage(None).await,
+        false => journal.store.instance_usage(Some(&users)).await,
+    };
+    match read {
+        Ok(rows) if touched.all => journal.meter.reset(rows),
         Ok(rows) => {
             for (user, product, usage) in rows {
                 journal.meter.set(&user, &product, usage);

@@ -76,6 +76,9 @@ struct SessionNotice {
     sessions: Vec<SessionRef>,
     /// NAS clients all of whose sessions ended.
     nases: Vec<String>,
+    /// Users whose product instances' usage changed (settled).
+    #[serde(default)]
+    users: Vec<String>,
 }
 
 /// A PostgreSQL database.
@@ -189,6 +192,35 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// Tells the other nodes, when `tx` commits, that the usage of `users`' product
+    /// instances changed.
+    async fn announce_usage(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        users: &[String],
+    ) -> Result<(), StoreError> {
+        let mut notice = SessionNotice {
+            node: self.node,
+            ..SessionNotice::default()
+        };
+        let mut bytes = 0;
+        for user in users {
+            bytes += user.len() + 4;
+            notice.users.push(user.clone());
+            if bytes > NOTICE_BYTES {
+                notify_sessions(tx, &notice).await?;
+                notice.users.clear();
+                bytes = 0;
+            }
+        }
+        if !notice.users.is_empty() {
+            notify_sessions(tx, &notice).await?;
+        }
+        Ok(())
+    }
+}
+
 async fn notify_sessions(
     tx: &mut Transaction<'_, Postgres>,
     notice: &SessionNotice,
@@ -210,7 +242,7 @@ fn lock(m: &Mutex<SessionsTouched>) -> std::sync::MutexGuard<'_, SessionsTouched
 fn touch(touched: &(Mutex<SessionsTouched>, Notify), more: SessionsTouched) {
     let mut waiting = lock(&touched.0);
     waiting.merge(more);
-    if waiting.sessions.len() > TOUCHED_MAX {
+    if waiting.sessions.len() + waiting.users.len() > TOUCHED_MAX {
         *waiting = SessionsTouched {
             all: true,
             ..SessionsTouched::default()
@@ -268,6 +300,7 @@ async fn listen(
                             SessionsTouched {
                                 sessions: notice.sessions,
                                 nases: notice.nases,
+                                users: notice.users,
                                 all: false,
                             },
                         ),

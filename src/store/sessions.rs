@@ -31,13 +31,16 @@ pub struct OnlinePlan {
     pub usage: Vec<UsageDelta>,
 }
 
-/// Sessions another node changed, to be read again.
+/// Sessions (and usage) another node changed, to be read again.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SessionsTouched {
     /// These sessions.
     pub sessions: Vec<SessionRef>,
     /// Every session of these NAS clients (Accounting-On/Off).
     pub nases: Vec<String>,
+    /// Users whose product instances' usage changed (a settlement), whatever their
+    /// sessions did.
+    pub users: Vec<String>,
     /// Every session (notifications may have been missed).
     pub all: bool,
 }
@@ -47,12 +50,13 @@ impl SessionsTouched {
     pub fn merge(&mut self, other: SessionsTouched) {
         self.sessions.extend(other.sessions);
         self.nases.extend(other.nases);
+        self.users.extend(other.users);
         self.all |= other.all;
     }
 
     /// True when nothing was touched.
     pub fn is_empty(&self) -> bool {
-        self.sessions.is_empty() && self.nases.is_empty() && !self.all
+        self.sessions.is_empty() && self.nases.is_empty() && self.users.is_empty() && !self.all
     }
 }
 

@@ -93,6 +93,15 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// No other node shares the file: there is no one to tell.
+    async fn announce_usage(
+        &self,
+        _tx: &mut Transaction<'_, Sqlite>,
+        _users: &[String],
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// No other node shares the file: nothing changes elsewhere.
     async fn sessions_touched(&self) -> SessionsTouched {
         std::future::pending().await

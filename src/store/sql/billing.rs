@@ -456,6 +456,15 @@ impl BillingStore for SqlStore {
         if let Err((step, error)) = write_settlements(&mut tx, &outcomes, &wallets).await {
             return Err(SettleFailure { step, error });
         }
+        // Settled cycles leave their instances' usage behind: the other nodes' meters
+        // read it again.
+        let users: Vec<String> = wallets.keys().cloned().collect();
+        self.announce_usage(&mut tx, &users)
+            .await
+            .map_err(|error| SettleFailure {
+                step: SettleStep::Deduct,
+                error,
+            })?;
         tx.commit().await.map_err(|e| SettleFailure {
             step: SettleStep::Deduct,
             error: e.into(),
