@@ -41,33 +41,11 @@ freeradius -f -d "$raddb" -l "$scratch/freeradius.log" &
 pids+=($!)
 
 # --- turnstile, rated and unrated -------------------------------------------------------
-turnstile_config() { # data-dir port
-  cat <<CONF
-[general]
-data_dir = "$1"
-[radius]
-auth_port = 0
-acct_port = $2
-[[radius.clients]]
-name = "bench"
-address = "127.0.0.1"
-secret = "$SECRET"
-[api]
-listen = ""
-[portal]
-listen = ""
-[billing]
-settle_at = ""
-[telemetry]
-metrics_listen = ""
-log_level = "warn"
-CONF
-}
 UN_PORT=$(free_port)
-turnstile_config "$scratch/unrated-data" "$UN_PORT" > "$scratch/turnstile.toml"
+turnstile_config "$scratch/unrated-data" 0 "$UN_PORT" > "$scratch/turnstile.toml"
 start_turnstile
 TS_PORT=$(free_port)
-turnstile_config "$scratch/turnstile-data" "$TS_PORT" > "$scratch/turnstile.toml"
+turnstile_config "$scratch/turnstile-data" 0 "$TS_PORT" > "$scratch/turnstile.toml"
 ts() { "$BIN/turnstile" --config "$scratch/turnstile.toml" "$@" >/dev/null; }
 for ((i = 0; i < 10000; i++)); do echo "bench$i,pw"; done > "$scratch/users.csv"
 ts user import "$scratch/users.csv"

@@ -66,34 +66,8 @@ freeradius -f -d "$raddb" -l "$scratch/freeradius.log" &
 pids+=($!)
 
 # --- turnstile: two nodes on PostgreSQL, one on SQLite ------------------------------------
-node_config() { # data-dir auth-port acct-port store-url
-  cat <<CONF
-[general]
-data_dir = "$1"
-[radius]
-auth_port = $2
-acct_port = $3
-[[radius.clients]]
-name = "bench"
-address = "127.0.0.1"
-secret = "$SECRET"
-[policy]
-min_auth_interval_secs = 0
-[store]
-url = "$4"
-[api]
-listen = ""
-[portal]
-listen = ""
-[billing]
-settle_at = ""
-[telemetry]
-metrics_listen = ""
-log_level = "warn"
-CONF
-}
 A_AUTH=$(free_port); A_ACCT=$(free_port)
-node_config "$scratch/a" "$A_AUTH" "$A_ACCT" "$PG_URL/turnstile" > "$scratch/turnstile.toml"
+turnstile_config "$scratch/a" "$A_AUTH" "$A_ACCT" "$PG_URL/turnstile" > "$scratch/turnstile.toml"
 ts() { "$BIN/turnstile" --config "$scratch/turnstile.toml" "$@" >/dev/null; }
 for ((i = 0; i < 10000; i++)); do echo "bench$i,pw"; done > "$scratch/users.csv"
 ts user import "$scratch/users.csv"
@@ -108,11 +82,11 @@ start_turnstile
 # Node b: the same database, a copy of a's key file.
 mkdir -p "$scratch/b" && cp "$scratch/a/secret.key" "$scratch/b/"
 B_AUTH=$(free_port); B_ACCT=$(free_port)
-node_config "$scratch/b" "$B_AUTH" "$B_ACCT" "$PG_URL/turnstile" > "$scratch/turnstile.toml"
+turnstile_config "$scratch/b" "$B_AUTH" "$B_ACCT" "$PG_URL/turnstile" > "$scratch/turnstile.toml"
 start_turnstile
 # The SQLite node, for auth only.
 S_AUTH=$(free_port)
-node_config "$scratch/s" "$S_AUTH" 0 "" > "$scratch/turnstile.toml"
+turnstile_config "$scratch/s" "$S_AUTH" 0 > "$scratch/turnstile.toml"
 ts user import "$scratch/users.csv"
 start_turnstile
 

@@ -8,23 +8,27 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$scratch"; }
 trap cleanup EXIT
 
-# Writes $scratch/turnstile.toml: RADIUS auth on port $1 for one NAS (127.0.0.1, $SECRET),
-# no accounting, no portal, no settlement timer, the operator API on port $2, quiet logs.
-write_api_config() {
-  cat > "$scratch/turnstile.toml" <<CONF
+# Prints a turnstile config: data directory $1, RADIUS auth on port $2 and accounting on
+# $3 (0: any) for one NAS (127.0.0.1, $SECRET), the store $4 (default: SQLite in the data
+# directory), the operator API on $5 (default: off); no portal, no settlement timer, no
+# metrics listener, quiet logs.
+turnstile_config() {
+  cat <<CONF
 [general]
-data_dir = "$scratch/data"
+data_dir = "$1"
 [radius]
-auth_port = $1
-acct_port = 0
+auth_port = $2
+acct_port = $3
 [[radius.clients]]
 name = "bench"
 address = "127.0.0.1"
 secret = "$SECRET"
 [policy]
 min_auth_interval_secs = 0
+[store]
+url = "${4:-}"
 [api]
-listen = "127.0.0.1:$2"
+listen = "${5:-}"
 [portal]
 listen = ""
 [billing]
@@ -33,6 +37,12 @@ settle_at = ""
 metrics_listen = ""
 log_level = "warn"
 CONF
+}
+
+# Writes $scratch/turnstile.toml: RADIUS auth on port $1, no accounting, the operator API
+# on port $2.
+write_api_config() {
+  turnstile_config "$scratch/data" "$1" 0 "" "127.0.0.1:$2" > "$scratch/turnstile.toml"
 }
 
 # Starts turnstile on $scratch/turnstile.toml (its pid in TURNSTILE_PID) and waits for
