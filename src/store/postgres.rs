@@ -2,10 +2,16 @@
 //!
 //! The queries are those of [`super::sqlite`] (`sql/`), compiled here against
 //! PostgreSQL. What SQLite gets from having one writer at a time, PostgreSQL gets from
-//! one transaction-level advisory lock ([`WRITE_LOCK`]): money transactions take it
-//! before they read, and the schema's trigger on `changes` takes it before a change-log
-//! entry is numbered, so entries become visible in the order of their numbers and a node
-//! following the log never skips one that committed late.
+//! one transaction-level advisory lock ([`WRITE_LOCK`]): write transactions (money, new
+//! users, every change to users, NAS devices and the catalog) take it when they begin,
+//! and the schema's trigger on `changes` takes it before a change-log entry is numbered,
+//! so entries become visible in the order of their numbers and a node following the log
+//! never skips one that committed late. Accounting batches do not take it: they lock the
+//! rows of their sessions, so nodes write accounting side by side.
+//!
+//! Nodes tell each other what changed with NOTIFY: the change log's trigger on
+//! [`CHANGES_CHANNEL`], accounting batches and settlements on [`SESSIONS_CHANNEL`] (which
+//! sessions, which users' usage); each node listens on one connection.
 
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
@@ -153,6 +159,33 @@ impl PgStore {
         }
     }
 
+    /// Tells the other nodes, when `tx` commits, that the usage of `users`' product
+    /// instances changed.
+    async fn announce_usage(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        users: &[String],
+    ) -> Result<(), StoreError> {
+        let mut notice = SessionNotice {
+            node: self.node,
+            ..SessionNotice::default()
+        };
+        let mut bytes = 0;
+        for user in users {
+            bytes += user.len() + 4;
+            notice.users.push(user.clone());
+            if bytes > NOTICE_BYTES {
+                notify_sessions(tx, &notice).await?;
+                notice.users.clear();
+                bytes = 0;
+            }
+        }
+        if !notice.users.is_empty() {
+            notify_sessions(tx, &notice).await?;
+        }
+        Ok(())
+    }
+
     /// Tells the other nodes, when `tx` commits, which sessions `changes` touch.
     async fn announce_sessions(
         &self,
@@ -186,35 +219,6 @@ impl PgStore {
             }
         }
         if !notice.sessions.is_empty() || !notice.nases.is_empty() {
-            notify_sessions(tx, &notice).await?;
-        }
-        Ok(())
-    }
-}
-
-impl PgStore {
-    /// Tells the other nodes, when `tx` commits, that the usage of `users`' product
-    /// instances changed.
-    async fn announce_usage(
-        &self,
-        tx: &mut Transaction<'_, Postgres>,
-        users: &[String],
-    ) -> Result<(), StoreError> {
-        let mut notice = SessionNotice {
-            node: self.node,
-            ..SessionNotice::default()
-        };
-        let mut bytes = 0;
-        for user in users {
-            bytes += user.len() + 4;
-            notice.users.push(user.clone());
-            if bytes > NOTICE_BYTES {
-                notify_sessions(tx, &notice).await?;
-                notice.users.clear();
-                bytes = 0;
-            }
-        }
-        if !notice.users.is_empty() {
             notify_sessions(tx, &notice).await?;
         }
         Ok(())
