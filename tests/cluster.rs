@@ -255,12 +255,9 @@ fn a_postgresql_restart_under_load_loses_nothing_acknowledged() {
     load.wait_for(load.acknowledged() + 1000);
     let (sent, acked) = load.finish();
     let stored = common::assert_acknowledged_stored(&d, &acked, sent);
-    // While the server was down, records were refused (not acknowledged), and counted.
+    // What could not be stored while the server was down was refused, and counted (a
+    // quick restart may leave nothing to refuse: the requests wait for a connection).
     let refused = d.metric("turnstile_accounting_dropped_total{reason=\"store_failed\"}");
-    assert!(
-        refused > 0.0,
-        "no record was refused while the server restarted"
-    );
     eprintln!(
         "sent {sent}, acknowledged {}, stored {stored}, refused while down {refused}",
         acked.len()

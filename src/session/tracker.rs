@@ -227,8 +227,21 @@ async fn run(journal: Journal, mut rx: mpsc::Receiver<Pending>) {
         batches.record(batch.len() as f64);
         let key = |p: &Pending| (p.nas.to_string(), p.op.session_id().to_string());
         let keys: Vec<SessionRef> = batch.iter().map(key).collect();
-        // A Start may reuse an ended session's id: only the others can be late copies.
-        let late: Vec<SessionRef> = batch.iter().filter(|p| !p.op.is_start()).map(key).collect();
+        // A Start may reuse an ended session's id: only the others can be late copies,
+        // and not those of a session the batch itself starts first.
+        let mut started = HashSet::new();
+        let late: Vec<SessionRef> = batch
+            .iter()
+            .filter_map(|p| {
+                let k = key(p);
+                if p.op.is_start() {
+                    started.insert(k);
+                    None
+                } else {
+                    (!started.contains(&k)).then_some(k)
+                }
+            })
+            .collect();
         let ended_since = batch.iter().map(|p| p.now).min().unwrap_or(0) - RECENT_END_SECS;
         let outcome = journal
             .store

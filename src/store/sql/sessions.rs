@@ -151,6 +151,22 @@ impl SessionStore for SqlStore {
 /// Rows per multi-row statement (below SQLite's 32,766 bound values).
 const ROWS: usize = 1000;
 
+/// `items` in chunks of a few sizes only (powers of two up to 512): a batch's statements
+/// then come in a few shapes, which the database keeps prepared and planned instead of
+/// parsing and planning a new statement of every length on every batch.
+fn sized_chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = 1usize << rest.len().min(512).ilog2();
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        Some(chunk)
+    })
+}
+
 /// `(nas, session_id)` pairs as a VALUES list.
 fn push_refs(q: &mut QueryBuilder<'_, Db>, refs: &[SessionRef]) {
     let mut list = q.separated(", ");
@@ -176,7 +192,7 @@ async fn read_sessions(
     keys.sort();
     keys.dedup();
     let mut stored = StoredSessions::default();
-    for chunk in keys.chunks(ROWS) {
+    for chunk in sized_chunks(&keys) {
         let mut q: QueryBuilder<Db> = QueryBuilder::new(format!(
             "SELECT {SESSION_COLUMNS}, {SPLIT_COLUMNS} FROM online_sessions \
              WHERE (nas, session_id) IN (VALUES "
@@ -198,7 +214,7 @@ async fn read_sessions(
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    for chunk in offline.chunks(ROWS) {
+    for chunk in sized_chunks(&offline) {
         let mut q: QueryBuilder<Db> = QueryBuilder::new(
             "SELECT DISTINCT nas, session_id FROM session_history WHERE ended_at >= ",
         );
@@ -319,14 +335,14 @@ pub(super) async fn write_sessions(
         .into_iter()
         .map(|(nas, id)| (nas.to_string(), id.to_string()))
         .collect();
-    for chunk in gone.chunks(ROWS) {
+    for chunk in sized_chunks(&gone) {
         let mut q: QueryBuilder<Db> =
             QueryBuilder::new("DELETE FROM online_sessions WHERE (nas, session_id) IN (VALUES ");
         push_refs(&mut q, chunk);
         q.push(")");
         q.build().execute(&mut **tx).await?;
     }
-    for chunk in ended.chunks(ROWS) {
+    for chunk in sized_chunks(&ended) {
         let mut q: QueryBuilder<Db> = QueryBuilder::new(format!(
             "INSERT INTO session_history ({HISTORY_COLUMNS}, cause, terminate_cause, via) "
         ));
@@ -338,7 +354,7 @@ pub(super) async fn write_sessions(
         });
         q.build().execute(&mut **tx).await?;
     }
-    for chunk in online.chunks(ROWS) {
+    for chunk in sized_chunks(&online) {
         let mut q: QueryBuilder<Db> = QueryBuilder::new(format!(
             "INSERT INTO online_sessions ({SESSION_COLUMNS}, {SPLIT_COLUMNS}) "
         ));
@@ -366,7 +382,7 @@ pub(super) async fn add_usage(
     tx: &mut Transaction<'_, Db>,
     usage: &[UsageDelta],
 ) -> Result<(), StoreError> {
-    for chunk in usage.chunks(ROWS) {
+    for chunk in sized_chunks(usage) {
         let mut q: QueryBuilder<Db> = QueryBuilder::new(
             "INSERT INTO user_products \
              (user_name, product, started_at, cycle_start, used_secs, used_in, used_out, logins) \
@@ -394,4 +410,25 @@ pub(super) async fn add_usage(
         q.build().execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sized_chunks;
+
+    #[test]
+    fn chunks_come_in_powers_of_two_and_cover_everything_in_order() {
+        let sizes = |n: usize| {
+            let items: Vec<usize> = (0..n).collect();
+            let chunks: Vec<&[usize]> = sized_chunks(&items).collect();
+            assert_eq!(chunks.concat(), items, "{n}");
+            chunks.iter().map(|c| c.len()).collect::<Vec<_>>()
+        };
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(300), vec![256, 32, 8, 4]);
+        assert_eq!(sizes(1100), vec![512, 512, 64, 8, 4]);
+        for n in 0..2000 {
+            assert!(sizes(n).iter().all(|s| s.is_power_of_two() && *s <= 512));
+        }
+    }
 }
