@@ -22,23 +22,7 @@ command -v sqlite3 >/dev/null || { echo "bench: sqlite3 is missing: apt-get inst
 # --- FreeRADIUS: accounting into the detail file ----------------------------------------
 FR_PORT=$(free_port)
 freeradius_scratch_config
-cat > "$raddb/sites-enabled/bench" <<CONF
-server bench {
-  listen {
-    type = acct
-    ipaddr = 127.0.0.1
-    port = $FR_PORT
-    recv_buff = 4194304
-  }
-  preacct {
-  }
-  accounting {
-    detail
-  }
-}
-CONF
-freeradius -f -d "$raddb" -l "$scratch/freeradius.log" &
-pids+=($!)
+start_freeradius_accounting "$FR_PORT" "" detail
 
 # --- turnstile, rated and unrated -------------------------------------------------------
 UN_PORT=$(free_port)

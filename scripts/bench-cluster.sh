@@ -46,24 +46,7 @@ sed -e 's/^\(\s*dialect\s*=\).*/\1 "postgresql"/' \
     -e 's/^#\(\s*login\s*=\).*/\1 "turnstile"/' \
     -e 's/^#\(\s*password\s*=\).*/\1 ""/' \
     /etc/freeradius/3.0/mods-available/sql > "$raddb/mods-enabled/sql"
-cat > "$raddb/sites-enabled/bench" <<CONF
-server bench {
-  listen {
-    type = acct
-    ipaddr = 127.0.0.1
-    port = $FR_PORT
-    recv_buff = 4194304
-  }
-  preacct {
-    acct_unique
-  }
-  accounting {
-    sql
-  }
-}
-CONF
-freeradius -f -d "$raddb" -l "$scratch/freeradius.log" &
-pids+=($!)
+start_freeradius_accounting "$FR_PORT" "acct_unique" sql
 
 # --- turnstile: two nodes on PostgreSQL, one on SQLite ------------------------------------
 A_AUTH=$(free_port); A_ACCT=$(free_port)

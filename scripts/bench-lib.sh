@@ -85,3 +85,26 @@ client bench {
 }
 CONF
 }
+
+# Starts FreeRADIUS on $raddb (freeradius_scratch_config) with one accounting site on
+# port $1 that runs $2 in preacct and $3 in accounting.
+start_freeradius_accounting() {
+  cat > "$raddb/sites-enabled/bench" <<CONF
+server bench {
+  listen {
+    type = acct
+    ipaddr = 127.0.0.1
+    port = $1
+    recv_buff = 4194304
+  }
+  preacct {
+    $2
+  }
+  accounting {
+    $3
+  }
+}
+CONF
+  freeradius -f -d "$raddb" -l "$scratch/freeradius.log" &
+  pids+=($!)
+}

@@ -19,12 +19,6 @@ pub struct Duty {
 }
 
 impl Duty {
-    /// A duty this node always holds (tests and tools that run alone).
-    pub fn always() -> Duty {
-        let (_, held) = watch::channel(true);
-        Duty { held }
-    }
-
     /// True while this node holds the lease.
     pub fn is_mine(&self) -> bool {
         *self.held.borrow()

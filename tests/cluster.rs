@@ -23,8 +23,8 @@ fn first_node(extra: &str, env: &[(&str, &str)]) -> Option<Daemon> {
     Some(Daemon::start_with(extra, env))
 }
 
-/// Sends PAP logins of `user` to `nas` until `check` holds; the time it took. Fails
-/// after 3 s.
+/// Sends PAP logins of `user` to `nas` until `check` holds ([`Nas::eventually`]); the
+/// time it took.
 fn until(
     nas: &mut Nas,
     user: &str,
@@ -32,14 +32,8 @@ fn until(
     check: impl Fn(&common::Reply) -> bool,
 ) -> Duration {
     let began = Instant::now();
-    loop {
-        let r = nas.pap(user, password, true);
-        if nas.try_exchange(&r).as_ref().is_some_and(&check) {
-            return began.elapsed();
-        }
-        assert!(began.elapsed() < Duration::from_secs(3), "not so after 3 s");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    nas.eventually(|nas| nas.pap(user, password, true), check);
+    began.elapsed()
 }
 
 /// Polls `check` for up to 3 s.

@@ -318,10 +318,10 @@ async fn refresh(journal: &Journal, unread: &mut SessionsTouched) {
     metrics::gauge!("turnstile_online_sessions").set(online.len() as f64);
     users.extend(touched.users);
     let users: Vec<String> = users.into_iter().collect();
-    let read = match touched.all {
-        true => journal.store.instance_usage(None).await,
-        false => journal.store.instance_usage(Some(&users)).await,
-    };
+    let read = journal
+        .store
+        .instance_usage((!touched.all).then_some(users.as_slice()))
+        .await;
     match read {
         Ok(rows) if touched.all => journal.meter.reset(rows),
         Ok(rows) => {

@@ -172,24 +172,8 @@ impl PgStore {
         tx: &mut Transaction<'_, Postgres>,
         users: &[String],
     ) -> Result<(), StoreError> {
-        let mut notice = SessionNotice {
-            node: self.node,
-            ..SessionNotice::default()
-        };
-        let mut bytes = 0;
-        for user in users {
-            bytes += user.len() + 4;
-            notice.users.push(user.clone());
-            if bytes > NOTICE_BYTES {
-                notify_sessions(tx, &notice).await?;
-                notice.users.clear();
-                bytes = 0;
-            }
-        }
-        if !notice.users.is_empty() {
-            notify_sessions(tx, &notice).await?;
-        }
-        Ok(())
+        self.announce(tx, users.iter().map(|u| Told::User(u.clone())))
+            .await
     }
 
     /// Tells the other nodes, when `tx` commits, which sessions `changes` touch.
@@ -198,36 +182,73 @@ impl PgStore {
         tx: &mut Transaction<'_, Postgres>,
         changes: &[OnlineChange],
     ) -> Result<(), StoreError> {
-        let mut notice = SessionNotice {
+        let told = changes.iter().map(|change| match change {
+            OnlineChange::Put(r) | OnlineChange::Split { session: r, .. } => {
+                Told::Session((r.nas.clone(), r.session_id.clone()))
+            }
+            OnlineChange::End(h) => {
+                Told::Session((h.session.nas.clone(), h.session.session_id.clone()))
+            }
+            OnlineChange::EndNas { nas, .. } => Told::Nas(nas.clone()),
+        });
+        self.announce(tx, told).await
+    }
+
+    /// Sends what `told` names in notices below the payload limit, delivered when `tx`
+    /// commits.
+    async fn announce(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        told: impl Iterator<Item = Told> + Send,
+    ) -> Result<(), StoreError> {
+        let fresh = || SessionNotice {
             node: self.node,
             ..SessionNotice::default()
         };
+        let mut notice = fresh();
         let mut bytes = 0;
-        for change in changes {
-            let session = match change {
-                OnlineChange::Put(r) | OnlineChange::Split { session: r, .. } => r,
-                OnlineChange::End(h) => &h.session,
-                OnlineChange::EndNas { nas, .. } => {
-                    bytes += nas.len() + 4;
-                    notice.nases.push(nas.clone());
-                    continue;
-                }
-            };
-            bytes += session.nas.len() + session.session_id.len() + 8;
-            notice
-                .sessions
-                .push((session.nas.clone(), session.session_id.clone()));
+        for item in told {
+            bytes += notice.add(item);
             if bytes > NOTICE_BYTES {
                 notify_sessions(tx, &notice).await?;
-                notice.sessions.clear();
-                notice.nases.clear();
+                notice = fresh();
                 bytes = 0;
             }
         }
-        if !notice.sessions.is_empty() || !notice.nases.is_empty() {
+        if bytes > 0 {
             notify_sessions(tx, &notice).await?;
         }
         Ok(())
+    }
+}
+
+/// One thing a notice names.
+enum Told {
+    Session(SessionRef),
+    Nas(String),
+    User(String),
+}
+
+impl SessionNotice {
+    /// Adds `item`; about how many bytes it takes in the payload.
+    fn add(&mut self, item: Told) -> usize {
+        match item {
+            Told::Session((nas, id)) => {
+                let bytes = nas.len() + id.len() + 8;
+                self.sessions.push((nas, id));
+                bytes
+            }
+            Told::Nas(nas) => {
+                let bytes = nas.len() + 4;
+                self.nases.push(nas);
+                bytes
+            }
+            Told::User(user) => {
+                let bytes = user.len() + 4;
+                self.users.push(user);
+                bytes
+            }
+        }
     }
 }
 

@@ -88,7 +88,7 @@ impl SessionStore for SqlStore {
             return self.online_sessions().await;
         }
         let mut found = Vec::new();
-        for chunk in touched.sessions.chunks(ROWS) {
+        for chunk in sized_chunks(&touched.sessions) {
             let mut q: QueryBuilder<Db> = QueryBuilder::new(format!(
                 "SELECT {SESSION_COLUMNS}, {SPLIT_COLUMNS} FROM online_sessions \
                  WHERE (nas, session_id) IN (VALUES "
@@ -147,9 +147,6 @@ impl SessionStore for SqlStore {
             .collect()
     }
 }
-
-/// Rows per multi-row statement (below SQLite's 32,766 bound values).
-const ROWS: usize = 1000;
 
 /// `items` in chunks of a few sizes only (powers of two up to 512): a batch's statements
 /// then come in a few shapes, which the database keeps prepared and planned instead of
