@@ -204,18 +204,18 @@ async fn run(journal: Journal, mut rx: mpsc::Receiver<Pending>) {
     loop {
         let first = tokio::select! {
             first = rx.recv() => match first {
-                Some(p) => p,
+                Some(p) => Some(p),
                 None => return,
             },
             touched = journal.store.changed_elsewhere() => {
                 unread.merge(touched);
-                refresh(&journal, &mut unread).await;
-                continue;
+                None
             }
-            _ = tokio::time::sleep(std::time::Duration::from_secs(1)), if !unread.is_empty() => {
-                refresh(&journal, &mut unread).await;
-                continue;
-            }
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)), if !unread.is_empty() => None,
+        };
+        let Some(first) = first else {
+            refresh(&journal, &mut unread).await;
+            continue;
         };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -246,7 +246,7 @@ async fn run(journal: Journal, mut rx: mpsc::Receiver<Pending>) {
         let outcome = journal
             .store
             .apply_online(&keys, &late, ended_since, &mut |stored| {
-                plan(&journal, &batch, stored)
+                plan(&journal, &batch, &keys, stored)
             })
             .await;
         if let Ok(planned) = &outcome {
@@ -357,7 +357,13 @@ pub fn delta(prior: Option<&OnlineRecord>, next: &OnlineRecord) -> Usage {
 /// Each request is merged into the session as the store holds it (whichever node wrote
 /// it), or as the earlier requests of the same batch left it: what an update does not
 /// say (the start, the address) is kept.
-fn plan(journal: &Journal, batch: &[Pending], stored: &StoredSessions) -> OnlinePlan {
+/// `keys` are the batch's sessions as stored, request by request.
+fn plan(
+    journal: &Journal,
+    batch: &[Pending],
+    keys: &[SessionRef],
+    stored: &StoredSessions,
+) -> OnlinePlan {
     let mut seen: HashMap<SessionKey, Option<OnlineRecord>> = HashMap::new();
     let mut cleared: HashSet<&str> = HashSet::new();
     let mut changes = Vec::with_capacity(batch.len());
@@ -383,19 +389,18 @@ fn plan(journal: &Journal, batch: &[Pending], stored: &StoredSessions) -> Online
             });
         entry.usage = entry.usage.plus(d);
     };
-    for p in batch {
+    for (p, stored_as) in batch.iter().zip(keys) {
         let key = SessionKey {
             nas: p.nas.clone(),
             id: p.op.session_id().into(),
         };
-        let stored_as = (p.nas.to_string(), p.op.session_id().to_string());
         let prior = match seen.get(&key) {
             Some(s) => s.clone(),
             None if cleared.contains(&*p.nas) => None,
             // A Start may reuse the id of an ended session; anything else for one is a
             // late copy of what was recorded before it ended.
-            None if stored.ended.contains(&stored_as) && !p.op.is_start() => continue,
-            None => stored.online.get(&stored_as).cloned(),
+            None if stored.ended.contains(stored_as) && !p.op.is_start() => continue,
+            None => stored.online.get(stored_as).cloned(),
         };
         let (r, source) = match &p.op {
             Op::Accounting { request, source } => (request, *source),
