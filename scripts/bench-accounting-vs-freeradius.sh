@@ -30,14 +30,7 @@ turnstile_config "$scratch/unrated-data" 0 "$UN_PORT" > "$scratch/turnstile.toml
 start_turnstile
 TS_PORT=$(free_port)
 turnstile_config "$scratch/turnstile-data" 0 "$TS_PORT" > "$scratch/turnstile.toml"
-ts() { "$BIN/turnstile" --config "$scratch/turnstile.toml" "$@" >/dev/null; }
-for ((i = 0; i < 10000; i++)); do echo "bench$i,pw"; done > "$scratch/users.csv"
-ts user import "$scratch/users.csv"
-ts billing-policy add metered --kind by-traffic --included-mib 0 --fen-per-gib 100
-ts control-policy add metered
-ts product add metered --billing-policy metered --control-policy metered
-# Before the first start: the starter catalog then keeps this group.
-ts group add default --default-product metered
+rated_users
 # Money enough that no session runs out of it (E3004) during the bench.
 sqlite3 "$scratch/turnstile-data/turnstile.db" "UPDATE users SET balance_fen = 1000000000"
 start_turnstile

@@ -52,13 +52,7 @@ start_freeradius_accounting "$FR_PORT" "acct_unique" sql
 A_AUTH=$(free_port); A_ACCT=$(free_port)
 turnstile_config "$scratch/a" "$A_AUTH" "$A_ACCT" "$PG_URL/turnstile" > "$scratch/turnstile.toml"
 ts() { "$BIN/turnstile" --config "$scratch/turnstile.toml" "$@" >/dev/null; }
-for ((i = 0; i < 10000; i++)); do echo "bench$i,pw"; done > "$scratch/users.csv"
-ts user import "$scratch/users.csv"
-ts billing-policy add metered --kind by-traffic --included-mib 0 --fen-per-gib 100
-ts control-policy add metered
-ts product add metered --billing-policy metered --control-policy metered
-# Before the first start: the starter catalog then keeps this group.
-ts group add default --default-product metered
+rated_users
 # Money enough that no session runs out of it (E3004) during the bench.
 psql -q "$PG_URL/turnstile" -c "UPDATE users SET balance_fen = 1000000000"
 start_turnstile

@@ -108,3 +108,17 @@ CONF
   freeradius -f -d "$raddb" -l "$scratch/freeradius.log" &
   pids+=($!)
 }
+
+# Before the first start of a daemon on $scratch/turnstile.toml: 10,000 users bench0 …
+# bench9999 (password pw, also in $scratch/users.csv) whose group's product is priced by
+# traffic, so that every Interim-Update and Stop is rated.
+rated_users() {
+  local ts=("$BIN/turnstile" --config "$scratch/turnstile.toml")
+  for ((i = 0; i < 10000; i++)); do echo "bench$i,pw"; done > "$scratch/users.csv"
+  "${ts[@]}" user import "$scratch/users.csv" >/dev/null
+  "${ts[@]}" billing-policy add metered --kind by-traffic --included-mib 0 --fen-per-gib 100 >/dev/null
+  "${ts[@]}" control-policy add metered >/dev/null
+  "${ts[@]}" product add metered --billing-policy metered --control-policy metered >/dev/null
+  # Before the first start: the starter catalog then keeps this group.
+  "${ts[@]}" group add default --default-product metered >/dev/null
+}
