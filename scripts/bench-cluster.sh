@@ -84,6 +84,15 @@ for target in "accounting $FR_PORT" "accounting $A_ACCT" "accounting $B_ACCT" "a
   echo "bench: server $target did not answer" >&2; exit 1
 done
 
+# A warm-up pass fills the session tables, then ANALYZE gives the planner their sizes,
+# as autovacuum does within a minute or so on a live system. Without it, statements
+# prepared on the empty tables of a new database keep plans that scan them whole.
+for port in "$FR_PORT" "$A_ACCT" "$B_ACCT"; do
+  bench warm-up accounting "$port" --with-usage >/dev/null
+done
+psql -q "$PG_URL/turnstile" -c ANALYZE
+psql -q "$PG_URL/radius" -c ANALYZE
+
 echo "bench: $IN_FLIGHT in flight on 4 sockets per generator, ${SECONDS_PER_ROUND}s x $ROUNDS rounds each"
 results="$scratch/results.jsonl"
 for ((r = 1; r <= ROUNDS; r++)); do

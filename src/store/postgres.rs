@@ -15,7 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Postgres, Transaction};
+use sqlx::{Postgres, QueryBuilder, Transaction};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
@@ -72,6 +72,38 @@ const NOTICE_BYTES: usize = 7_000;
 const TOUCHED_MAX: usize = 100_000;
 /// Rows locked by an accounting batch stay locked until it commits.
 const LOCK_ROWS: &str = " FOR UPDATE";
+
+/// `items` as the rows of one statement: all of them, since they go as arrays.
+fn row_chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
+    (!items.is_empty()).then_some(items).into_iter()
+}
+
+/// Pushes `items` as `SELECT * FROM UNNEST(…)`, one array parameter a column, the
+/// columns named `column1`, `column2`, … as in a `VALUES` list. The statement has the
+/// same text for any number of rows: it is parsed and planned once per connection, and
+/// a batch is one round trip.
+fn push_rows<T>(q: &mut QueryBuilder<'_, Postgres>, items: &[T], columns: &[rows::Column<T>]) {
+    q.push("SELECT * FROM UNNEST(");
+    let mut list = q.separated(", ");
+    for column in columns {
+        match column {
+            rows::Column::Text(value) => {
+                list.push_bind(items.iter().map(value).collect::<Vec<_>>());
+                list.push_unseparated("::text[]");
+            }
+            rows::Column::Int(value) => {
+                list.push_bind(items.iter().map(value).collect::<Vec<_>>());
+                list.push_unseparated("::int8[]");
+            }
+        }
+    }
+    q.push(") AS r(");
+    let mut names = q.separated(", ");
+    for i in 1..=columns.len() {
+        names.push(format!("column{i}"));
+    }
+    q.push(")");
+}
 
 /// What an accounting batch tells the other nodes: which sessions to read again.
 #[derive(Debug, Default, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Sqlite, Transaction};
+use sqlx::{QueryBuilder, Sqlite, Transaction};
 use std::path::Path;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -78,6 +78,36 @@ impl SqliteStore {
 /// SQLite's transactions are serialized already: nothing to lock row by row.
 const LOCK_ROWS: &str = "";
 
+/// `items` as the rows of one statement each: SQLite binds every value on its own, so a
+/// batch is cut into chunks of a few sizes only (powers of two up to 512). The
+/// statements then come in a few shapes, which stay prepared instead of being parsed and
+/// planned again at every length.
+fn row_chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = 1usize << rest.len().min(512).ilog2();
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        Some(chunk)
+    })
+}
+
+/// Pushes `items` (one chunk of [`row_chunks`]) as a `VALUES` list, its columns named
+/// `column1`, `column2`, … as SQLite names them.
+fn push_rows<T>(q: &mut QueryBuilder<'_, Sqlite>, items: &[T], columns: &[rows::Column<T>]) {
+    q.push_values(items, |mut row, item| {
+        for column in columns {
+            match column {
+                rows::Column::Text(value) => row.push_bind(value(item)),
+                rows::Column::Int(value) => row.push_bind(value(item)),
+            };
+        }
+    });
+}
+
 impl SqliteStore {
     /// SQLite tells no one about changes: followers poll.
     async fn notified(&self) {
@@ -118,4 +148,25 @@ async fn begin_sessions(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite
 /// busy timeout applies while waiting).
 async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
     pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::row_chunks;
+
+    #[test]
+    fn chunks_come_in_powers_of_two_and_cover_everything_in_order() {
+        let sizes = |n: usize| {
+            let items: Vec<usize> = (0..n).collect();
+            let chunks: Vec<&[usize]> = row_chunks(&items).collect();
+            assert_eq!(chunks.concat(), items, "{n}");
+            chunks.iter().map(|c| c.len()).collect::<Vec<_>>()
+        };
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(300), vec![256, 32, 8, 4]);
+        assert_eq!(sizes(1100), vec![512, 512, 64, 8, 4]);
+        for n in 0..2000 {
+            assert!(sizes(n).iter().all(|s| s.is_power_of_two() && *s <= 512));
+        }
+    }
 }

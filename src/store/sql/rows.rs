@@ -54,3 +54,27 @@ pub(super) fn grant_from_row(row: &DbRow) -> Result<((String, String), Grant), S
 pub(super) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
+
+/// One column of the rows a batch statement takes as parameters: how to read its value
+/// from an item. Each backend passes the rows its own way (`push_rows`).
+pub(super) enum Column<'a, T> {
+    Text(Value<'a, T, String>),
+    Int(Value<'a, T, i64>),
+}
+
+/// Reads a column's value (NULL as `None`) from an item.
+pub(super) type Value<'a, T, V> = Box<dyn Fn(&T) -> Option<V> + Send + Sync + 'a>;
+
+/// A text column.
+pub(super) fn text<'a, T: 'a>(
+    value: impl Fn(&T) -> Option<String> + Send + Sync + 'a,
+) -> Column<'a, T> {
+    Column::Text(Box::new(value))
+}
+
+/// An integer column.
+pub(super) fn int<'a, T: 'a>(
+    value: impl Fn(&T) -> Option<i64> + Send + Sync + 'a,
+) -> Column<'a, T> {
+    Column::Int(Box::new(value))
+}

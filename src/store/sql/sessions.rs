@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row, Transaction};
 use std::collections::HashMap;
 
-use super::rows::{corrupt, counter};
-use super::{begin_sessions, Db, DbRow, SqlStore, LOCK_ROWS};
+use super::rows::{corrupt, counter, int, text, Column};
+use super::{begin_sessions, push_rows, row_chunks, Db, DbRow, SqlStore, LOCK_ROWS};
 use crate::store::billing::UsageDelta;
 use crate::store::{
     HistoryRecord, OnlineChange, OnlinePlan, OnlineRecord, SessionRef, SessionStore,
@@ -32,12 +32,6 @@ impl SessionStore for SqlStore {
         let mut tx = begin_sessions(&self.pool).await?;
         let stored = read_sessions(&mut tx, keys, late, ended_since).await?;
         let mut planned = plan(&stored);
-        // Instances in one order on every node: two batches waiting on each other's rows
-        // would deadlock.
-        planned
-            .usage
-            .sort_by(|a, b| (&a.user, &a.product).cmp(&(&b.user, &b.product)));
-        add_usage(&mut tx, &planned.usage).await?;
         // Each statement is a round trip to the database, so a batch is collapsed into
         // a few statements: between two NAS-wide ends, only the last state of each
         // session matters, and the order of different sessions does not.
@@ -78,6 +72,13 @@ impl SessionStore for SqlStore {
                     .await?;
             }
         }
+        // Last: another batch adding to the same instances waits here for this one to
+        // commit, and should have done all else by then. Instances are locked in one
+        // order everywhere: two batches waiting on each other's rows would deadlock.
+        planned
+            .usage
+            .sort_by(|a, b| (&a.user, &a.product).cmp(&(&b.user, &b.product)));
+        add_usage(&mut tx, &planned.usage).await?;
         self.announce_sessions(&mut tx, &planned.changes).await?;
         tx.commit().await?;
         Ok(planned)
@@ -88,12 +89,12 @@ impl SessionStore for SqlStore {
             return self.online_sessions().await;
         }
         let mut found = Vec::new();
-        for chunk in sized_chunks(&touched.sessions) {
+        for chunk in row_chunks(&touched.sessions) {
             let mut q: QueryBuilder<Db> = QueryBuilder::new(format!(
                 "SELECT {SESSION_COLUMNS}, {SPLIT_COLUMNS} FROM online_sessions \
-                 WHERE (nas, session_id) IN (VALUES "
+                 WHERE (nas, session_id) IN ("
             ));
-            push_refs(&mut q, chunk);
+            push_rows(&mut q, chunk, &ref_columns());
             q.push(")");
             for row in q.build().fetch_all(&self.pool).await? {
                 found.push(online_from_row(&row)?);
@@ -148,32 +149,12 @@ impl SessionStore for SqlStore {
     }
 }
 
-/// `items` in chunks of a few sizes only (powers of two up to 512): a batch's statements
-/// then come in a few shapes, which the database keeps prepared and planned instead of
-/// parsing and planning a new statement of every length on every batch.
-fn sized_chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
-    let mut rest = items;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let size = 1usize << rest.len().min(512).ilog2();
-        let (chunk, tail) = rest.split_at(size);
-        rest = tail;
-        Some(chunk)
-    })
-}
-
-/// `(nas, session_id)` pairs as a VALUES list.
-fn push_refs(q: &mut QueryBuilder<'_, Db>, refs: &[SessionRef]) {
-    let mut list = q.separated(", ");
-    for (nas, id) in refs {
-        list.push("(");
-        list.push_bind_unseparated(nas.clone());
-        list.push_unseparated(", ");
-        list.push_bind_unseparated(id.clone());
-        list.push_unseparated(")");
-    }
+/// Columns of a `(nas, session_id)` list.
+fn ref_columns<'a>() -> Vec<Column<'a, SessionRef>> {
+    vec![
+        text(|k: &SessionRef| Some(k.0.clone())),
+        text(|k: &SessionRef| Some(k.1.clone())),
+    ]
 }
 
 /// The sessions of `keys` online (rows locked where the database can), and those of
@@ -189,12 +170,12 @@ async fn read_sessions(
     keys.sort();
     keys.dedup();
     let mut stored = StoredSessions::default();
-    for chunk in sized_chunks(&keys) {
+    for chunk in row_chunks(&keys) {
         let mut q: QueryBuilder<Db> = QueryBuilder::new(format!(
             "SELECT {SESSION_COLUMNS}, {SPLIT_COLUMNS} FROM online_sessions \
-             WHERE (nas, session_id) IN (VALUES "
+             WHERE (nas, session_id) IN ("
         ));
-        push_refs(&mut q, chunk);
+        push_rows(&mut q, chunk, &ref_columns());
         q.push(") ORDER BY nas, session_id");
         q.push(LOCK_ROWS);
         for row in q.build().fetch_all(&mut **tx).await? {
@@ -211,13 +192,13 @@ async fn read_sessions(
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    for chunk in sized_chunks(&offline) {
+    for chunk in row_chunks(&offline) {
         let mut q: QueryBuilder<Db> = QueryBuilder::new(
             "SELECT DISTINCT nas, session_id FROM session_history WHERE ended_at >= ",
         );
         q.push_bind(ended_since);
-        q.push(" AND (nas, session_id) IN (VALUES ");
-        push_refs(&mut q, chunk);
+        q.push(" AND (nas, session_id) IN (");
+        push_rows(&mut q, chunk, &ref_columns());
         q.push(")");
         for row in q.build().fetch_all(&mut **tx).await? {
             stored
@@ -228,44 +209,57 @@ async fn read_sessions(
     Ok(stored)
 }
 
-/// Columns of `online_sessions`, in [`push_session`] order.
+/// Columns of `online_sessions`, in the order of [`session_columns`].
 pub(super) const SESSION_COLUMNS: &str =
     "nas, session_id, user_name, product, framed_ip, station, \
     nas_port, nas_addr, started_at, updated_at, session_time, input_octets, output_octets";
-/// Where an online session was last split, in [`push_split`] order.
+/// Where an online session was last split, in the order of [`online_columns`].
 pub(super) const SPLIT_COLUMNS: &str = "split_at, split_time, split_input, split_output";
 /// The same columns of `session_history`, where the last update is the end.
 pub(super) const HISTORY_COLUMNS: &str =
     "nas, session_id, user_name, product, framed_ip, station, \
     nas_port, nas_addr, started_at, ended_at, session_time, input_octets, output_octets";
 
-pub(super) fn push_session(
-    row: &mut sqlx::query_builder::Separated<'_, '_, Db, &'static str>,
-    s: &OnlineRecord,
-) {
-    row.push_bind(s.nas.clone())
-        .push_bind(s.session_id.clone())
-        .push_bind(s.user.clone())
-        .push_bind(s.product.clone())
-        .push_bind(s.framed_ip.clone())
-        .push_bind(s.station.clone())
-        .push_bind(s.nas_port.clone())
-        .push_bind(s.nas_addr.clone())
-        .push_bind(s.started_at)
-        .push_bind(s.updated_at)
-        .push_bind(s.session_time)
-        .push_bind(s.input_octets)
-        .push_bind(s.output_octets);
+/// The [`SESSION_COLUMNS`] of the session `of` an item, in order.
+fn session_columns<'a, T: 'a>(of: fn(&T) -> &OnlineRecord) -> Vec<Column<'a, T>> {
+    vec![
+        text(move |t| Some(of(t).nas.clone())),
+        text(move |t| Some(of(t).session_id.clone())),
+        text(move |t| Some(of(t).user.clone())),
+        text(move |t| of(t).product.clone()),
+        text(move |t| of(t).framed_ip.clone()),
+        text(move |t| of(t).station.clone()),
+        text(move |t| of(t).nas_port.clone()),
+        text(move |t| of(t).nas_addr.clone()),
+        int(move |t| Some(of(t).started_at)),
+        int(move |t| Some(of(t).updated_at)),
+        int(move |t| Some(of(t).session_time)),
+        int(move |t| Some(of(t).input_octets)),
+        int(move |t| Some(of(t).output_octets)),
+    ]
 }
 
-pub(super) fn push_split(
-    row: &mut sqlx::query_builder::Separated<'_, '_, Db, &'static str>,
-    s: &OnlineRecord,
-) {
-    row.push_bind(s.split_at)
-        .push_bind(s.split_time)
-        .push_bind(s.split_input)
-        .push_bind(s.split_output);
+/// [`SESSION_COLUMNS`] then [`SPLIT_COLUMNS`] of an online session.
+fn online_columns<'a>() -> Vec<Column<'a, &'a OnlineRecord>> {
+    let mut columns = session_columns(|r: &&OnlineRecord| *r);
+    columns.extend([
+        int(|r: &&OnlineRecord| Some(r.split_at)),
+        int(|r: &&OnlineRecord| Some(r.split_time)),
+        int(|r: &&OnlineRecord| Some(r.split_input)),
+        int(|r: &&OnlineRecord| Some(r.split_output)),
+    ]);
+    columns
+}
+
+/// [`HISTORY_COLUMNS`], then cause, terminate_cause and via, of an ended session.
+fn history_columns<'a>() -> Vec<Column<'a, HistoryRecord>> {
+    let mut columns = session_columns(|h: &HistoryRecord| &h.session);
+    columns.extend([
+        int(|h: &HistoryRecord| h.cause.map(i64::from)),
+        int(|h: &HistoryRecord| h.terminate_cause.map(i64::from)),
+        int(|h: &HistoryRecord| h.via.map(i64::from)),
+    ]);
+    columns
 }
 
 pub(super) fn session_from_row(r: &DbRow) -> Result<OnlineRecord, StoreError> {
@@ -332,33 +326,33 @@ pub(super) async fn write_sessions(
         .into_iter()
         .map(|(nas, id)| (nas.to_string(), id.to_string()))
         .collect();
-    for chunk in sized_chunks(&gone) {
+    for chunk in row_chunks(&gone) {
         let mut q: QueryBuilder<Db> =
-            QueryBuilder::new("DELETE FROM online_sessions WHERE (nas, session_id) IN (VALUES ");
-        push_refs(&mut q, chunk);
+            QueryBuilder::new("DELETE FROM online_sessions WHERE (nas, session_id) IN (");
+        push_rows(&mut q, chunk, &ref_columns());
         q.push(")");
         q.build().execute(&mut **tx).await?;
     }
-    for chunk in sized_chunks(&ended) {
+    // What each part used, since the session's last split.
+    let ended: Vec<HistoryRecord> = ended
+        .into_iter()
+        .map(|h| HistoryRecord {
+            session: h.session.part(),
+            ..*h
+        })
+        .collect();
+    for chunk in row_chunks(&ended) {
         let mut q: QueryBuilder<Db> = QueryBuilder::new(format!(
             "INSERT INTO session_history ({HISTORY_COLUMNS}, cause, terminate_cause, via) "
         ));
-        q.push_values(chunk, |mut row, h| {
-            push_session(&mut row, &h.session.part());
-            row.push_bind(h.cause.map(i64::from))
-                .push_bind(h.terminate_cause.map(i64::from))
-                .push_bind(h.via.map(i64::from));
-        });
+        push_rows(&mut q, chunk, &history_columns());
         q.build().execute(&mut **tx).await?;
     }
-    for chunk in sized_chunks(&online) {
+    for chunk in row_chunks(&online) {
         let mut q: QueryBuilder<Db> = QueryBuilder::new(format!(
             "INSERT INTO online_sessions ({SESSION_COLUMNS}, {SPLIT_COLUMNS}) "
         ));
-        q.push_values(chunk, |mut row, r| {
-            push_session(&mut row, r);
-            push_split(&mut row, r);
-        });
+        push_rows(&mut q, chunk, &online_columns());
         q.push(
             " ON CONFLICT (nas, session_id) DO UPDATE SET user_name = excluded.user_name, \
              product = excluded.product, framed_ip = excluded.framed_ip, \
@@ -379,22 +373,23 @@ pub(super) async fn add_usage(
     tx: &mut Transaction<'_, Db>,
     usage: &[UsageDelta],
 ) -> Result<(), StoreError> {
-    for chunk in sized_chunks(usage) {
+    let columns: Vec<Column<UsageDelta>> = vec![
+        text(|d: &UsageDelta| Some(d.user.clone())),
+        text(|d: &UsageDelta| Some(d.product.clone())),
+        int(|d: &UsageDelta| Some(d.at)),
+        int(|d: &UsageDelta| Some(counter(d.usage.secs))),
+        int(|d: &UsageDelta| Some(counter(d.usage.bytes_in))),
+        int(|d: &UsageDelta| Some(counter(d.usage.bytes_out))),
+        int(|d: &UsageDelta| Some(counter(d.usage.logins))),
+    ];
+    for chunk in row_chunks(usage) {
         let mut q: QueryBuilder<Db> = QueryBuilder::new(
             "INSERT INTO user_products \
              (user_name, product, started_at, cycle_start, used_secs, used_in, used_out, logins) \
              SELECT v.column1, v.column2, v.column3, v.column3, v.column4, v.column5, v.column6, \
              v.column7 FROM (",
         );
-        q.push_values(chunk, |mut row, d| {
-            row.push_bind(d.user.clone())
-                .push_bind(d.product.clone())
-                .push_bind(d.at)
-                .push_bind(counter(d.usage.secs))
-                .push_bind(counter(d.usage.bytes_in))
-                .push_bind(counter(d.usage.bytes_out))
-                .push_bind(counter(d.usage.logins));
-        });
+        push_rows(&mut q, chunk, &columns);
         // "WHERE true" tells SQLite's parser that ON CONFLICT belongs to the INSERT.
         q.push(
             ") AS v JOIN users ON users.name = v.column1 WHERE true \
@@ -407,25 +402,4 @@ pub(super) async fn add_usage(
         q.build().execute(&mut **tx).await?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sized_chunks;
-
-    #[test]
-    fn chunks_come_in_powers_of_two_and_cover_everything_in_order() {
-        let sizes = |n: usize| {
-            let items: Vec<usize> = (0..n).collect();
-            let chunks: Vec<&[usize]> = sized_chunks(&items).collect();
-            assert_eq!(chunks.concat(), items, "{n}");
-            chunks.iter().map(|c| c.len()).collect::<Vec<_>>()
-        };
-        assert_eq!(sizes(0), Vec::<usize>::new());
-        assert_eq!(sizes(300), vec![256, 32, 8, 4]);
-        assert_eq!(sizes(1100), vec![512, 512, 64, 8, 4]);
-        for n in 0..2000 {
-            assert!(sizes(n).iter().all(|s| s.is_power_of_two() && *s <= 512));
-        }
-    }
 }
