@@ -72,9 +72,9 @@ impl SessionStore for SqlStore {
                     .await?;
             }
         }
-        // Last: another batch adding to the same instances waits here for this one to
-        // commit, and should have done all else by then. Instances are locked in one
-        // order everywhere: two batches waiting on each other's rows would deadlock.
+        // Last, so that another node's batch adding to the same instances waits on
+        // these rows only for this commit. Instances are locked in one order
+        // everywhere: two batches waiting on each other's rows would deadlock.
         planned
             .usage
             .sort_by(|a, b| (&a.user, &a.product).cmp(&(&b.user, &b.product)));
