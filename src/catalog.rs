@@ -435,7 +435,7 @@ impl FromStr for TimeWindow {
         let minute = |t: &str| -> Option<u16> {
             let (h, m) = t.trim().split_once(':')?;
             let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
-            (m < 60 && (h < 24 || (h == 24 && m == 0))).then_some(h * 60 + m)
+            (m < 60 && (h < 24 || (h == 24 && m == 0))).then(|| h * 60 + m)
         };
         let (a, b) = s.split_once('-').ok_or_else(bad)?;
         let (start, end) = (minute(a).ok_or_else(bad)?, minute(b).ok_or_else(bad)?);
@@ -664,6 +664,9 @@ mod tests {
             "25:00-26:00",
             "08:60-09:00",
             "24:00-01:00",
+            // Found by fuzzing: an hour that overflows when turned into minutes.
+            "+51008:20-208\0:01\0\0\04",
+            "9999:00-10:00",
         ] {
             assert!(bad.parse::<TimeWindow>().is_err(), "{bad}");
         }

@@ -62,7 +62,7 @@ pub enum DaemonError {
 /// catalog (group `default` → product `standard` → `free` and `unlimited`), so that a
 /// user created with a password alone can log in. Never again afterwards, whatever the
 /// operator changed or deleted since.
-async fn seed(backend: &Backend, settings: &Settings) -> Result<(), DaemonError> {
+pub async fn seed(backend: &Backend, settings: &Settings) -> Result<(), DaemonError> {
     if backend.store.claim_once("bootstrap").await? {
         for u in &settings.bootstrap.users {
             let record = backend.new_user(&u.name, u.password.0.as_bytes());

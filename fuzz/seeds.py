@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz targets into DIR/<target>/ (default: corpus/):
+well-formed requests like those the tests send, signed with the targets' secrets, and
+typical field values. `scripts/fuzz.sh` runs it before fuzzing."""
+import hashlib
+import hmac
+import os
+import struct
+import sys
+
+SECRET = b"fuzz-secret"
+out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus")
+
+
+def attr(typ, value):
+    if isinstance(value, str):
+        value = value.encode()
+    return bytes([typ, len(value) + 2]) + value
+
+
+def u32(typ, v):
+    return attr(typ, struct.pack(">I", v))
+
+
+def vsa(vendor, typ, value):
+    return attr(26, struct.pack(">I", vendor) + attr(typ, value))
+
+
+def hide(password, authenticator):
+    p = password.encode()
+    p += b"\0" * (-len(p) % 16 or (16 if not p else 0))
+    out, last = b"", authenticator
+    for i in range(0, len(p), 16):
+        b = hashlib.md5(SECRET + last).digest()
+        c = bytes(x ^ y for x, y in zip(p[i:i + 16], b))
+        out, last = out + c, c
+    return out
+
+
+def request(code, ident, authenticator, attrs, message_authenticator=False):
+    body = b"".join(attrs)
+    if message_authenticator:
+        body += attr(80, b"\0" * 16)
+    packet = struct.pack(">BBH", code, ident, 20 + len(body)) + authenticator + body
+    if message_authenticator:
+        mac = hmac.new(SECRET, packet, hashlib.md5).digest()
+        packet = packet[:-16] + mac
+    return packet
+
+
+def accounting(ident, attrs):
+    body = b"".join(attrs)
+    header = struct.pack(">BBH", 4, ident, 20 + len(body))
+    authenticator = hashlib.md5(header + b"\0" * 16 + body + SECRET).digest()
+    return header + authenticator + body
+
+
+def reply(code, ident, request_authenticator, attrs):
+    body = b"".join(attrs)
+    header = struct.pack(">BBH", code, ident, 20 + len(body))
+    authenticator = hashlib.md5(header + request_authenticator + body + SECRET).digest()
+    return header + authenticator + body
+
+
+ra = bytes(range(16))
+common = [
+    attr(4, bytes([127, 0, 0, 1])),
+    attr(31, "00-11-22-33-44-55"),
+    attr(87, "eth 0/1/0:100.200"),
+    attr(8, bytes([10, 0, 0, 5])),
+    u32(61, 15),
+]
+access = [
+    request(1, 1, ra, [attr(1, "alice"), attr(2, hide("wonderland", ra))] + common, True),
+    request(1, 2, ra, [attr(1, "alice"), attr(2, hide("wrong", ra))] + common, True),
+    request(1, 3, ra, [attr(1, "alice"), attr(3, b"\x01" + bytes(16)), attr(60, bytes(16))]),
+    request(1, 4, ra, [attr(1, "nobody"), attr(2, hide("x", ra)), attr(32, "bras-1")]),
+    request(12, 5, ra, [], True),
+]
+session = [attr(1, "alice"), attr(44, "fuzz-session-1"), attr(4, bytes([127, 0, 0, 1])),
+           attr(8, bytes([10, 0, 0, 5])), attr(31, "00:11:22:33:44:55"), attr(87, "vlanid=100;vlanid2=200;"),
+           attr(25, "product=standard"), vsa(2011, 26, "up")]
+acct = [
+    accounting(1, session + [u32(40, 1)]),
+    accounting(2, session + [u32(40, 3), u32(46, 60), u32(42, 1000), u32(43, 5000), u32(52, 1), u32(53, 0)]),
+    accounting(3, session + [u32(40, 2), u32(46, 120), u32(42, 2000), u32(43, 9000), u32(49, 1)]),
+    accounting(4, [attr(4, bytes([127, 0, 0, 1])), u32(40, 7), attr(44, "0")]),
+]
+dynauth = [
+    reply(41, 1, bytes([7]) * 16, []),
+    reply(42, 2, bytes([7]) * 16, [u32(101, 503)]),
+    reply(44, 3, bytes([7]) * 16, []),
+    reply(45, 4, bytes([7]) * 16, [u32(101, 404)]),
+]
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "config", "turnstile.toml"), "rb") as f:
+    config = f.read()
+seeds = {
+    "radius_packet": access + acct + dynauth,
+    "access_request": access,
+    "accounting_request": acct,
+    "dynauth_reply": dynauth,
+    "srun_codec": [bytes([8]) + b"c0ffee42" + b'{"username":"alice","password":"wonderland","ip":"10.0.0.5","acid":"1","enc_ver":"srun_bx1"}',
+                   bytes([4]) + b"abcd" + b"{SRBX1}u9b+",
+                   bytes([0]) + b"aGVsbG8="],
+    "jsonp": [b"jQuery112405_1600000000000", b"cb", b"a.b$c"],
+    "config_file": [config, b"[general]\nlanguage = \"en\"\n", b"[radius]\nauth_port = 70000\n"],
+    "csv_import": [b"alice,wonderland\nbob,pass,with,commas\n", b"# comment\n\ncarol,pw\r\n", b"dave\n"],
+    "field_parsers": [b"00:11:22:33:44:55", b"0011.2233.4455", b"00-11-22-33-44-55", b"eth 0/1/0:100.200",
+                      b"vlanid=100;vlanid2=200;", b"08:00-22:00", b"22:00-06:00", b"10.0.0.0/8",
+                      b"10.0.0.1-10.0.0.9", b"+08:00", b"local"],
+}
+for target, items in seeds.items():
+    d = os.path.join(out, target)
+    os.makedirs(d, exist_ok=True)
+    for i, data in enumerate(items):
+        with open(os.path.join(d, f"seed-{i}"), "wb") as f:
+            f.write(data)
