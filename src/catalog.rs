@@ -665,7 +665,7 @@ mod tests {
             "08:60-09:00",
             "24:00-01:00",
             // Found by fuzzing: an hour that overflows when turned into minutes.
-            "+51008:20-208\0:01\0\0\04",
+            "+51008:20-208\0:01\0\0\u{0}4",
             "9999:00-10:00",
         ] {
             assert!(bad.parse::<TimeWindow>().is_err(), "{bad}");
