@@ -375,9 +375,19 @@ impl Daemon {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The daemon's data directory: `data` beside its config, unless the test's
+    /// environment moved it.
+    pub fn data_dir(&self) -> PathBuf {
+        self.env
+            .iter()
+            .find(|(k, _)| k == "TURNSTILE__GENERAL__DATA_DIR")
+            .map(|(_, v)| PathBuf::from(v))
+            .unwrap_or_else(|| self.dir.path().join("data"))
+    }
+
     /// The secret of the admin token the daemon made from `DATA_DIR/api.token`.
     pub fn admin_token(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("data/api.token")).expect("api.token")
+        std::fs::read_to_string(self.data_dir().join("api.token")).expect("api.token")
     }
 
     /// A client of the operator API with the admin token.
