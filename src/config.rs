@@ -164,7 +164,8 @@ pub struct RadiusSettings {
     pub acct_port: u16,
     /// Worker threads, each with its own socket on the port; 0 means one per CPU.
     pub workers: usize,
-    /// Kernel receive buffer per worker socket, in bytes: the bounded request queue.
+    /// Kernel receive buffer of each RADIUS socket (every auth worker's, accounting's and
+    /// the DM/CoA client's), in bytes: the bounded queue that absorbs bursts.
     pub recv_buffer_bytes: usize,
     /// How long a reply stays in the reply cache for retransmissions (RFC 5080).
     pub reply_cache_secs: u64,

@@ -142,8 +142,8 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
         addr: acct_addr.to_string(),
         source,
     };
-    let acct_socket =
-        acct_server::bind(acct_addr, settings.radius.recv_buffer_bytes).map_err(acct_bind_error)?;
+    let acct_socket = crate::radius::socket::bind(acct_addr, settings.radius.recv_buffer_bytes)
+        .map_err(acct_bind_error)?;
     let acct_local = acct_socket.local_addr().map_err(acct_bind_error)?;
 
     let metrics_local =
@@ -214,13 +214,17 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
         }),
         shutdown.clone(),
     ));
-    let dynauth = DynAuthClient::bind(settings.radius.listen, settings.dynauth)
-        .await
-        .map_err(|source| DaemonError::Bind {
-            what: "DM/CoA client",
-            addr: settings.radius.listen.to_string(),
-            source,
-        })?;
+    let dynauth = DynAuthClient::bind(
+        settings.radius.listen,
+        settings.radius.recv_buffer_bytes,
+        settings.dynauth,
+    )
+    .await
+    .map_err(|source| DaemonError::Bind {
+        what: "DM/CoA client",
+        addr: settings.radius.listen.to_string(),
+        source,
+    })?;
     let kicker = Arc::new(Kicker {
         online: online.clone(),
         tracker: kick_tracker,

@@ -1,5 +1,6 @@
 //! Disconnect and CoA (RFC 5176) against a NAS simulator: kicks from the CLI through the
-//! operator API, the answers ACK, NAK 503 and silence, local and virtual offline, the
+//! operator API, the answers ACK, NAK 503 and silence, forged and flooded replies, local
+//! and virtual offline, the
 //! sweeper's server-side ends, and what the session history records.
 
 mod common;
@@ -82,6 +83,34 @@ fn nak_503_closes_the_session_as_already_gone() {
     ]);
     assert!(out.contains("ended\tE4104"), "{out}");
     assert_eq!(last_end(&d), vec![some("s1"), some("4104"), None]);
+}
+
+#[test]
+fn forged_and_flooded_replies_are_ignored_and_counted() {
+    let (d, sim, mut acct) = setup(Answer::ForgedThenNak(506), "standard", &[]);
+    start(&mut acct, "s1", "alice");
+    // A forged ACK taken for the answer would end the session; the real NAK keeps it.
+    let out = d.cli(&["kick", "--user", "alice"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Error-Cause Some(506)"),
+        "{out:?}"
+    );
+    assert!(d.cli_ok(&["online"]).contains("sim-nas/s1"));
+    let dropped = |reason: &str| {
+        d.metric(&format!(
+            "turnstile_dynauth_dropped_total{{reason=\"{reason}\"}}"
+        ))
+    };
+    // The NAK behind the flood answered the first send: the socket's buffer held it.
+    assert_eq!(sim.requests().len(), 1);
+    assert_eq!(dropped("bad_authenticator"), 100.0);
+    assert_eq!(dropped("unknown_identifier"), 100.0);
+    assert!(dropped("malformed") >= 50.0, "{}", dropped("malformed"));
+    // The daemon still answers.
+    let mut nas = Nas::new("127.0.0.1", &d);
+    let request = nas.pap("alice", "wonderland", true);
+    assert_eq!(nas.exchange(&request).code(), Code::AccessAccept);
 }
 
 #[test]

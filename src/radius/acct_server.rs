@@ -2,7 +2,6 @@
 //! durable before the Accounting-Response goes out; at most [`MAX_IN_FLIGHT`] requests are
 //! handled at once, the rest wait in the socket's receive buffer.
 
-use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,20 +25,6 @@ pub struct AcctContext {
     pub cache: ReplyCache,
     /// The online table and its store.
     pub tracker: SessionTracker,
-}
-
-/// Binds the accounting socket with a kernel receive buffer of `recv_buffer` bytes.
-pub fn bind(addr: SocketAddr, recv_buffer: usize) -> io::Result<UdpSocket> {
-    let socket = socket2::Socket::new(
-        socket2::Domain::for_address(addr),
-        socket2::Type::DGRAM,
-        Some(socket2::Protocol::UDP),
-    )?;
-    // The kernel may cap this at net.core.rmem_max; a smaller buffer still works.
-    let _ = socket.set_recv_buffer_size(recv_buffer);
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    UdpSocket::from_std(socket.into())
 }
 
 /// Serves accounting on `socket` until `shutdown` turns true.

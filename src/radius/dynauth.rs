@@ -107,9 +107,15 @@ impl Drop for DynAuthClient {
 }
 
 impl DynAuthClient {
-    /// Binds a socket on `local` (port 0) and starts reading replies.
-    pub async fn bind(local: IpAddr, schedule: DynAuthSettings) -> io::Result<DynAuthClient> {
-        let socket = Arc::new(UdpSocket::bind(SocketAddr::new(local, 0)).await?);
+    /// Binds a socket on `local` (port 0) with a kernel receive buffer of `recv_buffer`
+    /// bytes, so that a NAS flooding it with forged replies does not crowd out the real
+    /// ones, and starts reading replies.
+    pub async fn bind(
+        local: IpAddr,
+        recv_buffer: usize,
+        schedule: DynAuthSettings,
+    ) -> io::Result<DynAuthClient> {
+        let socket = Arc::new(super::socket::bind(SocketAddr::new(local, 0), recv_buffer)?);
         let waiting: WaitingMap = Arc::default();
         let receiver = tokio::spawn(receive(socket.clone(), waiting.clone()));
         Ok(DynAuthClient {

@@ -1,5 +1,5 @@
 //! RADIUS: the wire format, its cryptography, the NAS client table, the reply cache and
-//! the authentication listener.
+//! the authentication listener, and the UDP sockets they read from.
 
 pub mod access;
 pub mod accounting;
@@ -11,4 +11,5 @@ pub mod dynauth;
 pub mod packet;
 pub mod reply_cache;
 pub mod server;
+pub mod socket;
 pub mod vendor;

@@ -786,6 +786,29 @@ pub enum Answer {
     Silence,
     /// ACK after this long (less than the first retry's wait), holding up later requests.
     AckAfter(Duration),
+    /// First a flood of forged replies (garbage, ACKs signed with another secret, ACKs
+    /// to another identifier), then a NAK with this Error-Cause.
+    ForgedThenNak(u32),
+}
+
+/// Replies that must not pass for an answer to the request (`id`, `authenticator`).
+fn forged_replies(ack: Code, id: u8, authenticator: &[u8; 16]) -> Vec<Vec<u8>> {
+    let wrong = SharedSecret::new(b"not-the-secret");
+    let mut forged = Vec::new();
+    for n in 0..100u8 {
+        forged.push(vec![n; 1 + usize::from(n) % 40]);
+        forged.push(
+            PacketBuilder::new(ack, id)
+                .message_authenticator()
+                .finish_reply(authenticator, &wrong),
+        );
+        forged.push(
+            PacketBuilder::new(ack, id.wrapping_add(1 + n % 200))
+                .message_authenticator()
+                .finish_reply(authenticator, &SharedSecret::new(SECRET.as_bytes())),
+        );
+    }
+    forged
 }
 
 /// A NAS's Dynamic Authorization server (RFC 5176) for tests: checks each request's
@@ -842,6 +865,15 @@ impl NasSim {
                         .message_authenticator()
                         .u32_attribute(101, cause)
                         .unwrap(),
+                    Answer::ForgedThenNak(cause) => {
+                        for bytes in forged_replies(ack, id, &authenticator) {
+                            let _ = socket.send_to(&bytes, from);
+                        }
+                        PacketBuilder::new(nak, id)
+                            .message_authenticator()
+                            .u32_attribute(101, cause)
+                            .unwrap()
+                    }
                 };
                 let _ = socket.send_to(&reply.finish_reply(&authenticator, &secret), from);
             }
