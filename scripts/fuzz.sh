@@ -8,6 +8,8 @@
 #   scripts/fuzz.sh                 # each target for 60 s
 #   scripts/fuzz.sh 600             # each target for 10 minutes
 #   scripts/fuzz.sh 30 access_request srun_codec
+#   FUZZ_QUICK=1 scripts/fuzz.sh 10  # a debug build without AddressSanitizer: builds in
+#                                    # a few minutes instead of ten (scripts/test.sh)
 #
 # Needs the nightly toolchain (rustup toolchain install nightly) and cargo-fuzz, which
 # this script installs when missing (cargo install cargo-fuzz).
@@ -22,12 +24,14 @@ rustup run nightly rustc --version >/dev/null 2>&1 || {
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --quiet
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo +nightly fuzz list)
+build=()
+[ -z "${FUZZ_QUICK:-}" ] || build=(--dev --sanitizer none)
 python3 fuzz/seeds.py fuzz/corpus
-cargo +nightly fuzz build
+cargo +nightly fuzz build "${build[@]}"
 mkdir -p fuzz/logs
 for t in "${targets[@]}"; do
   echo "fuzz: $t for ${SECONDS_PER_TARGET}s"
-  if ! cargo +nightly fuzz run "$t" "fuzz/corpus/$t" -- -max_total_time="$SECONDS_PER_TARGET" \
+  if ! cargo +nightly fuzz run "${build[@]}" "$t" "fuzz/corpus/$t" -- -max_total_time="$SECONDS_PER_TARGET" \
       -rss_limit_mb=2048 -print_final_stats=1 > "fuzz/logs/$t.log" 2>&1; then
     tail -40 "fuzz/logs/$t.log" >&2
     echo "fuzz: $t failed; the input is in fuzz/artifacts/$t/, the log in fuzz/logs/$t.log" >&2

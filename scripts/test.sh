@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, lints, unit tests, and the end-to-end tests twice:
-# on the embedded SQLite store, then on a throwaway PostgreSQL cluster (scripts/pg-cluster.sh).
+# on the embedded SQLite store, then on a throwaway PostgreSQL cluster (scripts/pg-cluster.sh);
+# then each fuzz target for a few seconds when the nightly toolchain is there.
 # Installs what the tests need (FreeRADIUS's radclient; Chromium, chromedriver and a CJK
 # font for the login page's browser test; PostgreSQL's server) when it can (root +
 # apt-get); otherwise it says exactly what is missing and stops.
@@ -48,4 +49,14 @@ if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --locked --no-fail-fast -E 'kind(test)'
 else
   cargo test --locked --no-fail-fast --tests
+fi
+
+# Every fuzz target for a few seconds, from its seeds (scripts/fuzz.sh runs them longer).
+# It needs the nightly toolchain; cargo-fuzz is installed when missing.
+if rustup run nightly rustc --version >/dev/null 2>&1; then
+  echo "test.sh: each fuzz target for 10 s (a quick build without AddressSanitizer)"
+  FUZZ_QUICK=1 scripts/fuzz.sh 10
+else
+  echo "test.sh: the nightly toolchain is missing, so the fuzz targets were not run" \
+    "(rustup toolchain install nightly)"
 fi
