@@ -33,6 +33,19 @@ fn last_end(d: &Daemon) -> Vec<Option<String>> {
         .unwrap_or_default()
 }
 
+/// Starts session s1 of alice, kicks her, and checks that the NAK (Error-Cause 506)
+/// fails the kick and keeps the session.
+fn kick_is_refused_with_506(d: &Daemon, acct: &mut Nas) {
+    start(acct, "s1", "alice");
+    let out = d.cli(&["kick", "--user", "alice"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Error-Cause Some(506)"),
+        "{out:?}"
+    );
+    assert!(d.cli_ok(&["online"]).contains("sim-nas/s1"));
+}
+
 fn some(v: &str) -> Option<String> {
     Some(v.to_string())
 }
@@ -88,15 +101,8 @@ fn nak_503_closes_the_session_as_already_gone() {
 #[test]
 fn forged_and_flooded_replies_are_ignored_and_counted() {
     let (d, sim, mut acct) = setup(Answer::ForgedThenNak(506), "standard", &[]);
-    start(&mut acct, "s1", "alice");
     // A forged ACK taken for the answer would end the session; the real NAK keeps it.
-    let out = d.cli(&["kick", "--user", "alice"]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("Error-Cause Some(506)"),
-        "{out:?}"
-    );
-    assert!(d.cli_ok(&["online"]).contains("sim-nas/s1"));
+    kick_is_refused_with_506(&d, &mut acct);
     let dropped = |reason: &str| {
         d.metric(&format!(
             "turnstile_dynauth_dropped_total{{reason=\"{reason}\"}}"
@@ -116,14 +122,7 @@ fn forged_and_flooded_replies_are_ignored_and_counted() {
 #[test]
 fn other_nak_and_silence_keep_the_session() {
     let (d, _sim, mut acct) = setup(Answer::Nak(506), "standard", &[]);
-    start(&mut acct, "s1", "alice");
-    let out = d.cli(&["kick", "--user", "alice"]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("Error-Cause Some(506)"),
-        "{out:?}"
-    );
-    assert!(d.cli_ok(&["online"]).contains("sim-nas/s1"));
+    kick_is_refused_with_506(&d, &mut acct);
 
     let fast = [
         ("TURNSTILE__DYNAUTH__INITIAL_RETRY_MS", "100"),
