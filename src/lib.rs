@@ -6,7 +6,7 @@
 //! | --- | --- |
 //! | [`codes`] | the E-code catalog: every Srun code with its Chinese and English text |
 //! | [`config`] | typed settings from `config/turnstile.toml` and `TURNSTILE__…` variables |
-//! | [`radius`] | wire format, MD5/HMAC cryptography, NAS client table, reply cache, the auth and accounting listeners, vendor attributes, the DM/CoA client |
+//! | [`radius`] | wire format, MD5/HMAC cryptography, NAS client table, reply cache, the auth and accounting listeners, vendor attributes, the DM/CoA client, UDP sockets with their receive buffers |
 //! | [`auth`] | the [`auth::authenticator::Authenticator`] RADIUS and the portal share: credential checks (PAP, CHAP), login history and [`auth::policy::evaluate`]: grant with limits, or refuse with a code |
 //! | [`account`] | what a user holds: profile, bindings, product instances |
 //! | [`catalog`] | groups, products, billing and control policies, blacklists, IP tables, system switches |

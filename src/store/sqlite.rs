@@ -2,7 +2,8 @@
 //!
 //! The queries live in `sql/`, one file per table group, and are shared with
 //! [`super::postgres`]: each backend compiles them against its own `Db`, `DbRow`,
-//! `DbPool`, `SqlStore` and `begin_write`, declared here.
+//! `DbPool`, `SqlStore` and `begin_write`, declared here, and passes a batch's rows its
+//! own way (`push_rows`: `VALUES` lists here, arrays on PostgreSQL).
 
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
