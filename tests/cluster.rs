@@ -38,11 +38,11 @@ fn until(
 
 /// Polls `check` for up to 3 s.
 fn eventually(what: &str, check: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while !check() {
-        assert!(Instant::now() < deadline, "{what}: not so after 3 s");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_until(
+        Duration::from_secs(3),
+        || format!("{what}: not so after 3 s"),
+        || check().then_some(()),
+    )
 }
 
 #[test]

@@ -12,7 +12,7 @@ mod common;
 use common::{postgres_server, Daemon, Nas};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const STORE_FAILED: &str = "turnstile_accounting_dropped_total{reason=\"store_failed\"}";
 
@@ -84,10 +84,11 @@ fn logins_go_on(daemon: &Daemon) {
 
 /// Retransmits `request` (the same bytes, as a NAS does) until it is acknowledged.
 fn retransmit_until_acknowledged(nas: &Nas, request: &common::Request) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while nas.try_exchange(request).is_none() {
-        assert!(Instant::now() < deadline, "never acknowledged");
-    }
+    common::wait_until(
+        Duration::from_secs(30),
+        || "never acknowledged".into(),
+        || nas.try_exchange(request),
+    );
 }
 
 #[test]

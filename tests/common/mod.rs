@@ -188,6 +188,23 @@ password = "chap-secret"
     )
 }
 
+/// Calls `check` every 20 ms until it gives a value, for at most `limit`; then fails
+/// with what `failure` says.
+pub fn wait_until<T>(
+    limit: Duration,
+    failure: impl Fn() -> String,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{}", failure());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 impl Daemon {
     /// Starts a daemon with the base config.
     pub fn start() -> Daemon {
@@ -423,19 +440,17 @@ impl Daemon {
 
     /// Waits until `series` reaches `value` (metrics are updated after the reply).
     pub fn wait_metric(&self, series: &str, value: f64) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let v = self.metric(series);
-            if v >= value {
-                assert_eq!(v, value, "{series}");
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{series} stayed at {v}, expected {value}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let v = wait_until(
+            Duration::from_secs(5),
+            || {
+                format!(
+                    "{series} stayed at {}, expected {value}",
+                    self.metric(series)
+                )
+            },
+            || Some(self.metric(series)).filter(|v| *v >= value),
+        );
+        assert_eq!(v, value, "{series}");
     }
 
     /// Everything the daemon logged so far.
@@ -446,18 +461,15 @@ impl Daemon {
     /// Waits until a log line contains every one of `parts` (the log reaches the test
     /// through a pipe, after the metrics and replies that follow it); returns the line.
     pub fn wait_log(&self, parts: &[&str]) -> String {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let log = self.log();
-            if let Some(line) = log.lines().find(|l| parts.iter().all(|p| l.contains(p))) {
-                return line.to_string();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no log line with {parts:?} in:\n{log}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until(
+            Duration::from_secs(5),
+            || format!("no log line with {parts:?} in:\n{}", self.log()),
+            || {
+                let log = self.log();
+                let line = log.lines().find(|l| parts.iter().all(|p| l.contains(p)));
+                line.map(str::to_string)
+            },
+        )
     }
 }
 
@@ -902,14 +914,11 @@ impl NasSim {
 
     /// Waits until at least `n` requests have arrived.
     pub fn wait_requests(&self, n: usize) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while self.requests().len() < n {
-            assert!(
-                Instant::now() < deadline,
-                "the NAS got fewer than {n} requests"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_until(
+            Duration::from_secs(5),
+            || format!("the NAS got fewer than {n} requests"),
+            || (self.requests().len() >= n).then_some(()),
+        )
     }
 }
 
@@ -960,18 +969,11 @@ impl StartLoad {
 
     /// Waits until `n` Starts in all were acknowledged (at most 30 s).
     pub fn wait_for(&self, n: usize) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let acked = self.acknowledged();
-            if acked >= n {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "stuck at {acked} acknowledgements"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_until(
+            Duration::from_secs(30),
+            || format!("stuck at {} acknowledgements", self.acknowledged()),
+            || (self.acknowledged() >= n).then_some(()),
+        )
     }
 
     /// How many Starts were acknowledged so far.
