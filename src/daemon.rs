@@ -8,8 +8,6 @@ use thiserror::Error;
 use tokio::sync::watch;
 
 use crate::admin::AdminState;
-use crate::auth::authenticator::Authenticator;
-use crate::auth::throttle::Throttle;
 use crate::billing::meter::Meter;
 use crate::billing::settle::Settler;
 use crate::clock::Zone;
@@ -26,7 +24,7 @@ use crate::session::online::OnlineTable;
 use crate::session::tracker::{Journal, SessionTracker};
 use crate::store::billing::SettleScope;
 use crate::store::{Backend, StoreError};
-use crate::telemetry::{self, RadiusMetrics};
+use crate::telemetry;
 
 /// Why the daemon cannot start.
 #[derive(Debug, Error)]
@@ -159,7 +157,6 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
         };
 
     let (stop, shutdown) = watch::channel(false);
-    let throttle = Throttle::new(settings.policy);
     let online = Arc::new(OnlineTable::default());
     let meter = Arc::new(Meter::default());
     let (tracker, journal) = SessionTracker::restore(Journal {
@@ -173,9 +170,7 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     let kick_tracker = tracker.clone();
     tracing::info!(sessions = online.len(), "online table restored");
     let store = directory.store();
-    for (user, until) in store.lockouts(crate::store::unix_now()).await? {
-        throttle.restore_lock(&user, until);
-    }
+    let restored_locks = store.lockouts(crate::store::unix_now()).await?;
     let (lockouts, mut new_lockouts) = tokio::sync::mpsc::unbounded_channel::<(Box<str>, i64)>();
     let lockout_writer = tokio::spawn(async move {
         while let Some((user, until)) = new_lockouts.recv().await {
@@ -184,32 +179,21 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
             }
         }
     });
-    let ctx = Arc::new(AuthContext {
-        directory: directory.clone(),
-        cache: ReplyCache::new(
-            Duration::from_secs(settings.radius.reply_cache_secs),
-            settings.radius.reply_cache_max_entries,
-        ),
-        lang: settings.general.language,
-        metrics: RadiusMetrics::default(),
-        online: online.clone(),
-        authenticator: Authenticator {
-            directory: directory.clone(),
-            throttle,
-            sessions: online.clone(),
-            lockouts,
-            meter: meter.clone(),
-            default_interim_secs: settings.sessions.default_interim_secs,
-        },
-    });
+    let ctx = Arc::new(AuthContext::new(
+        &settings,
+        directory.clone(),
+        online.clone(),
+        meter.clone(),
+        lockouts,
+    ));
+    for (user, until) in restored_locks {
+        ctx.authenticator.throttle.restore_lock(&user, until);
+    }
     let acct = tokio::spawn(acct_server::serve(
         acct_socket,
         Arc::new(AcctContext {
             directory: directory.clone(),
-            cache: ReplyCache::new(
-                Duration::from_secs(settings.radius.reply_cache_secs),
-                settings.radius.reply_cache_max_entries,
-            ),
+            cache: ReplyCache::for_settings(&settings.radius),
             tracker,
         }),
         shutdown.clone(),

@@ -7,19 +7,14 @@
 use libfuzzer_sys::fuzz_target;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
-use turnstile::auth::authenticator::Authenticator;
-use turnstile::auth::throttle::Throttle;
 use turnstile::billing::meter::Meter;
 use turnstile::config::Settings;
 use turnstile::directory::Directory;
 use turnstile::radius::access::handle;
 use turnstile::radius::crypto::verify_response;
-use turnstile::radius::reply_cache::ReplyCache;
 use turnstile::radius::server::AuthContext;
 use turnstile::session::online::OnlineTable;
 use turnstile::store::Backend;
-use turnstile::telemetry::RadiusMetrics;
 
 const SECRET: &str = "fuzz-secret";
 
@@ -34,6 +29,7 @@ fn context() -> &'static AuthContext {
             &config,
             format!(
                 "[general]\ndata_dir = {data:?}\n\
+                 [radius]\nreply_cache_max_entries = 1000\n\
                  [[radius.clients]]\nname = \"fuzz\"\naddress = \"127.0.0.1\"\nsecret = \"{SECRET}\"\n\
                  [[bootstrap.users]]\nname = \"alice\"\npassword = \"wonderland\"\n",
                 data = dir.join("data"),
@@ -54,26 +50,16 @@ fn context() -> &'static AuthContext {
                 .await
                 .expect("the directory")
         });
-        let directory = Arc::new(directory);
-        let online = Arc::new(OnlineTable::default());
         // Lockouts would be stored by the daemon; here they are dropped.
         let (lockouts, receiver) = tokio::sync::mpsc::unbounded_channel();
         std::mem::forget(receiver);
-        AuthContext {
-            directory: directory.clone(),
-            cache: ReplyCache::new(Duration::from_secs(5), 1000),
-            lang: settings.general.language,
-            metrics: RadiusMetrics::default(),
-            online: online.clone(),
-            authenticator: Authenticator {
-                directory,
-                throttle: Throttle::new(settings.policy),
-                sessions: online,
-                lockouts,
-                meter: Arc::new(Meter::default()),
-                default_interim_secs: 300,
-            },
-        }
+        AuthContext::new(
+            &settings,
+            Arc::new(directory),
+            Arc::new(OnlineTable::default()),
+            Arc::new(Meter::default()),
+            lockouts,
+        )
     })
 }
 

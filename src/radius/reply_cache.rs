@@ -83,6 +83,14 @@ pub struct ReplyCache {
 }
 
 impl ReplyCache {
+    /// A cache with the lifetime and capacity of the `[radius]` settings.
+    pub fn for_settings(radius: &crate::config::RadiusSettings) -> Self {
+        Self::new(
+            Duration::from_secs(radius.reply_cache_secs),
+            radius.reply_cache_max_entries,
+        )
+    }
+
     /// A cache keeping replies for `lifetime`, at most `capacity` of them.
     pub fn new(lifetime: Duration, capacity: usize) -> Self {
         ReplyCache {

@@ -15,12 +15,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc::UnboundedSender;
 
 use super::access::{self, Discard};
 use super::packet::{HEADER_LEN, MAX_PACKET_LEN};
 use super::reply_cache::{Lookup, ReplyCache, RequestKey};
 use crate::auth::authenticator::Authenticator;
+use crate::auth::throttle::Throttle;
+use crate::billing::meter::Meter;
 use crate::codes::Lang;
+use crate::config::Settings;
 use crate::directory::Directory;
 use crate::session::online::OnlineTable;
 use crate::telemetry::RadiusMetrics;
@@ -43,6 +47,34 @@ pub struct AuthContext {
     pub online: Arc<OnlineTable>,
     /// Checks credentials and decides, for RADIUS and the portal.
     pub authenticator: Authenticator,
+}
+
+impl AuthContext {
+    /// The context `settings` describe, over the daemon's `directory`, online table and
+    /// meter; new lockouts are sent to `lockouts` to be stored.
+    pub fn new(
+        settings: &Settings,
+        directory: Arc<Directory>,
+        online: Arc<OnlineTable>,
+        meter: Arc<Meter>,
+        lockouts: UnboundedSender<(Box<str>, i64)>,
+    ) -> AuthContext {
+        AuthContext {
+            directory: directory.clone(),
+            cache: ReplyCache::for_settings(&settings.radius),
+            lang: settings.general.language,
+            metrics: RadiusMetrics::default(),
+            online: online.clone(),
+            authenticator: Authenticator {
+                directory,
+                throttle: Throttle::new(settings.policy),
+                sessions: online,
+                lockouts,
+                meter,
+                default_interim_secs: settings.sessions.default_interim_secs,
+            },
+        }
+    }
 }
 
 /// Bound authentication sockets, one per worker.
