@@ -72,6 +72,8 @@ pub struct Settings {
     pub api: ApiSettings,
     /// The Srun-compatible web portal.
     pub portal: PortalSettings,
+    /// Limits of the HTTP listeners (portal, API, metrics).
+    pub http: HttpSettings,
     /// Payments and settlement.
     pub billing: BillingSettings,
     /// Logs and metrics.
@@ -363,6 +365,33 @@ impl Default for PortalSettings {
     }
 }
 
+/// `[http]`: limits every HTTP listener (portal, operator API, metrics) applies, so that
+/// slow, idle or half-open clients cannot exhaust it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Connections open at once on each listener; more are closed at once.
+    pub max_connections: usize,
+    /// Connections open at once from one client address on each listener.
+    pub max_connections_per_address: usize,
+    /// Seconds a client has to send the request head (and finish the TLS handshake).
+    pub header_timeout_secs: u64,
+    /// Seconds a connection lives in all (one request and its reply); longer than a
+    /// portal login that waits for a NAS's CoA answer (`dynauth.total_ms`).
+    pub request_timeout_secs: u64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            max_connections: 1024,
+            max_connections_per_address: 32,
+            header_timeout_secs: 10,
+            request_timeout_secs: 60,
+        }
+    }
+}
+
 /// `[api]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -610,6 +639,34 @@ impl Settings {
             if a.service.is_empty() || a.service.len() > 240 {
                 return Err(ConfigError::key(key("service"), "must be 1 to 240 bytes"));
             }
+        }
+        let h = &self.http;
+        if h.max_connections == 0 {
+            return Err(ConfigError::key(
+                "http.max_connections",
+                "must be at least 1",
+            ));
+        }
+        if h.max_connections_per_address == 0 {
+            return Err(ConfigError::key(
+                "http.max_connections_per_address",
+                "must be at least 1",
+            ));
+        }
+        if !(1..=300).contains(&h.header_timeout_secs) {
+            return Err(ConfigError::key(
+                "http.header_timeout_secs",
+                "must be between 1 and 300 seconds",
+            ));
+        }
+        let login_wait = self.dynauth.total_ms.div_ceil(1000);
+        if h.request_timeout_secs <= login_wait || h.request_timeout_secs > 3600 {
+            return Err(ConfigError::key(
+                "http.request_timeout_secs",
+                format!(
+                    "must be more than dynauth.total_ms ({login_wait} s: a portal login may wait that long for its NAS) and at most 3600"
+                ),
+            ));
         }
         if !(10..=86_400).contains(&self.sessions.default_interim_secs) {
             return Err(ConfigError::key(

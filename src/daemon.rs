@@ -144,19 +144,19 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
         .map_err(acct_bind_error)?;
     let acct_local = acct_socket.local_addr().map_err(acct_bind_error)?;
 
-    let metrics_local =
-        match listen_address("metrics", &settings.telemetry.metrics_listen)? {
-            None => None,
-            Some(addr) => Some(telemetry::serve_metrics(prometheus, addr).await.map_err(
-                |source| DaemonError::Bind {
+    let (stop, shutdown) = watch::channel(false);
+    let metrics_local = match listen_address("metrics", &settings.telemetry.metrics_listen)? {
+        None => None,
+        Some(addr) => Some(
+            telemetry::serve_metrics(prometheus, addr, settings.http, shutdown.clone())
+                .await
+                .map_err(|source| DaemonError::Bind {
                     what: "metrics",
                     addr: addr.to_string(),
                     source,
-                },
-            )?),
-        };
-
-    let (stop, shutdown) = watch::channel(false);
+                })?,
+        ),
+    };
     let online = Arc::new(OnlineTable::default());
     let meter = Arc::new(Meter::default());
     let (tracker, journal) = SessionTracker::restore(Journal {
@@ -296,7 +296,7 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
                 None => None,
                 Some((cert, key)) => Some(crate::admin::tls::acceptor(cert, key)?),
             };
-            let bound = crate::admin::serve(addr, tls, state, shutdown.clone())
+            let bound = crate::admin::serve(addr, tls, state, settings.http, shutdown.clone())
                 .await
                 .map_err(|source| DaemonError::Bind {
                     what: "operator API",
@@ -324,7 +324,7 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
                 logins: Default::default(),
             });
             Some(
-                crate::portal::server::serve(addr, state, shutdown.clone())
+                crate::portal::server::serve(addr, state, settings.http, shutdown.clone())
                     .await
                     .map_err(|source| DaemonError::Bind {
                         what: "portal",

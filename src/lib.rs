@@ -20,6 +20,7 @@
 //! | [`mac`], [`vendor`], [`address`] | small shared types: MAC addresses as NASes write them, NAS vendor dialects, address ranges |
 //! | [`store`] | the [`store::Store`] traits, one per concern (users, NAS, catalog, sessions, change log, billing, access, leases), and their two backends, SQLite (embedded) and PostgreSQL (cluster), sharing one set of queries (`store/sql/`); sealed secrets; CSV import |
 //! | [`duty`] | the lease on once-only work (settlement, the sweeper, policy-change pushes) that one node of a cluster holds at a time |
+//! | [`http_listener`] | the HTTP listener under the portal, the API and `/metrics`: connection limits, header and request deadlines |
 //! | [`daemon`] | wiring for `turnstile serve` |
 //! | [`telemetry`] | logs and Prometheus metrics |
 //!
@@ -92,6 +93,7 @@ pub mod config;
 pub mod daemon;
 pub mod directory;
 pub mod duty;
+pub mod http_listener;
 pub mod mac;
 pub mod ops;
 pub mod portal;

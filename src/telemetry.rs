@@ -59,10 +59,12 @@ pub fn install_metrics() -> Result<PrometheusHandle, metrics_exporter_prometheus
         .install_recorder()
 }
 
-/// Serves `/metrics` on `addr` until the process ends; returns the bound address.
+/// Serves `/metrics` on `addr` within `limits` until `shutdown`; returns the bound address.
 pub async fn serve_metrics(
     handle: PrometheusHandle,
     addr: SocketAddr,
+    limits: crate::config::HttpSettings,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
@@ -81,11 +83,9 @@ pub async fn serve_metrics(
             async move { handle.render() }
         }),
     );
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "metrics endpoint stopped");
-        }
-    });
+    tokio::spawn(crate::http_listener::serve(
+        listener, app, None, limits, "metrics", shutdown,
+    ));
     Ok(local)
 }
 

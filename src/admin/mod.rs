@@ -107,25 +107,18 @@ pub async fn serve(
     addr: SocketAddr,
     tls: Option<tokio_rustls::TlsAcceptor>,
     state: Arc<AdminState>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    limits: crate::config::HttpSettings,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let app = router(state);
-    if let Some(acceptor) = tls {
-        tokio::spawn(tls::serve(listener, acceptor, app, shutdown));
-        return Ok(local);
-    }
-    tokio::spawn(async move {
-        let stopped = async move {
-            let _ = shutdown.changed().await;
-        };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(stopped)
-            .await
-        {
-            tracing::error!(error = %e, "operator API stopped");
-        }
-    });
+    tokio::spawn(crate::http_listener::serve(
+        listener,
+        router(state),
+        tls,
+        limits,
+        "api",
+        shutdown,
+    ));
     Ok(local)
 }

@@ -1,19 +1,12 @@
 //! Optional TLS for the operator API (`[api] tls_cert`, `tls_key`: PEM files), with
 //! rustls on the ring provider.
 
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 use thiserror::Error;
-use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-
-/// A handshake not done by then is dropped, so half-open clients hold nothing long.
-const HANDSHAKE: Duration = Duration::from_secs(10);
 
 /// Why the certificate or key cannot be used.
 #[derive(Debug, Error)]
@@ -64,47 +57,4 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
         .with_no_client_auth()
         .with_single_cert(certs, key)?;
     Ok(TlsAcceptor::from(Arc::new(config)))
-}
-
-/// Serves `app` over TLS on `listener` until `shutdown` turns true.
-pub async fn serve(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    app: axum::Router,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) {
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(error = %e, "operator API accept failed");
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => return,
-        };
-        let (acceptor, app) = (acceptor.clone(), app.clone());
-        tokio::spawn(async move {
-            let stream = match tokio::time::timeout(HANDSHAKE, acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    metrics::counter!("turnstile_api_tls_failures_total").increment(1);
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    metrics::counter!("turnstile_api_tls_failures_total").increment(1);
-                    return;
-                }
-            };
-            let service = TowerToHyperService::new(app);
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(%peer, error = %e, "operator API connection ended");
-            }
-        });
-    }
 }

@@ -54,7 +54,8 @@ pub struct PortalState {
 pub async fn serve(
     addr: SocketAddr,
     state: Arc<PortalState>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    limits: crate::config::HttpSettings,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
@@ -87,18 +88,9 @@ pub async fn serve(
             state.rate.prune(Instant::now());
         }
     });
-    tokio::spawn(async move {
-        let stopped = async move {
-            let _ = shutdown.changed().await;
-        };
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(e) = axum::serve(listener, service)
-            .with_graceful_shutdown(stopped)
-            .await
-        {
-            tracing::error!(error = %e, "portal stopped");
-        }
-    });
+    tokio::spawn(crate::http_listener::serve(
+        listener, app, None, limits, "portal", shutdown,
+    ));
     Ok(local)
 }
 
