@@ -3,10 +3,12 @@
 //!
 //! - at most `max_connections` at once, and `max_connections_per_address` from one
 //!   address; a connection over a limit is closed at once and counted;
-//! - the request head (and the TLS handshake) must arrive within `header_timeout_secs`;
-//! - a connection serves one request and closes, and lives at most
-//!   `request_timeout_secs` in all: a client that sends its body slowly, or never reads
-//!   the reply, holds its slot no longer than that.
+//! - the request head (and the TLS handshake) must arrive within `header_timeout_secs`,
+//!   and so must the next one on a kept-alive connection;
+//! - a connection is served for at most `connection_secs`: then it is closed once its
+//!   request in progress is answered, and cut `header_timeout_secs` later if that
+//!   request is still not done. A client that sends its body slowly, or never reads the
+//!   reply, holds its slot no longer than that.
 //!
 //! Each connection costs a task and hyper's buffers (a few KiB), so memory is bounded by
 //! the connection limit; request bodies are bounded by each router's own body limit.
@@ -101,43 +103,55 @@ pub async fn serve(
         };
         let (app, tls) = (app.clone(), tls.clone());
         tokio::spawn(async move {
-            let served = async {
-                match tls {
-                    None => serve_connection(tcp, app, peer, &limits).await,
-                    Some(acceptor) => {
-                        let header = Duration::from_secs(limits.header_timeout_secs);
-                        match tokio::time::timeout(header, acceptor.accept(tcp)).await {
-                            Ok(Ok(stream)) => serve_connection(stream, app, peer, &limits).await,
-                            _ => metrics::counter!("turnstile_api_tls_failures_total").increment(1),
-                        }
+            match tls {
+                None => serve_connection(tcp, app, peer, &limits, name).await,
+                Some(acceptor) => {
+                    let header = Duration::from_secs(limits.header_timeout_secs);
+                    match tokio::time::timeout(header, acceptor.accept(tcp)).await {
+                        Ok(Ok(stream)) => serve_connection(stream, app, peer, &limits, name).await,
+                        _ => metrics::counter!("turnstile_api_tls_failures_total").increment(1),
                     }
                 }
-            };
-            let deadline = Duration::from_secs(limits.request_timeout_secs);
-            if tokio::time::timeout(deadline, served).await.is_err() {
-                metrics::counter!("turnstile_http_timed_out_total", "listener" => name)
-                    .increment(1);
-                tracing::debug!(listener = name, %peer, "connection closed at its deadline");
             }
             drop((permit, address_slot));
         });
     }
 }
 
-async fn serve_connection<S>(stream: S, app: axum::Router, peer: SocketAddr, limits: &HttpSettings)
-where
+async fn serve_connection<S>(
+    stream: S,
+    app: axum::Router,
+    peer: SocketAddr,
+    limits: &HttpSettings,
+    name: &'static str,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     // The portal's handlers read the client's address from ConnectInfo.
     let app = app.layer(axum::Extension(ConnectInfo(peer)));
-    let service = TowerToHyperService::new(app);
-    if let Err(e) = hyper::server::conn::http1::Builder::new()
+    let header = Duration::from_secs(limits.header_timeout_secs);
+    let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(limits.header_timeout_secs))
-        .keep_alive(false)
-        .serve_connection(TokioIo::new(stream), service)
-        .await
-    {
-        tracing::debug!(%peer, error = %e, "HTTP connection ended");
+        .header_read_timeout(header)
+        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
+    tokio::pin!(connection);
+    let lifetime = Duration::from_secs(limits.connection_secs);
+    let ended = tokio::select! {
+        ended = connection.as_mut() => ended,
+        _ = tokio::time::sleep(lifetime) => {
+            connection.as_mut().graceful_shutdown();
+            match tokio::time::timeout(header, connection).await {
+                Ok(ended) => ended,
+                Err(_) => {
+                    metrics::counter!("turnstile_http_timed_out_total", "listener" => name)
+                        .increment(1);
+                    tracing::debug!(listener = name, %peer, "connection cut at its deadline");
+                    return;
+                }
+            }
+        }
+    };
+    if let Err(e) = ended {
+        tracing::debug!(listener = name, %peer, error = %e, "HTTP connection ended");
     }
 }

@@ -33,7 +33,7 @@ fn closed_after(mut stream: TcpStream) -> Duration {
 #[test]
 fn idle_slow_and_excess_http_clients_are_cut_off_and_counted() {
     let d = Daemon::start_with(
-        "\n[http]\nmax_connections = 6\nmax_connections_per_address = 3\nheader_timeout_secs = 1\nrequest_timeout_secs = 3\n\n[dynauth]\ntotal_ms = 1000\n",
+        "\n[http]\nmax_connections = 6\nmax_connections_per_address = 3\nheader_timeout_secs = 1\nconnection_secs = 2\n\n[dynauth]\ntotal_ms = 1000\n",
         &[],
     );
     // Three idle connections from one address fill its share: the fourth is closed at once.
@@ -86,7 +86,22 @@ fn idle_slow_and_excess_http_clients_are_cut_off_and_counted() {
         "slow head held {held:?}"
     );
 
-    // A body sent too slowly is cut at the request deadline (3 s), with a valid token.
+    // A kept-alive connection left idle after its request is closed at the header
+    // deadline (1 s) too.
+    let mut kept = connect_from("127.0.0.1", d.portal);
+    kept.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut reply = [0u8; 12];
+    kept.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"HTTP/1.1 303");
+    let held = closed_after(kept);
+    assert!(
+        held < Duration::from_millis(1500),
+        "idle kept-alive connection held {held:?}"
+    );
+
+    // A body sent too slowly is cut at the deadline: 2 s of connection, then 1 s for the
+    // request in progress. The token is valid, so the handler waits for the body.
     let mut body = connect_from("127.0.0.1", d.api);
     write!(
         body,
@@ -96,7 +111,7 @@ fn idle_slow_and_excess_http_clients_are_cut_off_and_counted() {
     .unwrap();
     let held = closed_after(body);
     assert!(
-        held > Duration::from_secs(2) && held < Duration::from_secs(5),
+        held > Duration::from_millis(2900) && held < Duration::from_secs(5),
         "slow body held {held:?}"
     );
     d.wait_metric(r#"turnstile_http_timed_out_total{listener="api"}"#, 1.0);
