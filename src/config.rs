@@ -173,6 +173,9 @@ pub struct RadiusSettings {
     pub reply_cache_secs: u64,
     /// Most replies kept in the cache; beyond this, requests are not deduplicated.
     pub reply_cache_max_entries: usize,
+    /// Accounting requests read per second while authentication falls behind (its
+    /// sockets' queues fill); the rest wait, and NASes retransmit what the kernel drops.
+    pub overload_accounting_per_sec: u32,
     /// NAS clients known from this file (more can be added with `turnstile nas add`).
     pub clients: Vec<ClientSettings>,
 }
@@ -187,6 +190,7 @@ impl Default for RadiusSettings {
             recv_buffer_bytes: 4 << 20,
             reply_cache_secs: 5,
             reply_cache_max_entries: 1_000_000,
+            overload_accounting_per_sec: 200,
             clients: Vec::new(),
         }
     }
@@ -547,6 +551,12 @@ impl Settings {
             return Err(ConfigError::key(
                 "radius.reply_cache_secs",
                 "must be between 1 and 300 seconds",
+            ));
+        }
+        if !(1..=1_000_000).contains(&r.overload_accounting_per_sec) {
+            return Err(ConfigError::key(
+                "radius.overload_accounting_per_sec",
+                "must be between 1 and 1000000",
             ));
         }
         let mut names = std::collections::HashSet::new();

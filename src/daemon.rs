@@ -16,6 +16,7 @@ use crate::config::Settings;
 use crate::directory::{Directory, DirectoryError};
 use crate::duty::Duty;
 use crate::radius::acct_server::{self, AcctContext};
+use crate::radius::backlog::AuthBacklog;
 use crate::radius::dynauth::DynAuthClient;
 use crate::radius::reply_cache::ReplyCache;
 use crate::radius::server::{AuthContext, AuthServer};
@@ -189,12 +190,15 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     for (user, until) in restored_locks {
         ctx.authenticator.throttle.restore_lock(&user, until);
     }
+    let auth_backlog = Arc::new(AuthBacklog::new(server.receive_capacity()));
     let acct = tokio::spawn(acct_server::serve(
         acct_socket,
         Arc::new(AcctContext {
             directory: directory.clone(),
             cache: ReplyCache::for_settings(&settings.radius),
             tracker,
+            auth_backlog: auth_backlog.clone(),
+            yield_per_sec: settings.radius.overload_accounting_per_sec,
         }),
         shutdown.clone(),
     ));
@@ -340,11 +344,13 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
         shutdown.clone(),
     ));
     let ctx_keep = ctx.clone();
-    let workers = server.start(ctx).map_err(|source| DaemonError::Bind {
-        what: "RADIUS auth workers",
-        addr: auth_addr.to_string(),
-        source,
-    })?;
+    let workers = server
+        .start(ctx, auth_backlog)
+        .map_err(|source| DaemonError::Bind {
+            what: "RADIUS auth workers",
+            addr: auth_addr.to_string(),
+            source,
+        })?;
 
     let shown = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_string(), |a| a.to_string());
     let (metrics_text, api_text) = (shown(metrics_local), shown(api_local));

@@ -3,9 +3,11 @@
 
 mod common;
 
-use common::Daemon;
+use common::{Daemon, Nas};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A TCP connection to `to` from the loopback address `from`.
@@ -119,4 +121,178 @@ fn idle_slow_and_excess_http_clients_are_cut_off_and_counted() {
         common::http("GET", &format!("http://{}/metrics", d.metrics), None).0,
         200
     );
+}
+
+/// Datagrams sent from one socket at a steady rate, with the replies that came back.
+struct Flood {
+    sent: u64,
+    /// Replies received while sending.
+    answered_in_time: u64,
+    /// Replies received in all.
+    answered: u64,
+}
+
+/// Sends `packets` in turn from `from` to `to` at `rate` a second for `duration`,
+/// counting the datagrams that come back.
+fn flood(
+    from: &str,
+    to: SocketAddr,
+    packets: Arc<Vec<Vec<u8>>>,
+    rate: u64,
+    duration: Duration,
+) -> std::thread::JoinHandle<Flood> {
+    let socket = UdpSocket::bind((from, 0)).unwrap();
+    socket.connect(to).unwrap();
+    std::thread::spawn(move || {
+        let reader = socket.try_clone().unwrap();
+        reader
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let done = Arc::new(AtomicBool::new(false));
+        let answered = Arc::new(AtomicU64::new(0));
+        let counting = {
+            let (done, answered) = (done.clone(), answered.clone());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                // Replies still on their way when sending stops count too.
+                loop {
+                    match reader.recv(&mut buf) {
+                        Ok(_) => answered.fetch_add(1, Ordering::Relaxed),
+                        Err(_) if done.load(Ordering::Relaxed) => return,
+                        Err(_) => 0,
+                    };
+                }
+            })
+        };
+        let start = Instant::now();
+        let mut sent = 0u64;
+        while start.elapsed() < duration {
+            let due = (rate as f64 * start.elapsed().as_secs_f64()) as u64;
+            while sent < due {
+                let _ = socket.send(&packets[sent as usize % packets.len()]);
+                sent += 1;
+            }
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        let answered_in_time = answered.load(Ordering::Relaxed);
+        done.store(true, Ordering::Relaxed);
+        counting.join().unwrap();
+        Flood {
+            sent,
+            answered_in_time,
+            answered: answered.load(Ordering::Relaxed),
+        }
+    })
+}
+
+/// Resident memory of process `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn accounting_yields_to_authentication_at_twice_its_capacity() {
+    let d = Daemon::start_with(
+        "",
+        &[
+            // Packets repeat after a second: they must not be answered from the cache.
+            ("TURNSTILE__RADIUS__REPLY_CACHE_SECS", "1"),
+            ("TURNSTILE__RADIUS__REPLY_CACHE_MAX_ENTRIES", "50000"),
+            ("TURNSTILE__RADIUS__OVERLOAD_ACCOUNTING_PER_SEC", "200"),
+        ],
+    );
+    let mut nas = Nas::new("127.0.0.1", &d);
+    let logins: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..40_000)
+            .map(|_| nas.pap("alice", "wonderland", true).bytes)
+            .collect(),
+    );
+    let interims: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..40_000u32)
+            .map(|i| {
+                let time = (i / 100 + 1).to_be_bytes();
+                nas.acct_with(3, &format!("ov-{}", i % 100), "alice", &[(46, &time)])
+                    .bytes
+            })
+            .collect(),
+    );
+    let second = Duration::from_secs(3);
+    let rss_before = rss_kib(d.pid());
+
+    // Capacity: what authentication answers when offered more than it can.
+    let probe = flood("127.0.0.1", d.auth, logins.clone(), 40_000, second)
+        .join()
+        .unwrap();
+    let capacity = probe.answered / 3;
+    assert!(
+        probe.answered < probe.sent,
+        "not saturated: {} of {}",
+        probe.answered,
+        probe.sent
+    );
+    eprintln!("auth capacity {capacity}/s");
+
+    // Twice that, alone, then with accounting at twice that too.
+    let alone = flood("127.0.0.1", d.auth, logins.clone(), 2 * capacity, second)
+        .join()
+        .unwrap();
+    let auth = flood("127.0.0.1", d.auth, logins.clone(), 2 * capacity, second);
+    let acct = flood("127.0.0.1", d.acct, interims, 2 * capacity, second);
+    let (auth, acct) = (auth.join().unwrap(), acct.join().unwrap());
+    eprintln!(
+        "alone {}/{}; with accounting {}/{}, accounting {}/{} ({} in time)",
+        alone.answered,
+        alone.sent,
+        auth.answered,
+        auth.sent,
+        acct.answered,
+        acct.sent,
+        acct.answered_in_time
+    );
+    // The generator's own threads and the kernel's work on the accounting datagrams
+    // share the two CPUs, so authentication keeps most of its rate, not all of it.
+    assert!(
+        auth.answered * 4 >= alone.answered * 3,
+        "authentication fell from {} to {} answers with accounting",
+        alone.answered,
+        auth.answered
+    );
+    // Accounting read 200 a second while authentication was behind, plus what it read
+    // in the first samples before that was seen; without yielding it answers as many as
+    // authentication does.
+    assert!(
+        acct.answered_in_time <= 3 * 200 + capacity / 2,
+        "accounting answered {} during the overload",
+        acct.answered_in_time
+    );
+    assert!(d.metric("turnstile_auth_behind_total") >= 1.0);
+
+    // Load gone: both answer at once again, and memory stayed bounded.
+    let mut login = Nas::new("127.0.0.1", &d);
+    common::wait_until(
+        Duration::from_secs(2),
+        || "authentication did not recover".into(),
+        || {
+            let request = login.pap("alice", "wonderland", true);
+            login.try_exchange(&request).map(|r| r.code())
+        },
+    );
+    let mut acct_nas = Nas::accounting("127.0.0.1", &d);
+    let stop = acct_nas.acct(2, "ov-1", "alice");
+    assert!(
+        acct_nas.try_exchange(&stop).is_some(),
+        "accounting did not recover"
+    );
+    common::wait_until(
+        Duration::from_secs(2),
+        || "accounting still yielding".into(),
+        || (d.metric("turnstile_accounting_yielding") == 0.0).then_some(()),
+    );
+    let grown = rss_kib(d.pid()).saturating_sub(rss_before);
+    assert!(grown < 100 * 1024, "resident memory grew by {grown} KiB");
 }

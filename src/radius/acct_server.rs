@@ -1,14 +1,17 @@
 //! The RADIUS accounting listener (UDP 1813). Each request waits for its record to be
 //! durable before the Accounting-Response goes out; at most [`MAX_IN_FLIGHT`] requests are
-//! handled at once, the rest wait in the socket's receive buffer.
+//! handled at once, the rest wait in the socket's receive buffer. While authentication
+//! falls behind ([`AuthBacklog`]), it reads no more than `yield_per_sec` requests a
+//! second.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::{watch, Semaphore};
 
 use super::accounting;
+use super::backlog::AuthBacklog;
 use super::packet::{HEADER_LEN, MAX_PACKET_LEN};
 use super::reply_cache::{Lookup, ReplyCache, RequestKey};
 use crate::directory::Directory;
@@ -25,6 +28,10 @@ pub struct AcctContext {
     pub cache: ReplyCache,
     /// The online table and its store.
     pub tracker: SessionTracker,
+    /// Whether authentication is behind.
+    pub auth_backlog: Arc<AuthBacklog>,
+    /// Requests read per second while it is (`[radius] overload_accounting_per_sec`).
+    pub yield_per_sec: u32,
 }
 
 /// Serves accounting on `socket` until `shutdown` turns true.
@@ -33,7 +40,22 @@ pub async fn serve(socket: UdpSocket, ctx: Arc<AcctContext>, mut shutdown: watch
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut buf = vec![0u8; MAX_PACKET_LEN + 1];
     let mut rotated = Instant::now();
+    let yield_gap = Duration::from_secs(1) / ctx.yield_per_sec.max(1);
+    let mut next_read = Instant::now();
+    tokio::spawn(export_socket_stats(socket.clone(), shutdown.clone()));
     loop {
+        if ctx.auth_backlog.is_behind() {
+            let now = Instant::now();
+            if now < next_read {
+                // Short naps, so that reading resumes soon after authentication catches up.
+                let nap = (next_read - now).min(Duration::from_millis(10));
+                tokio::select! {
+                    _ = tokio::time::sleep(nap) => continue,
+                    _ = shutdown.changed() => break,
+                }
+            }
+            next_read = now + yield_gap;
+        }
         let (len, source) = tokio::select! {
             r = socket.recv_from(&mut buf) => match r {
                 Ok(r) => r,
@@ -64,6 +86,29 @@ pub async fn serve(socket: UdpSocket, ctx: Arc<AcctContext>, mut shutdown: watch
     }
     // Let requests in progress finish (and be answered) before returning.
     let _ = slots.acquire_many(MAX_IN_FLIGHT as u32).await;
+}
+
+/// Exports the socket's kernel counters every second until `shutdown`: datagrams the
+/// kernel dropped because the receive buffer was full (a flood, or accounting yielding).
+async fn export_socket_stats(socket: Arc<UdpSocket>, mut shutdown: watch::Receiver<bool>) {
+    let Ok(port) = socket.local_addr().map(|a| a.port()) else {
+        return;
+    };
+    drop(socket);
+    let overflow =
+        metrics::counter!("turnstile_accounting_dropped_total", "reason" => "socket_overflow");
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        if let Some(stats) = super::socket::socket_stats(port) {
+            overflow.absolute(stats.drops);
+            metrics::gauge!("turnstile_accounting_socket_queue_bytes")
+                .set(stats.queued_bytes as f64);
+        }
+    }
 }
 
 async fn handle(ctx: &AcctContext, datagram: &[u8], source: SocketAddr) -> Option<Arc<[u8]>> {

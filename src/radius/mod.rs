@@ -1,9 +1,11 @@
 //! RADIUS: the wire format, its cryptography, the NAS client table, the reply cache and
-//! the authentication listener, and the UDP sockets they read from.
+//! the authentication and accounting listeners (accounting yielding to authentication when
+//! it falls behind), and the UDP sockets they read from.
 
 pub mod access;
 pub mod accounting;
 pub mod acct_server;
+pub mod backlog;
 pub mod class;
 pub mod clients;
 pub mod crypto;

@@ -8,7 +8,6 @@
 //! `turnstile_radius_dropped_total{reason="socket_overflow"}`. Memory cannot grow with
 //! load.
 
-use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,8 +17,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::access::{self, Discard};
+use super::backlog::AuthBacklog;
 use super::packet::{HEADER_LEN, MAX_PACKET_LEN};
 use super::reply_cache::{Lookup, ReplyCache, RequestKey};
+use super::socket::socket_stats;
 use crate::auth::authenticator::Authenticator;
 use crate::auth::throttle::Throttle;
 use crate::billing::meter::Meter;
@@ -32,6 +33,10 @@ use radius::core::code::Code;
 
 /// How often an idle worker looks at the stop flag.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How often the sockets' kernel queues are sampled: how soon accounting yields to a
+/// surge of logins, and resumes after it.
+const SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 
 /// What the workers share.
 pub struct AuthContext {
@@ -90,12 +95,8 @@ pub struct AuthWorkers {
 }
 
 fn reuseport_socket(addr: SocketAddr, recv_buffer: usize) -> io::Result<UdpSocket> {
-    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    socket.set_reuse_port(true)?;
-    // The kernel may cap this at net.core.rmem_max; a smaller buffer still works.
-    let _ = socket.set_recv_buffer_size(recv_buffer);
+    let socket = super::socket::open(addr, recv_buffer, true)?;
     socket.set_read_timeout(Some(POLL_INTERVAL))?;
-    socket.bind(&addr.into())?;
     Ok(socket.into())
 }
 
@@ -116,8 +117,21 @@ impl AuthServer {
         self.sockets[0].local_addr()
     }
 
-    /// Starts the workers, and on the current tokio runtime the reply-cache expiry.
-    pub fn start(self, ctx: Arc<AuthContext>) -> io::Result<AuthWorkers> {
+    /// Bytes the sockets' kernel receive buffers hold in all (as the kernel granted them).
+    pub fn receive_capacity(&self) -> u64 {
+        self.sockets
+            .iter()
+            .map(|s| socket2::SockRef::from(s).recv_buffer_size().unwrap_or(0) as u64)
+            .sum()
+    }
+
+    /// Starts the workers, and on the current tokio runtime the upkeep task: reply-cache
+    /// expiry, the sockets' counters and `backlog`.
+    pub fn start(
+        self,
+        ctx: Arc<AuthContext>,
+        backlog: Arc<AuthBacklog>,
+    ) -> io::Result<AuthWorkers> {
         let port = self.local_addr()?.port();
         let stop = Arc::new(AtomicBool::new(false));
         let threads = self
@@ -131,7 +145,7 @@ impl AuthServer {
                     .spawn(move || work(&socket, &ctx, &stop))
             })
             .collect::<io::Result<_>>()?;
-        let expiry = tokio::spawn(expire_cache(ctx, port, stop.clone()));
+        let expiry = tokio::spawn(upkeep(ctx, port, backlog, stop.clone()));
         Ok(AuthWorkers {
             stop,
             threads,
@@ -256,10 +270,15 @@ fn handle_datagram(socket: &UdpSocket, ctx: &AuthContext, datagram: &[u8], sourc
     }
 }
 
-/// Rotates the reply cache once per lifetime, forgets stale login history and exports the
-/// sockets' kernel counters.
-async fn expire_cache(ctx: Arc<AuthContext>, port: u16, stop: Arc<AtomicBool>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+/// Rotates the reply cache once per lifetime, forgets stale login history, and samples
+/// the sockets' kernel counters: exported, and fed to `backlog`.
+async fn upkeep(
+    ctx: Arc<AuthContext>,
+    port: u16,
+    backlog: Arc<AuthBacklog>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut tick = tokio::time::interval(SAMPLE_INTERVAL);
     let mut rotated = Instant::now();
     let overflow =
         metrics::counter!("turnstile_radius_dropped_total", "reason" => "socket_overflow");
@@ -273,74 +292,26 @@ async fn expire_cache(ctx: Arc<AuthContext>, port: u16, stop: Arc<AtomicBool>) {
             ctx.authenticator.throttle.prune(crate::store::unix_now());
         }
         metrics::gauge!("turnstile_reply_cache_entries").set(ctx.cache.len() as f64);
-        if let Some(stats) = socket_stats(port) {
-            overflow.absolute(stats.drops);
-            metrics::gauge!("turnstile_radius_socket_queue_bytes").set(stats.queued_bytes as f64);
-        }
-    }
-}
-
-/// Kernel counters of the UDP sockets bound to one port.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct SocketStats {
-    /// Bytes waiting in the receive queues.
-    pub queued_bytes: u64,
-    /// Datagrams dropped because a receive queue was full.
-    pub drops: u64,
-}
-
-/// Sums `/proc/net/udp{,6}` over the sockets bound to `port` (Linux only).
-pub fn socket_stats(port: u16) -> Option<SocketStats> {
-    let mut stats = SocketStats::default();
-    let mut seen = false;
-    for table in ["/proc/net/udp", "/proc/net/udp6"] {
-        let Ok(text) = std::fs::read_to_string(table) else {
+        let Some(stats) = socket_stats(port) else {
             continue;
         };
-        for line in text.lines().skip(1) {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
-            let (Some(local), Some(queues), Some(drops)) =
-                (fields.get(1), fields.get(4), fields.last())
-            else {
-                continue;
-            };
-            let local_port = local
-                .rsplit(':')
-                .next()
-                .and_then(|p| u16::from_str_radix(p, 16).ok());
-            if local_port != Some(port) {
-                continue;
+        overflow.absolute(stats.drops);
+        metrics::gauge!("turnstile_radius_socket_queue_bytes").set(stats.queued_bytes as f64);
+        match backlog.observe(&stats) {
+            Some(true) => {
+                metrics::counter!("turnstile_auth_behind_total").increment(1);
+                metrics::gauge!("turnstile_accounting_yielding").set(1.0);
+                tracing::warn!(
+                    queued_bytes = stats.queued_bytes,
+                    drops = stats.drops,
+                    "authentication is falling behind: accounting yields until it catches up"
+                );
             }
-            seen = true;
-            let rx = queues
-                .split(':')
-                .nth(1)
-                .and_then(|q| u64::from_str_radix(q, 16).ok());
-            stats.queued_bytes += rx.unwrap_or(0);
-            stats.drops += drops.parse::<u64>().unwrap_or(0);
+            Some(false) => {
+                metrics::gauge!("turnstile_accounting_yielding").set(0.0);
+                tracing::info!("authentication caught up: accounting runs at full speed");
+            }
+            None => {}
         }
-    }
-    seen.then_some(stats)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn kernel_overflow_of_a_full_socket_is_seen() {
-        // A socket nobody reads, with the smallest buffer: the kernel must drop, and
-        // socket_stats must report both the queued bytes and the drops.
-        let socket = reuseport_socket("127.0.0.1:0".parse().unwrap(), 1).unwrap();
-        let port = socket.local_addr().unwrap().port();
-        let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
-        for _ in 0..2000 {
-            let _ = sender.send_to(&[0u8; 512], ("127.0.0.1", port));
-        }
-        let stats = socket_stats(port).expect("socket listed in /proc/net/udp");
-        assert!(stats.queued_bytes > 0, "{stats:?}");
-        assert!(stats.drops > 0, "{stats:?}");
-        drop(socket);
     }
 }

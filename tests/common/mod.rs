@@ -425,6 +425,11 @@ impl Daemon {
         self.cli_ok(&args).trim().to_string()
     }
 
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The Prometheus text of `/metrics`.
     pub fn metrics_text(&self) -> String {
         http("GET", &format!("http://{}/metrics", self.metrics), None).2
