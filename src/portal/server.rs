@@ -176,7 +176,10 @@ async fn get_challenge(
     Query(p): Query<Params>,
 ) -> Response {
     let ip = online_ip(&p, source.ip());
-    let (challenge, left) = state.challenges.issue(ip, Instant::now());
+    let Some((challenge, left)) = state.challenges.issue(ip, Instant::now()) else {
+        metrics::counter!("turnstile_portal_challenges_refused_total").increment(1);
+        return refuse(&p, source.ip(), ip, "speed_limit_error");
+    };
     let fields = base(source.ip(), ip, "ok")
         .set("challenge", challenge)
         .set("expire", left.to_string());
