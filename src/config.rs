@@ -53,7 +53,7 @@ impl ConfigError {
 }
 
 /// Every setting of the daemon and the CLI.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// Language and data directory.
@@ -83,7 +83,7 @@ pub struct Settings {
 }
 
 /// `[general]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct General {
     /// Language of user-facing texts (`zh` or `en`).
@@ -117,7 +117,7 @@ pub enum PayTo {
 }
 
 /// `[billing]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BillingSettings {
     /// Where a payment lands when the payer names no product.
@@ -155,7 +155,7 @@ impl BillingSettings {
 }
 
 /// `[radius]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RadiusSettings {
     /// Address the RADIUS sockets bind to.
@@ -197,7 +197,7 @@ impl Default for RadiusSettings {
 }
 
 /// One `[[radius.clients]]` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientSettings {
     /// A name for logs and metrics.
@@ -227,7 +227,7 @@ fn yes() -> bool {
 }
 
 /// `[store]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreSettings {
     /// `sqlite://PATH` (the embedded default; empty means `<data_dir>/turnstile.db`) or
@@ -327,7 +327,7 @@ impl Default for SessionSettings {
 }
 
 /// `[portal]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PortalSettings {
     /// Address of the portal; "" turns it off.
@@ -398,7 +398,7 @@ impl Default for HttpSettings {
 }
 
 /// `[api]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApiSettings {
     /// Address of the operator API; "" turns it off. Keep it on loopback, or use TLS.
@@ -428,7 +428,7 @@ impl ApiSettings {
 }
 
 /// `[telemetry]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TelemetrySettings {
     /// Address of the Prometheus `/metrics` endpoint; empty turns it off.
@@ -460,7 +460,7 @@ pub enum LogFormat {
 }
 
 /// `[bootstrap]`
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Bootstrap {
     /// Users created the first time the daemon runs on a store (never afterwards).
@@ -468,7 +468,7 @@ pub struct Bootstrap {
 }
 
 /// One `[[bootstrap.users]]` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BootstrapUser {
     /// User name.

@@ -2,6 +2,7 @@
 //! until SIGINT or SIGTERM.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -20,12 +21,14 @@ use crate::radius::backlog::AuthBacklog;
 use crate::radius::dynauth::DynAuthClient;
 use crate::radius::reply_cache::ReplyCache;
 use crate::radius::server::{AuthContext, AuthServer};
+use crate::reload::Reloader;
 use crate::session::kick::Kicker;
 use crate::session::online::OnlineTable;
 use crate::session::tracker::{Journal, SessionTracker};
 use crate::store::billing::SettleScope;
 use crate::store::{Backend, StoreError};
 use crate::telemetry;
+use crate::telemetry::LogFilter;
 
 /// Why the daemon cannot start.
 #[derive(Debug, Error)]
@@ -55,6 +58,9 @@ pub enum DaemonError {
     /// The metrics recorder cannot be installed.
     #[error("metrics: {0}")]
     Metrics(String),
+    /// The signal handlers cannot be installed.
+    #[error("signal handlers: {0}")]
+    Signals(std::io::Error),
 }
 
 /// The first time the daemon runs on a store: the `[[bootstrap.users]]` and the starter
@@ -101,10 +107,17 @@ async fn adopt_file_token(backend: &Backend, secret: &str) -> Result<(), DaemonE
     Ok(())
 }
 
-/// Runs the daemon. Prints `turnstile ready auth=ADDR acct=ADDR api=ADDR portal=ADDR metrics=ADDR` on stdout once every
-/// listener is bound (tests and scripts wait for that line).
-pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
+/// Runs the daemon on `settings`, read from `config` (which `SIGHUP` reloads, changing the
+/// log through `log_filter`). Prints `turnstile ready auth=ADDR acct=ADDR api=ADDR
+/// portal=ADDR metrics=ADDR` on stdout once every listener is bound (tests and scripts
+/// wait for that line).
+pub async fn serve(
+    settings: Settings,
+    config: PathBuf,
+    log_filter: Option<LogFilter>,
+) -> Result<(), DaemonError> {
     let started = Instant::now();
+    let signals = Signals::register()?;
     crate::clock::set_offset(settings.general.clock_offset_secs);
     let prometheus =
         telemetry::install_metrics().map_err(|e| DaemonError::Metrics(e.to_string()))?;
@@ -289,7 +302,6 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
             let state = Arc::new(AdminState {
                 lang: settings.general.language,
                 backend: directory.backend().clone(),
-                config_clients: settings.radius.clients.clone(),
                 kicker: kicker.clone(),
                 settler: settler.clone(),
                 pay_to: settings.billing.pay_to,
@@ -343,6 +355,13 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
         Duration::from_millis(settings.store.sync_interval_ms),
         shutdown.clone(),
     ));
+    let reloader = Reloader::new(
+        config,
+        settings.clone(),
+        directory.clone(),
+        ctx.clone(),
+        log_filter,
+    );
     let ctx_keep = ctx.clone();
     let workers = server
         .start(ctx, auth_backlog)
@@ -360,7 +379,8 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
         "turnstile ready auth={auth_local} acct={acct_local} api={api_text} portal={portal_text} metrics={metrics_text}"
     );
 
-    wait_for_signal().await;
+    signals.wait(&reloader).await;
+    drop(reloader);
     tracing::info!("shutting down");
     let _ = stop.send(true);
     workers.stop().await;
@@ -467,17 +487,33 @@ fn listen_address(what: &'static str, text: &str) -> Result<Option<SocketAddr>, 
     })
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+/// The signals the daemon acts on, registered before it says it is ready: until then a
+/// SIGHUP would end the process.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn register() -> Result<Signals, DaemonError> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).map_err(DaemonError::Signals)?,
+            hup: signal(SignalKind::hangup()).map_err(DaemonError::Signals)?,
+        })
+    }
+
+    /// Waits for SIGINT or SIGTERM, reloading the configuration on each SIGHUP meanwhile.
+    async fn wait(mut self, reloader: &Reloader) {
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return,
+                _ = self.term.recv() => return,
+                _ = self.hup.recv() => {
+                    // Logged and counted inside; a refused file changes nothing.
+                    let _ = reloader.reload().await;
+                }
+            }
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
     }
 }

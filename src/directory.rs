@@ -145,7 +145,7 @@ pub struct Directory {
     /// Told of each user reloaded one by one, and of each catalog reload.
     watcher: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Reloaded>>,
     backend: Backend,
-    config_clients: Vec<ClientSettings>,
+    config_clients: ArcSwap<Vec<ClientSettings>>,
     users: DashMap<Box<str>, Arc<UserEntry>>,
     clients: ArcSwap<ClientTable>,
     catalog: ArcSwap<Catalog>,
@@ -161,7 +161,7 @@ impl Directory {
         let directory = Directory {
             watcher: std::sync::OnceLock::new(),
             backend,
-            config_clients,
+            config_clients: ArcSwap::from_pointee(config_clients),
             users: DashMap::new(),
             clients: ArcSwap::default(),
             catalog: ArcSwap::default(),
@@ -295,9 +295,24 @@ impl Directory {
         self.watcher.set(tx).ok().map(|()| rx)
     }
 
+    /// The NAS clients of the config file.
+    pub fn config_clients(&self) -> Arc<Vec<ClientSettings>> {
+        self.config_clients.load_full()
+    }
+
+    /// Replaces the NAS clients of the config file (a configuration reload).
+    pub async fn replace_config_clients(
+        &self,
+        clients: Vec<ClientSettings>,
+    ) -> Result<(), DirectoryError> {
+        self.config_clients.store(Arc::new(clients));
+        self.reload_clients().await
+    }
+
     async fn reload_clients(&self) -> Result<(), DirectoryError> {
         let mut clients: Vec<NasClient> = self
             .config_clients
+            .load()
             .iter()
             .map(|c| {
                 NasClient::new(

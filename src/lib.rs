@@ -22,6 +22,7 @@
 //! | [`duty`] | the lease on once-only work (settlement, the sweeper, policy-change pushes) that one node of a cluster holds at a time |
 //! | [`http_listener`] | the HTTP listener under the portal, the API and `/metrics`: connection limits, header and request deadlines |
 //! | [`daemon`] | wiring for `turnstile serve` |
+//! | [`reload`] | `SIGHUP`: the config file read again; a bad one changes nothing |
 //! | [`telemetry`] | logs and Prometheus metrics |
 //!
 //! # How an Access-Request flows
@@ -98,6 +99,7 @@ pub mod mac;
 pub mod ops;
 pub mod portal;
 pub mod radius;
+pub mod reload;
 pub mod session;
 pub mod store;
 pub mod telemetry;

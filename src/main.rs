@@ -228,8 +228,12 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Serve => {
-            let _guard = turnstile::telemetry::init_logging(&settings.telemetry);
-            runtime.block_on(turnstile::daemon::serve(settings))?;
+            let (_guard, log_filter) = turnstile::telemetry::init_logging(&settings.telemetry);
+            runtime.block_on(turnstile::daemon::serve(
+                settings,
+                cli.config.clone(),
+                Some(log_filter),
+            ))?;
             Ok(())
         }
         Command::User(cmd) => runtime.block_on(cli::user::run(s, cmd)),

@@ -24,9 +24,23 @@ use crate::config::{LogFormat, TelemetrySettings};
 /// Keeps the log writer's background thread alive; drop it last.
 pub type LogGuard = tracing_appender::non_blocking::WorkerGuard;
 
+/// The filter of the running log, changed by a configuration reload.
+pub struct LogFilter(
+    Box<dyn Fn(tracing_subscriber::EnvFilter) -> Result<(), String> + Send + Sync>,
+);
+
+impl LogFilter {
+    /// Filters the log with `directives` (`telemetry.log_level`) from now on.
+    pub fn set(&self, directives: &str) -> Result<(), String> {
+        let filter =
+            tracing_subscriber::EnvFilter::try_new(directives).map_err(|e| e.to_string())?;
+        (self.0)(filter)
+    }
+}
+
 /// Sets up logging to stderr through a background writer, so that a slow terminal or
-/// pipe never stalls the packet path.
-pub fn init_logging(settings: &TelemetrySettings) -> LogGuard {
+/// pipe never stalls the packet path; returns the writer's guard and the filter.
+pub fn init_logging(settings: &TelemetrySettings) -> (LogGuard, LogFilter) {
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .buffered_lines_limit(1 << 16)
         // Batches lines into few writes; the writer thread flushes whenever it has
@@ -42,11 +56,25 @@ pub fn init_logging(settings: &TelemetrySettings) -> LogGuard {
         .with_writer(writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
-    match settings.log_format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
-    guard
+    let filter = match settings.log_format {
+        LogFormat::Text => {
+            let builder = builder.with_filter_reloading();
+            let handle = builder.reload_handle();
+            builder.init();
+            LogFilter(Box::new(move |f| {
+                handle.reload(f).map_err(|e| e.to_string())
+            }))
+        }
+        LogFormat::Json => {
+            let builder = builder.json().with_filter_reloading();
+            let handle = builder.reload_handle();
+            builder.init();
+            LogFilter(Box::new(move |f| {
+                handle.reload(f).map_err(|e| e.to_string())
+            }))
+        }
+    };
+    (guard, filter)
 }
 
 /// Installs the Prometheus recorder; call once per process.

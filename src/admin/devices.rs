@@ -184,7 +184,7 @@ pub(super) async fn list(
             "page from 1, limit 1 to 1000, filtration 0 to 3",
         ));
     }
-    let all = nas::list(&state.backend, &state.config_clients)
+    let all = nas::list(&state.backend, &state.kicker.directory.config_clients())
         .await
         .map_err(|e| from_nas(lang, e))?;
     let matching: Vec<&NasView> = all
@@ -226,7 +226,7 @@ pub(super) async fn query(
     caller.need(Role::Readonly)?;
     let lang = state.lang;
     let req: QueryRequest = parse(lang, &body)?;
-    let all = nas::list(&state.backend, &state.config_clients)
+    let all = nas::list(&state.backend, &state.kicker.directory.config_clients())
         .await
         .map_err(|e| from_nas(lang, e))?;
     let devices: Map<String, Value> = req
@@ -259,9 +259,13 @@ pub(super) async fn regist(
     caller.need(Role::Admin)?;
     let lang = state.lang;
     let new: NewNas = parse(lang, &body)?;
-    nas::add(&state.backend, &state.config_clients, new)
-        .await
-        .map_err(|e| from_nas(lang, e))?;
+    nas::add(
+        &state.backend,
+        &state.kicker.directory.config_clients(),
+        new,
+    )
+    .await
+    .map_err(|e| from_nas(lang, e))?;
     Ok(success_with(Map::new()))
 }
 
@@ -281,8 +285,12 @@ pub(super) async fn delete(
     caller.need(Role::Admin)?;
     let lang = state.lang;
     let req: DeleteRequest = parse(lang, &body)?;
-    nas::delete(&state.backend, &state.config_clients, &req.sn)
-        .await
-        .map_err(|e| from_nas(lang, e))?;
+    nas::delete(
+        &state.backend,
+        &state.kicker.directory.config_clients(),
+        &req.sn,
+    )
+    .await
+    .map_err(|e| from_nas(lang, e))?;
     Ok(success_with(Map::new()))
 }

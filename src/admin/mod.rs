@@ -42,7 +42,7 @@ use tokio::net::TcpListener;
 
 use crate::billing::settle::Settler;
 use crate::codes::Lang;
-use crate::config::{ClientSettings, PayTo};
+use crate::config::PayTo;
 use crate::session::kick::Kicker;
 use crate::store::Backend;
 
@@ -57,8 +57,6 @@ pub struct AdminState {
     pub lang: Lang,
     /// The store and key.
     pub backend: Backend,
-    /// NAS clients of the config file (the store does not change them).
-    pub config_clients: Vec<ClientSettings>,
     /// Sessions and kicks.
     pub kicker: Arc<Kicker>,
     /// Settlement runs.

@@ -43,9 +43,10 @@ impl Authenticator {
         let entry = self.directory.user(user);
         let catalog = self.directory.catalog();
         let clock = Clock::now();
+        let limits = self.throttle.limits();
         let situation = Situation {
             catalog: &catalog,
-            limits: self.throttle.limits(),
+            limits: &limits,
             online: self.sessions.counts(user),
             history: self.throttle.history(user),
             clock,

@@ -2,7 +2,9 @@
 //! wrong passwords of the lockout window (for E2533). Locks are handed back to the caller
 //! to be stored, so they survive a restart; the rest is memory only.
 
+use arc_swap::{ArcSwap, Guard};
 use dashmap::DashMap;
+use std::sync::Arc;
 
 use super::policy::History;
 use crate::codes::ECode;
@@ -19,7 +21,7 @@ struct Record {
 /// Recent login history of every user who logged in lately.
 #[derive(Debug)]
 pub struct Throttle {
-    limits: PolicySettings,
+    limits: ArcSwap<PolicySettings>,
     users: DashMap<Box<str>, Record>,
 }
 
@@ -27,14 +29,19 @@ impl Throttle {
     /// An empty history under these thresholds.
     pub fn new(limits: PolicySettings) -> Throttle {
         Throttle {
-            limits,
+            limits: ArcSwap::from_pointee(limits),
             users: DashMap::new(),
         }
     }
 
     /// The thresholds.
-    pub fn limits(&self) -> &PolicySettings {
-        &self.limits
+    pub fn limits(&self) -> Guard<Arc<PolicySettings>> {
+        self.limits.load()
+    }
+
+    /// New thresholds (a configuration reload); the history stays.
+    pub fn set_limits(&self, limits: PolicySettings) {
+        self.limits.store(Arc::new(limits));
     }
 
     /// What the decision needs to know about `user`.
@@ -50,7 +57,7 @@ impl Throttle {
     /// Takes note of a decision for an existing user. Returns the end of a lock that this
     /// wrong password started, which the caller must store.
     pub fn record(&self, user: &str, code: ECode, now: i64) -> Option<i64> {
-        let l = &self.limits;
+        let l = self.limits.load();
         match code {
             ECode::LoginSuccess => {
                 if l.min_auth_interval_secs > 0 {
@@ -86,7 +93,7 @@ impl Throttle {
 
     /// Forgets what no longer matters at `now`, so memory follows recent activity only.
     pub fn prune(&self, now: i64) {
-        let l = &self.limits;
+        let l = self.limits.load();
         let interval_start = now - i64::from(l.min_auth_interval_secs);
         let window_start = now - i64::from(l.lockout_window_secs);
         self.users.retain(|_, r| {

@@ -305,6 +305,14 @@ impl Daemon {
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
+    /// Asks the daemon to read its config file again (SIGHUP, as `systemctl reload` does).
+    pub fn reload(&self) {
+        // SAFETY: signalling our own child process.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGHUP);
+        }
+    }
+
     /// Stops the daemon (SIGTERM, as systemd does) and starts it again on the same data.
     pub fn restart(&mut self) {
         // SAFETY: signalling our own child process.
