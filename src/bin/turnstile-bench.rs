@@ -57,6 +57,10 @@ struct Opts {
     /// Measured duration.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Requests per second in all, spread over the sockets (RADIUS modes); 0: as many as
+    /// the window in flight allows.
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
     /// Unmeasured warm-up before it.
     #[arg(long, default_value_t = 1)]
     warmup_seconds: u64,
@@ -327,12 +331,22 @@ fn run_socket(
     let mut buf = [0u8; 4096];
     let mut last_sweep = Instant::now();
     let mut outstanding = 0usize;
+    let began = Instant::now();
+    let per_socket_rate = opts.rate as f64 / opts.sockets.max(1) as f64;
+    // With --rate, no more than the rate allows so far.
+    let due = || {
+        if opts.rate == 0 {
+            usize::MAX
+        } else {
+            (began.elapsed().as_secs_f64() * per_socket_rate) as usize
+        }
+    };
     loop {
         let stopping = stop.load(Ordering::Relaxed);
         if stopping && outstanding == 0 {
             break;
         }
-        while !stopping && outstanding < window {
+        while !stopping && outstanding < window && n < due() {
             let Some(id) = free.pop() else { break };
             let mut auth = [0u8; 16];
             let packet = match opts.mode {

@@ -176,8 +176,6 @@ impl Kicker {
     ) -> KickResult {
         let ended = match self.tracker.end(key, cause, via, unix_now()).await {
             Ok(()) => {
-                metrics::counter!("turnstile_sessions_ended_total", "cause" => cause.to_string())
-                    .increment(1);
                 tracing::info!(user = ?user, nas = %key.nas, session = ?key.id, cause = %cause, via = ?via.map(|v| v.to_string()), "session ended");
                 true
             }

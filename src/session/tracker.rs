@@ -251,7 +251,7 @@ async fn run(journal: Journal, mut rx: mpsc::Receiver<Pending>) {
             .await;
         if let Ok(planned) = &outcome {
             for change in &planned.changes {
-                apply(&journal.online, change);
+                count(change, apply(&journal.online, change));
             }
             for d in &planned.usage {
                 journal.meter.add(&d.user, &d.product, d.usage);
@@ -564,18 +564,29 @@ fn merge(
     }
 }
 
+/// Sessions that came online and left it through one change.
+#[derive(Debug, Default)]
+struct Moved {
+    began: bool,
+    ended: usize,
+}
+
 /// Applies a stored change to memory.
-fn apply(online: &OnlineTable, change: &OnlineChange) {
+fn apply(online: &OnlineTable, change: &OnlineChange) -> Moved {
+    let mut moved = Moved::default();
     match change {
         OnlineChange::Put(r) => {
             let (key, mut session) = Session::from_record(r.clone());
-            if let Some(prior) = online.get(&key) {
-                session.pending_end = prior.pending_end;
-                let moved = (prior.record.input_octets, prior.record.output_octets)
-                    != (r.input_octets, r.output_octets);
-                if !moved {
-                    session.traffic_at = prior.traffic_at;
+            match online.get(&key) {
+                Some(prior) => {
+                    session.pending_end = prior.pending_end;
+                    let traffic = (prior.record.input_octets, prior.record.output_octets)
+                        != (r.input_octets, r.output_octets);
+                    if !traffic {
+                        session.traffic_at = prior.traffic_at;
+                    }
                 }
+                None => moved.began = true,
             }
             online.insert(key, session);
         }
@@ -587,17 +598,36 @@ fn apply(online: &OnlineTable, change: &OnlineChange) {
             online.update(&key, |s| s.record = session.clone());
         }
         OnlineChange::End(h) => {
-            online.remove(&SessionKey {
+            let gone = online.remove(&SessionKey {
                 nas: h.session.nas.as_str().into(),
                 id: h.session.session_id.as_str().into(),
             });
+            moved.ended = usize::from(gone.is_some());
         }
         OnlineChange::EndNas { nas, .. } => {
-            let n = online.remove_nas(nas);
-            tracing::info!(nas = %nas, sessions = n, "NAS sessions closed (Accounting-On/Off)");
+            moved.ended = online.remove_nas(nas);
+            tracing::info!(nas = %nas, sessions = moved.ended, "NAS sessions closed (Accounting-On/Off)");
         }
     }
     metrics::gauge!("turnstile_online_sessions").set(online.len() as f64);
+    moved
+}
+
+/// Counts what this node's journal changed: sessions begun, and ended by cause.
+fn count(change: &OnlineChange, moved: Moved) {
+    if moved.began {
+        metrics::counter!("turnstile_sessions_started_total").increment(1);
+    }
+    if moved.ended > 0 {
+        let cause = match change {
+            OnlineChange::End(h) => h.cause.map(|c| format!("E{c:04}")),
+            OnlineChange::EndNas { cause, .. } => Some(format!("E{cause:04}")),
+            _ => None,
+        };
+        let cause = cause.unwrap_or_else(|| "none".into());
+        metrics::counter!("turnstile_sessions_ended_total", "cause" => cause)
+            .increment(moved.ended as u64);
+    }
 }
 
 #[cfg(test)]
