@@ -16,6 +16,7 @@ export TURNSTILE_SOAK_SECS=${1:-3600}
 export TURNSTILE_SOAK_BULK_AUTH=${2:-20000}
 export TURNSTILE_SOAK_BULK_ACCT=${3:-5000}
 export TURNSTILE_SOAK_SCALE=${4:-5}
-export TURNSTILE_SOAK_SAMPLE_SECS=${TURNSTILE_SOAK_SAMPLE_SECS:-60}
+# A sample a minute; twelve at least on a shorter run.
+export TURNSTILE_SOAK_SAMPLE_SECS=${TURNSTILE_SOAK_SAMPLE_SECS:-$(( TURNSTILE_SOAK_SECS >= 720 ? 60 : TURNSTILE_SOAK_SECS / 12 > 5 ? TURNSTILE_SOAK_SECS / 12 : 5 ))}
 echo "soak: ${TURNSTILE_SOAK_SECS} s, bulk ${TURNSTILE_SOAK_BULK_AUTH} logins/s and ${TURNSTILE_SOAK_BULK_ACCT} accounting/s, scale ${TURNSTILE_SOAK_SCALE}"
 exec cargo test --release --locked --test soak -- --nocapture
