@@ -28,7 +28,8 @@
 //! # How an Access-Request flows
 //!
 //! ```text
-//! NAS ─UDP─▶ radius::server (a worker thread per SO_REUSEPORT socket) ─▶ directory:
+//! NAS ─UDP─▶ radius::server (a worker thread per SO_REUSEPORT socket, datagrams in
+//!              batches: radius::batch) ─▶ directory:
 //!              │ client table ─▶ reply_cache   (unknown source: drop;
 //!              ▼                                 retransmission: resend cached reply)
 //!            radius::access ─ packet::Packet::parse,

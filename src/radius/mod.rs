@@ -6,6 +6,7 @@ pub mod access;
 pub mod accounting;
 pub mod acct_server;
 pub mod backlog;
+pub mod batch;
 pub mod class;
 pub mod clients;
 pub mod crypto;
