@@ -186,11 +186,29 @@ pub async fn serve(
     let store = directory.store();
     let restored_locks = store.lockouts(crate::store::unix_now()).await?;
     let (lockouts, mut new_lockouts) = tokio::sync::mpsc::unbounded_channel::<(Box<str>, i64)>();
+    // Told once everything that locks accounts has stopped.
+    let (writer_stop, mut writer_shutdown) = watch::channel(false);
     let lockout_writer = tokio::spawn(async move {
-        while let Some((user, until)) = new_lockouts.recv().await {
-            if let Err(e) = store.set_lockout(&user, until).await {
-                tracing::error!(user = ?user, error = %e, "lockout not stored; it ends at a restart");
+        let write = |(user, until): (Box<str>, i64)| {
+            let store = store.clone();
+            async move {
+                if let Err(e) = store.set_lockout(&user, until).await {
+                    tracing::error!(user = ?user, error = %e, "lockout not stored; it ends at a restart");
+                }
             }
+        };
+        loop {
+            tokio::select! {
+                next = new_lockouts.recv() => match next {
+                    Some(lock) => write(lock).await,
+                    None => return,
+                },
+                _ = writer_shutdown.changed() => break,
+            }
+        }
+        // Everything that locks has stopped: what it locked is queued.
+        while let Ok(lock) = new_lockouts.try_recv() {
+            write(lock).await;
         }
     });
     let ctx = Arc::new(AuthContext::new(
@@ -400,9 +418,10 @@ pub async fn serve(
     let _ = tokio::time::timeout(Duration::from_secs(5), journal).await;
     let _ = follower.await;
     let _ = lease.await;
-    // The workers are gone, so is every sender: the writer drains and ends.
+    // The writer stores the lockouts still queued; a store slow under load gets time.
     drop(ctx_keep);
-    let _ = tokio::time::timeout(Duration::from_secs(2), lockout_writer).await;
+    let _ = writer_stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), lockout_writer).await;
     Ok(())
 }
 
