@@ -288,25 +288,6 @@ fn mixed_traffic_keeps_memory_files_and_sessions_flat() {
         }
     }
 
-    // Flat: after the first quarter (caches, pools and the allocator warmed up), no
-    // sample may grow much beyond the largest of that quarter.
-    assert!(samples.len() >= 4, "too few samples: {}", samples.len());
-    let warm = &samples[..samples.len() / 4];
-    let base_rss = warm.iter().map(|f| f.rss_kib).max().unwrap();
-    let base_files = warm.iter().map(|f| f.open_files).max().unwrap();
-    for f in &samples[samples.len() / 4..] {
-        assert!(
-            f.rss_kib <= base_rss + base_rss / 5 + 8 * 1024,
-            "resident memory grew from {base_rss} to {} KiB: {samples:?}",
-            f.rss_kib
-        );
-        assert!(
-            f.open_files <= base_files + 8,
-            "open files grew from {base_files} to {}: {samples:?}",
-            f.open_files
-        );
-    }
-
     for child in bulk_senders {
         eprintln!("bulk: {}", finish_bulk(child));
     }
@@ -364,4 +345,24 @@ fn mixed_traffic_keeps_memory_files_and_sessions_flat() {
         t.kicks,
         "one Disconnect-Request per kick"
     );
+
+    // Flat: from the middle of the run on, no sample may grow much beyond the largest of
+    // the first half. The first half warms the bounded caches up: the reply caches, and
+    // SQLite's page cache (16 MiB for each of up to 16 connections) as the history grows.
+    assert!(samples.len() >= 4, "too few samples: {}", samples.len());
+    let (first, second) = samples.split_at(samples.len() / 2);
+    let base_rss = first.iter().map(|f| f.rss_kib).max().unwrap();
+    let base_files = first.iter().map(|f| f.open_files).max().unwrap();
+    for f in second {
+        assert!(
+            f.rss_kib <= base_rss + base_rss / 10 + 8 * 1024,
+            "resident memory grew from {base_rss} to {} KiB: {samples:?}",
+            f.rss_kib
+        );
+        assert!(
+            f.open_files <= base_files + 8,
+            "open files grew from {base_files} to {}: {samples:?}",
+            f.open_files
+        );
+    }
 }
