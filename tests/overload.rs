@@ -185,16 +185,6 @@ fn flood(
     })
 }
 
-/// Resident memory of process `pid`, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn accounting_yields_to_authentication_at_twice_its_capacity() {
     let d = Daemon::start_with(
@@ -222,7 +212,7 @@ fn accounting_yields_to_authentication_at_twice_its_capacity() {
             .collect(),
     );
     let second = Duration::from_secs(3);
-    let rss_before = rss_kib(d.pid());
+    let rss_before = d.rss_kib();
 
     // Capacity: what authentication answers when offered more than it can.
     let probe = flood("127.0.0.1", d.auth, logins.clone(), 40_000, second)
@@ -293,6 +283,6 @@ fn accounting_yields_to_authentication_at_twice_its_capacity() {
         || "accounting still yielding".into(),
         || (d.metric("turnstile_accounting_yielding") == 0.0).then_some(()),
     );
-    let grown = rss_kib(d.pid()).saturating_sub(rss_before);
+    let grown = d.rss_kib().saturating_sub(rss_before);
     assert!(grown < 100 * 1024, "resident memory grew by {grown} KiB");
 }

@@ -37,22 +37,6 @@ struct Footprint {
     open_files: usize,
 }
 
-fn footprint(pid: u32) -> Footprint {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let rss_kib = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
-    let open_files = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .count();
-    Footprint {
-        rss_kib,
-        open_files,
-    }
-}
-
 /// The JSON inside `jsonp(…)`.
 fn jsonp(body: &str) -> serde_json::Value {
     serde_json::from_str(&body[6..body.len() - 1]).unwrap_or_else(|e| panic!("{e}: {body}"))
@@ -270,7 +254,10 @@ fn mixed_traffic_keeps_memory_files_and_sessions_flat() {
                 },
                 || ((online_of(&api, "alice"), online_of(&api, "carol")) == expected).then_some(()),
             );
-            let f = footprint(d.pid());
+            let f = Footprint {
+                rss_kib: d.rss_kib(),
+                open_files: d.open_files(),
+            };
             eprintln!(
                 "soak {:>5} s: rss {} KiB, {} open files, {expected:?} online, {} logins, {} accounting, {} portal logins, {} kicks",
                 started.elapsed().as_secs(),
