@@ -94,8 +94,21 @@ dynauth = [
 ]
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "config", "turnstile.toml"), "rb") as f:
     config = f.read()
+def step(status, session, time, octets_in, octets_out, flags=0):
+    """An accounting step of journal_plan: status 0 Start, 1 Interim, 2 Stop, 4 On."""
+    return bytes([0, status | flags, session]) + struct.pack(">III", time, octets_in, octets_out)
+
+
+commit = bytes([7 | 6 << 3])  # plan the batch, then 60 s pass
+journal = [
+    step(0, 0, 0, 0, 0) + commit + step(1, 0, 60, 1000, 5000) + commit + step(2, 0, 120, 2000, 9000) + commit,
+    step(0, 1, 0, 0, 0) + step(1, 1, 60, 4000000000, 1) + commit + step(1, 1, 120, 5, 2, 0x10) + commit
+    + bytes([6 | 8, 5]) + commit + step(4, 0, 0, 0, 0) + commit,
+    step(0, 2, 0, 0, 0) + step(0, 0x82, 0, 0, 0) + commit + bytes([5 | 2 << 6]) + step(2, 2, 30, 1, 1, 0x20) + commit,
+]
 seeds = {
     "radius_packet": access + acct + dynauth,
+    "journal_plan": journal,
     "access_request": access,
     "accounting_request": acct,
     "dynauth_reply": dynauth,

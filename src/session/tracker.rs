@@ -246,7 +246,12 @@ async fn run(journal: Journal, mut rx: mpsc::Receiver<Pending>) {
         let outcome = journal
             .store
             .apply_online(&keys, &late, ended_since, &mut |stored| {
-                plan(&journal, &batch, &keys, stored)
+                plan(
+                    &|user| journal.directory.product_of(user),
+                    &batch,
+                    &keys,
+                    stored,
+                )
             })
             .await;
         if let Ok(planned) = &outcome {
@@ -359,7 +364,7 @@ pub fn delta(prior: Option<&OnlineRecord>, next: &OnlineRecord) -> Usage {
 /// say (the start, the address) is kept.
 /// `keys` are the batch's sessions as stored, request by request.
 fn plan(
-    journal: &Journal,
+    product_of: &dyn Fn(&str) -> Option<String>,
     batch: &[Pending],
     keys: &[SessionRef],
     stored: &StoredSessions,
@@ -454,7 +459,7 @@ fn plan(
             let mut record = merge(prior, &p.nas, r, source, p.now);
             // Without a Class from the Accept, the session is charged to the user's product.
             if record.product.is_none() {
-                record.product = journal.directory.product_of(&record.user);
+                record.product = product_of(&record.user);
             }
             record
         };
@@ -520,20 +525,24 @@ fn merge(
     let later = r
         .session_time
         .is_some_and(|t| i64::from(t) > prior.session_time);
+    // In i128, clamped to what the store holds: a counter near i64::MAX (a Gigawords
+    // value no link reaches, or a damaged row) must not overflow.
     let octets = |new: u64, old: i64| {
-        const ROUND: i64 = 1 << 32;
-        let new = i64::try_from(new).unwrap_or(i64::MAX);
-        if r.gigawords || new >= ROUND {
-            return new.max(old);
-        }
-        let same_round = old - old % ROUND + new;
-        if same_round >= old {
-            same_round
-        } else if later {
-            same_round + ROUND
+        const ROUND: i128 = 1 << 32;
+        let (new, old) = (i128::from(new), i128::from(old.max(0)));
+        let total = if r.gigawords || new >= ROUND {
+            new.max(old)
         } else {
-            old
-        }
+            let same_round = old - old % ROUND + new;
+            if same_round >= old {
+                same_round
+            } else if later {
+                same_round + ROUND
+            } else {
+                old
+            }
+        };
+        i64::try_from(total).unwrap_or(i64::MAX)
     };
     OnlineRecord {
         nas: nas.to_string(),
@@ -630,6 +639,92 @@ fn count(change: &OnlineChange, moved: Moved) {
     }
 }
 
+/// The journal's planning for the fuzz target `journal_plan` (cargo-fuzz builds with
+/// `--cfg fuzzing`): batches planned over a stored state that follows their changes.
+#[cfg(fuzzing)]
+pub mod fuzzing {
+    use super::*;
+
+    /// One thing a batch holds.
+    pub enum Step {
+        /// An Accounting-Request from `nas`.
+        Accounting(AccountingEvent),
+        /// The server ends the session.
+        End(String),
+        /// The session is split onto `product`.
+        Split(String, Option<String>),
+    }
+
+    /// The stored sessions a run of batches has left.
+    #[derive(Default)]
+    pub struct Store {
+        online: HashMap<SessionRef, OnlineRecord>,
+        ended: HashSet<SessionRef>,
+    }
+
+    impl Store {
+        /// Plans `steps` from `nas` at `now` as one batch, as the journal does, and keeps
+        /// its changes; returns the plan.
+        pub fn plan(&mut self, nas: &str, now: i64, steps: Vec<Step>) -> OnlinePlan {
+            let batch: Vec<Pending> = steps
+                .into_iter()
+                .map(|step| Pending {
+                    nas: nas.into(),
+                    op: match step {
+                        Step::Accounting(request) => Op::Accounting {
+                            request,
+                            source: IpAddr::from([127, 0, 0, 1]),
+                        },
+                        Step::End(session_id) => Op::End {
+                            session_id,
+                            cause: ECode::DmFromAdminConsole,
+                            via: None,
+                        },
+                        Step::Split(session_id, product) => Op::Split {
+                            session_id,
+                            cause: ECode::DmFromAdminConsole,
+                            via: None,
+                            product,
+                        },
+                    },
+                    now,
+                    done: oneshot::channel().0,
+                })
+                .collect();
+            let keys: Vec<SessionRef> = batch
+                .iter()
+                .map(|p| (p.nas.to_string(), p.op.session_id().to_string()))
+                .collect();
+            let stored = StoredSessions {
+                online: self.online.clone(),
+                ended: self.ended.clone(),
+            };
+            let plan = plan(&|_| Some("standard".into()), &batch, &keys, &stored);
+            for change in &plan.changes {
+                match change {
+                    OnlineChange::Put(r) | OnlineChange::Split { session: r, .. } => {
+                        let key = (r.nas.clone(), r.session_id.clone());
+                        self.ended.remove(&key);
+                        self.online.insert(key, r.clone());
+                    }
+                    OnlineChange::End(h) => {
+                        let key = (h.session.nas.clone(), h.session.session_id.clone());
+                        self.online.remove(&key);
+                        self.ended.insert(key);
+                    }
+                    OnlineChange::EndNas { nas, .. } => self.online.retain(|k, _| &k.0 != nas),
+                }
+            }
+            plan
+        }
+
+        /// The sessions online.
+        pub fn online(&self) -> impl Iterator<Item = &OnlineRecord> {
+            self.online.values()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -673,6 +768,34 @@ mod tests {
             prior = Some(record);
         }
         total
+    }
+
+    #[test]
+    fn counters_at_the_top_of_the_range_do_not_overflow() {
+        // Found by the journal_plan fuzz target: a Gigawords report beyond i64, then a
+        // later one without Gigawords, took the counter one round past i64::MAX.
+        let source = "192.0.2.1".parse().unwrap();
+        let huge = merge(None, "nas", &interim(60, u64::MAX, u64::MAX), source, 0);
+        assert_eq!(huge.input_octets, i64::MAX);
+        let low = AccountingEvent {
+            gigawords: false,
+            ..interim(120, 1000, 5)
+        };
+        let next = merge(Some(huge.clone()), "nas", &low, source, 60);
+        assert_eq!(
+            (next.input_octets, next.output_octets),
+            (i64::MAX, i64::MAX)
+        );
+        let d = delta(Some(&huge), &next);
+        assert_eq!((d.bytes_in, d.bytes_out), (0, 0));
+        // A damaged row with negative counters counts from zero.
+        let damaged = OnlineRecord {
+            input_octets: -5,
+            output_octets: i64::MIN,
+            ..huge
+        };
+        let next = merge(Some(damaged), "nas", &low, source, 60);
+        assert_eq!((next.input_octets, next.output_octets), (1000, 5));
     }
 
     /// Cumulative counters of a session: each report at least the one before.
