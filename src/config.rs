@@ -378,12 +378,13 @@ pub struct HttpSettings {
     pub max_connections: usize,
     /// Connections open at once from one client address on each listener.
     pub max_connections_per_address: usize,
-    /// Seconds a client has to send a request head (and finish the TLS handshake).
+    /// Seconds a client has to send a request head (and finish the TLS handshake), and
+    /// to read a reply that is being written.
     pub header_timeout_secs: u64,
-    /// Seconds a connection is served; then it closes after its request in progress,
-    /// which gets `header_timeout_secs` more. Longer than a portal login that waits for
-    /// a NAS's CoA answer (`dynauth.total_ms`).
-    pub connection_secs: u64,
+    /// Seconds within which a request, its body included, must be answered (408
+    /// beyond); longer than a portal login that waits for a NAS's CoA answer
+    /// (`dynauth.total_ms`).
+    pub request_timeout_secs: u64,
 }
 
 impl Default for HttpSettings {
@@ -392,7 +393,7 @@ impl Default for HttpSettings {
             max_connections: 1024,
             max_connections_per_address: 32,
             header_timeout_secs: 10,
-            connection_secs: 60,
+            request_timeout_secs: 60,
         }
     }
 }
@@ -671,9 +672,9 @@ impl Settings {
             ));
         }
         let login_wait = self.dynauth.total_ms.div_ceil(1000);
-        if h.connection_secs <= login_wait || h.connection_secs > 3600 {
+        if h.request_timeout_secs <= login_wait || h.request_timeout_secs > 3600 {
             return Err(ConfigError::key(
-                "http.connection_secs",
+                "http.request_timeout_secs",
                 format!(
                     "must be more than dynauth.total_ms ({login_wait} s: a portal login may wait that long for its NAS) and at most 3600"
                 ),

@@ -4,23 +4,30 @@
 //! - at most `max_connections` at once, and `max_connections_per_address` from one
 //!   address; a connection over a limit is closed at once and counted;
 //! - the request head (and the TLS handshake) must arrive within `header_timeout_secs`,
-//!   and so must the next one on a kept-alive connection;
-//! - a connection is served for at most `connection_secs`: then it is closed once its
-//!   request in progress is answered, and cut `header_timeout_secs` later if that
-//!   request is still not done. A client that sends its body slowly, or never reads the
-//!   reply, holds its slot no longer than that.
+//!   and so must the next one on a kept-alive connection (an idle connection is closed
+//!   then);
+//! - a request must be answered within `request_timeout_secs` of its head, its body
+//!   included: a body sent too slowly gets `408 Request Timeout`;
+//! - a reply the client does not read for `header_timeout_secs` closes the connection.
+//!
+//! Kept-alive connections live as long as they are used: closing a busy one at some age
+//! would race with the client's next request on it.
 //!
 //! Each connection costs a task and hyper's buffers (a few KiB), so memory is bounded by
 //! the connection limit; request bodies are bounded by each router's own body limit.
 
 use axum::extract::ConnectInfo;
+use axum::response::IntoResponse;
 use dashmap::DashMap;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
@@ -127,31 +134,141 @@ async fn serve_connection<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    // The portal's handlers read the client's address from ConnectInfo.
-    let app = app.layer(axum::Extension(ConnectInfo(peer)));
     let header = Duration::from_secs(limits.header_timeout_secs);
-    let connection = hyper::server::conn::http1::Builder::new()
+    let deadline = Duration::from_secs(limits.request_timeout_secs);
+    let app = app
+        // The portal's handlers read the client's address from ConnectInfo.
+        .layer(axum::Extension(ConnectInfo(peer)))
+        .layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| async move {
+                match tokio::time::timeout(deadline, next.run(request)).await {
+                    Ok(response) => response,
+                    Err(_) => {
+                        metrics::counter!("turnstile_http_timed_out_total", "listener" => name)
+                            .increment(1);
+                        axum::http::StatusCode::REQUEST_TIMEOUT.into_response()
+                    }
+                }
+            },
+        ));
+    let stream = WriteStall::new(stream, header);
+    if let Err(e) = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(header)
-        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
-    tokio::pin!(connection);
-    let lifetime = Duration::from_secs(limits.connection_secs);
-    let ended = tokio::select! {
-        ended = connection.as_mut() => ended,
-        _ = tokio::time::sleep(lifetime) => {
-            connection.as_mut().graceful_shutdown();
-            match tokio::time::timeout(header, connection).await {
-                Ok(ended) => ended,
-                Err(_) => {
-                    metrics::counter!("turnstile_http_timed_out_total", "listener" => name)
-                        .increment(1);
-                    tracing::debug!(listener = name, %peer, "connection cut at its deadline");
-                    return;
-                }
-            }
-        }
-    };
-    if let Err(e) = ended {
+        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app))
+        .await
+    {
         tracing::debug!(listener = name, %peer, error = %e, "HTTP connection ended");
+    }
+}
+
+/// A stream whose writes fail once they have made no progress for a while: a client that
+/// does not read its replies cannot hold a connection.
+struct WriteStall<S> {
+    inner: S,
+    limit: Duration,
+    /// Running while a write waits.
+    waiting: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> WriteStall<S> {
+    fn new(inner: S, limit: Duration) -> Self {
+        WriteStall {
+            inner,
+            limit,
+            waiting: None,
+        }
+    }
+
+    /// Pending while the write waits, an error once it has waited too long.
+    fn stalled<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
+        if poll.is_ready() {
+            self.waiting = None;
+            return poll;
+        }
+        let limit = self.limit;
+        let sleep = self
+            .waiting
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(std::io::ErrorKind::TimedOut.into())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for WriteStall<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for WriteStall<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.stalled(cx, poll)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_flush(cx);
+        self.stalled(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.stalled(cx, poll)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    #[tokio::test]
+    async fn a_reply_nobody_reads_fails_after_the_limit() {
+        // A pipe of 64 bytes that the other end never reads.
+        let (near, _far) = tokio::io::duplex(64);
+        let mut stream = WriteStall::new(near, Duration::from_millis(200));
+        let start = std::time::Instant::now();
+        let error = stream.write_all(&[7u8; 1024]).await.unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_millis(200) && waited < Duration::from_secs(2),
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reply_read_slowly_but_steadily_goes_through() {
+        let (near, mut far) = tokio::io::duplex(64);
+        let mut stream = WriteStall::new(near, Duration::from_millis(200));
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 64];
+            while got.len() < 1024 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let n = tokio::io::AsyncReadExt::read(&mut far, &mut buf)
+                    .await
+                    .unwrap();
+                got.extend_from_slice(&buf[..n]);
+            }
+            got
+        });
+        stream.write_all(&[7u8; 1024]).await.unwrap();
+        assert_eq!(reader.await.unwrap(), vec![7u8; 1024]);
     }
 }

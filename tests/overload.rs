@@ -35,7 +35,7 @@ fn closed_after(mut stream: TcpStream) -> Duration {
 #[test]
 fn idle_slow_and_excess_http_clients_are_cut_off_and_counted() {
     let d = Daemon::start_with(
-        "\n[http]\nmax_connections = 6\nmax_connections_per_address = 3\nheader_timeout_secs = 1\nconnection_secs = 2\n\n[dynauth]\ntotal_ms = 1000\n",
+        "\n[http]\nmax_connections = 6\nmax_connections_per_address = 3\nheader_timeout_secs = 1\nrequest_timeout_secs = 2\n\n[dynauth]\ntotal_ms = 1000\n",
         &[],
     );
     // Three idle connections from one address fill its share: the fourth is closed at once.
@@ -102,8 +102,8 @@ fn idle_slow_and_excess_http_clients_are_cut_off_and_counted() {
         "idle kept-alive connection held {held:?}"
     );
 
-    // A body sent too slowly is cut at the deadline: 2 s of connection, then 1 s for the
-    // request in progress. The token is valid, so the handler waits for the body.
+    // A body sent too slowly gets 408 at the request deadline (2 s). The token is valid,
+    // so the handler waits for the body.
     let mut body = connect_from("127.0.0.1", d.api);
     write!(
         body,
@@ -111,10 +111,19 @@ fn idle_slow_and_excess_http_clients_are_cut_off_and_counted() {
         d.admin_token()
     )
     .unwrap();
-    let held = closed_after(body);
+    let start = Instant::now();
+    let mut status = [0u8; 12];
+    body.read_exact(&mut status).unwrap();
+    let held = start.elapsed();
+    assert_eq!(&status, b"HTTP/1.1 408");
     assert!(
-        held > Duration::from_millis(2900) && held < Duration::from_secs(5),
+        held > Duration::from_millis(1900) && held < Duration::from_secs(4),
         "slow body held {held:?}"
+    );
+    let closed = closed_after(body);
+    assert!(
+        closed < Duration::from_secs(2),
+        "closed {closed:?} after the 408"
     );
     d.wait_metric(r#"turnstile_http_timed_out_total{listener="api"}"#, 1.0);
     assert_eq!(
