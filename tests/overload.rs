@@ -32,6 +32,21 @@ fn closed_after(mut stream: TcpStream) -> Duration {
     start.elapsed()
 }
 
+/// Opens three idle portal connections from `fill`, then checks that one more from `next`
+/// is closed at once and counted under `reason`; returns the three.
+fn fill_then_refused(d: &Daemon, fill: &str, next: &str, reason: &str) -> Vec<TcpStream> {
+    let open: Vec<_> = (0..3).map(|_| connect_from(fill, d.portal)).collect();
+    // Accepts are asynchronous: wait until the three are counted before the next.
+    std::thread::sleep(Duration::from_millis(200));
+    let refused = closed_after(connect_from(next, d.portal));
+    assert!(refused < Duration::from_millis(500), "{refused:?}");
+    d.wait_metric(
+        &format!(r#"turnstile_http_refused_total{{listener="portal",reason="{reason}"}}"#),
+        1.0,
+    );
+    open
+}
+
 #[test]
 fn idle_slow_and_excess_http_clients_are_cut_off_and_counted() {
     let d = Daemon::start_with(
@@ -39,28 +54,9 @@ fn idle_slow_and_excess_http_clients_are_cut_off_and_counted() {
         &[],
     );
     // Three idle connections from one address fill its share: the fourth is closed at once.
-    let idle: Vec<_> = (0..3)
-        .map(|_| connect_from("127.0.0.1", d.portal))
-        .collect();
-    // Accepts are asynchronous: wait until the three are counted before the fourth.
-    std::thread::sleep(Duration::from_millis(200));
-    let fourth = closed_after(connect_from("127.0.0.1", d.portal));
-    assert!(fourth < Duration::from_millis(500), "{fourth:?}");
-    d.wait_metric(
-        r#"turnstile_http_refused_total{listener="portal",reason="max_connections_per_address"}"#,
-        1.0,
-    );
+    let idle = fill_then_refused(&d, "127.0.0.1", "127.0.0.1", "max_connections_per_address");
     // Three more from another address fill the listener: a third address is refused.
-    let more: Vec<_> = (0..3)
-        .map(|_| connect_from("127.0.0.2", d.portal))
-        .collect();
-    std::thread::sleep(Duration::from_millis(200));
-    let excess = closed_after(connect_from("127.0.0.3", d.portal));
-    assert!(excess < Duration::from_millis(500), "{excess:?}");
-    d.wait_metric(
-        r#"turnstile_http_refused_total{listener="portal",reason="max_connections"}"#,
-        1.0,
-    );
+    let more = fill_then_refused(&d, "127.0.0.2", "127.0.0.3", "max_connections");
     // Idle connections are closed once the head is late (1 s), freeing the slots.
     for stream in idle.into_iter().chain(more) {
         let held = closed_after(stream);

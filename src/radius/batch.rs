@@ -20,6 +20,19 @@ pub const BATCH: usize = 32;
 /// one.
 const SLOT: usize = MAX_PACKET_LEN + 1;
 
+/// Points `msg` at one buffer (`iov`) and one address (`name`, `namelen` bytes).
+fn point(
+    msg: &mut libc::mmsghdr,
+    iov: &mut libc::iovec,
+    name: *mut libc::c_void,
+    namelen: libc::socklen_t,
+) {
+    msg.msg_hdr.msg_name = name;
+    msg.msg_hdr.msg_namelen = namelen;
+    msg.msg_hdr.msg_iov = iov;
+    msg.msg_hdr.msg_iovlen = 1;
+}
+
 /// Buffers for one batch of received datagrams.
 pub struct Received {
     data: Box<[u8]>,
@@ -53,10 +66,12 @@ impl Received {
                 iov_base: chunk.as_mut_ptr().cast(),
                 iov_len: SLOT,
             };
-            msgs[i].msg_hdr.msg_name = (&mut addrs[i] as *mut libc::sockaddr_storage).cast();
-            msgs[i].msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            msgs[i].msg_hdr.msg_iov = &mut iovecs[i];
-            msgs[i].msg_hdr.msg_iovlen = 1;
+            point(
+                &mut msgs[i],
+                &mut iovecs[i],
+                (&mut addrs[i] as *mut libc::sockaddr_storage).cast(),
+                size_of::<libc::sockaddr_storage>() as libc::socklen_t,
+            );
         }
         // SAFETY: every message points at live buffers of the lengths given, which
         // outlive the call; the kernel writes at most that much into each.
@@ -121,10 +136,12 @@ impl Replies {
                     iov_base: bytes.as_ptr() as *mut libc::c_void,
                     iov_len: bytes.len(),
                 };
-                msgs[i].msg_hdr.msg_name = to.as_ptr() as *mut libc::c_void;
-                msgs[i].msg_hdr.msg_namelen = to.len();
-                msgs[i].msg_hdr.msg_iov = &mut iovecs[i];
-                msgs[i].msg_hdr.msg_iovlen = 1;
+                point(
+                    &mut msgs[i],
+                    &mut iovecs[i],
+                    to.as_ptr() as *mut libc::c_void,
+                    to.len(),
+                );
             }
             // SAFETY: see above.
             let n = unsafe {
