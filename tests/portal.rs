@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Answer, Daemon, NasSim};
+use common::{jsonp, Answer, Daemon, NasSim};
 use radius::core::code::Code;
 use radius::core::rfc2865::{FRAMED_IP_ADDRESS_TYPE, USER_NAME_TYPE, VENDOR_SPECIFIC_TYPE};
 use radius::core::rfc2866::{
@@ -17,12 +17,6 @@ use turnstile::radius::packet::Packet;
 /// One GET to the portal: (status, headers, body).
 fn get(d: &Daemon, path: &str) -> (u16, String, String) {
     common::http("GET", &format!("http://{}{path}", d.portal), None)
-}
-
-/// The JSON inside `jsonp(…)`, cut out by position as bitsrun does.
-fn jsonp(body: &str) -> Value {
-    assert!(body.starts_with("jsonp(") && body.ends_with(')'), "{body}");
-    serde_json::from_str(&body[6..body.len() - 1]).unwrap()
 }
 
 fn challenge(d: &Daemon, user: &str) -> String {

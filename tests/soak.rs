@@ -37,15 +37,10 @@ struct Footprint {
     open_files: usize,
 }
 
-/// The JSON inside `jsonp(…)`.
-fn jsonp(body: &str) -> serde_json::Value {
-    serde_json::from_str(&body[6..body.len() - 1]).unwrap_or_else(|e| panic!("{e}: {body}"))
-}
-
 fn portal_get(d: &Daemon, path: &str) -> serde_json::Value {
     let (status, _, body) = common::http("GET", &format!("http://{}{path}", d.portal), None);
     assert_eq!(status, 200, "{body}");
-    jsonp(&body)
+    common::jsonp(&body)
 }
 
 /// A portal login of carol at `ip`, as the official page does it.

@@ -53,6 +53,12 @@ pub fn http(method: &str, url: &str, json: Option<&str>) -> (u16, String, String
     (reply.status().as_u16(), head, body)
 }
 
+/// The JSON inside a portal reply `jsonp(…)`, cut out by position as bitsrun does.
+pub fn jsonp(body: &str) -> serde_json::Value {
+    assert!(body.starts_with("jsonp(") && body.ends_with(')'), "{body}");
+    serde_json::from_str(&body[6..body.len() - 1]).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
 /// The named fields of JSON rows as strings; `cause` and `via` (`"E4103: …"`) as the
 /// code's number.
 fn pick(rows: &[serde_json::Value], fields: &[&str]) -> Vec<Vec<Option<String>>> {
