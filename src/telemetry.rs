@@ -9,7 +9,9 @@
 //! - `radius_duplicates_total{outcome}`: retransmissions answered from the reply cache
 //!   (`resent`) or ignored while the original was in progress (`in_progress`);
 //! - `radius_request_duration_seconds`: from receipt to reply, a histogram;
-//! - `radius_queue_depth`, `reply_cache_entries`, `directory_users`: gauges.
+//! - `radius_queue_depth`, `reply_cache_entries`, `directory_users`: gauges;
+//! - `process_resident_bytes`, `sqlite_memory_bytes`: the daemon's resident memory and
+//!   the part of its heap SQLite holds (page caches, statements), every 5 s.
 
 use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -102,6 +104,11 @@ pub async fn serve_metrics(
         loop {
             tick.tick().await;
             upkeep.run_upkeep();
+            if let Some(bytes) = resident_bytes() {
+                metrics::gauge!("turnstile_process_resident_bytes").set(bytes as f64);
+            }
+            metrics::gauge!("turnstile_sqlite_memory_bytes")
+                .set(crate::store::sqlite::memory_used() as f64);
         }
     });
     let app = axum::Router::new().route(
@@ -115,6 +122,15 @@ pub async fn serve_metrics(
         listener, app, None, limits, "metrics", shutdown,
     ));
     Ok(local)
+}
+
+/// This process's resident memory, from `/proc/self/statm` (Linux).
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf reads a constant.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page).ok()?)
 }
 
 /// Counter handles of the RADIUS hot path, resolved once.

@@ -76,6 +76,12 @@ impl SqliteStore {
     }
 }
 
+/// Bytes of heap SQLite holds in this process now: page caches, prepared statements.
+pub fn memory_used() -> i64 {
+    // SAFETY: reads a counter; SQLite allows it from any thread at any time.
+    unsafe { libsqlite3_sys::sqlite3_memory_used() }
+}
+
 /// SQLite's transactions are serialized already: nothing to lock row by row.
 const LOCK_ROWS: &str = "";
 
