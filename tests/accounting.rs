@@ -53,6 +53,37 @@ fn a_retransmitted_stop_is_applied_once() {
     );
 }
 
+/// A NAS that could not reach the server sends what it buffered at once when the server
+/// is back: each session's Start, Interim-Update and Stop back to back. They are applied
+/// in the order they came, so every one of those sessions ends.
+#[test]
+fn records_sent_back_to_back_are_applied_in_order() {
+    let d = Daemon::start();
+    let mut acct = Nas::accounting("127.0.0.1", &d);
+    const SESSIONS: usize = 300;
+    let mut sent = Vec::new();
+    for n in 0..SESSIONS {
+        let id = format!("flushed-{n}");
+        for status in [1, 3, 2] {
+            let request = acct.acct(status, &id, "alice");
+            acct.send(&request.bytes);
+            sent.push(request);
+        }
+    }
+    let mut answered = 0;
+    while answered < sent.len() {
+        assert!(
+            acct.recv().is_some(),
+            "{answered} of {} answered",
+            sent.len()
+        );
+        answered += 1;
+    }
+    let online = d.online(&["session_id"]);
+    assert!(online.is_empty(), "sessions left online: {online:?}");
+    assert_eq!(d.metric("turnstile_online_sessions"), 0.0);
+}
+
 fn int(v: u32) -> [u8; 4] {
     v.to_be_bytes()
 }

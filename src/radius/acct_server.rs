@@ -14,8 +14,11 @@ use super::accounting;
 use super::backlog::AuthBacklog;
 use super::packet::{HEADER_LEN, MAX_PACKET_LEN};
 use super::reply_cache::{Lookup, ReplyCache, RequestKey};
+use super::access::Discard;
+use super::clients::NasClient;
 use crate::directory::Directory;
-use crate::session::tracker::SessionTracker;
+use crate::session::event::AcctStatus;
+use crate::session::tracker::{Queued, SessionTracker, TrackerError};
 
 /// Requests handled concurrently.
 pub const MAX_IN_FLIGHT: usize = 256;
@@ -73,16 +76,21 @@ pub async fn serve(socket: UdpSocket, ctx: Arc<AcctContext>, mut shutdown: watch
         let Ok(permit) = slots.clone().acquire_owned().await else {
             break;
         };
-        let datagram = buf[..len].to_vec();
+        // Queued here, in the order the datagrams came: a NAS flushing what it buffered
+        // sends a session's Start and Stop back to back.
         let (ctx, socket) = (ctx.clone(), socket.clone());
-        tokio::spawn(async move {
-            if let Some(reply) = handle(&ctx, &datagram, source).await {
-                if let Err(e) = socket.send_to(&reply, source).await {
-                    tracing::warn!(error = %e, to = %source, "accounting response not sent");
-                }
+        match admit(&ctx, &buf[..len], source).await {
+            Admission::Answer(reply) => send(&socket, &reply, source).await,
+            Admission::Drop => {}
+            Admission::Queued(waiting) => {
+                tokio::spawn(async move {
+                    if let Some(reply) = waiting.answer(&ctx).await {
+                        send(&socket, &reply, source).await;
+                    }
+                    drop(permit);
+                });
             }
-            drop(permit);
-        });
+        }
     }
     // Let requests in progress finish (and be answered) before returning.
     let _ = slots.acquire_many(MAX_IN_FLIGHT as u32).await;
@@ -111,58 +119,116 @@ async fn export_socket_stats(socket: Arc<UdpSocket>, mut shutdown: watch::Receiv
     }
 }
 
-async fn handle(ctx: &AcctContext, datagram: &[u8], source: SocketAddr) -> Option<Arc<[u8]>> {
-    let dropped = |reason: &'static str| {
-        metrics::counter!("turnstile_accounting_dropped_total", "reason" => reason).increment(1);
-    };
+async fn send(socket: &UdpSocket, reply: &[u8], to: SocketAddr) {
+    if let Err(e) = socket.send_to(reply, to).await {
+        tracing::warn!(error = %e, %to, "accounting response not sent");
+    }
+}
+
+fn dropped(reason: &'static str) {
+    metrics::counter!("turnstile_accounting_dropped_total", "reason" => reason).increment(1);
+}
+
+/// What becomes of a datagram once read.
+enum Admission {
+    /// A retransmission of a request answered already: its reply.
+    Answer(Arc<[u8]>),
+    /// Nothing to send: dropped (and counted), or the original is in progress.
+    Drop,
+    /// In the journal's queue; answered once durable.
+    Queued(Waiting),
+}
+
+/// A request in the journal's queue.
+struct Waiting {
+    datagram: Vec<u8>,
+    client: Arc<NasClient>,
+    key: RequestKey,
+    status: AcctStatus,
+    queued: Queued,
+}
+
+/// Checks a datagram and queues its record; waits only for room in the journal's queue.
+async fn admit(ctx: &AcctContext, datagram: &[u8], source: SocketAddr) -> Admission {
     let clients = ctx.directory.clients();
     let Some(client) = clients.lookup(source.ip()).cloned() else {
         dropped("unknown_client");
-        return None;
+        return Admission::Drop;
     };
     drop(clients);
-    if datagram.len() < HEADER_LEN {
+    let Some(authenticator) = datagram
+        .get(4..HEADER_LEN)
+        .and_then(|a| <[u8; 16]>::try_from(a).ok())
+    else {
         dropped("truncated");
-        return None;
-    }
+        return Admission::Drop;
+    };
     let key = RequestKey {
         source,
         identifier: datagram[1],
-        authenticator: datagram[4..HEADER_LEN].try_into().ok()?,
+        authenticator,
     };
     match ctx.cache.begin(key, Instant::now()) {
         Lookup::New | Lookup::Untracked => {}
-        Lookup::InProgress => return None,
+        Lookup::InProgress => return Admission::Drop,
         Lookup::Cached(reply) => {
             metrics::counter!("turnstile_accounting_duplicates_total").increment(1);
-            return Some(reply);
+            return Admission::Answer(reply);
         }
     }
-    let outcome = async {
-        let request = accounting::parse(datagram, &client)?;
-        let status = request.status;
-        ctx.tracker
-            .apply(&client.name, request, source.ip(), crate::store::unix_now())
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, nas = %client.name, "accounting record not stored; no response, the NAS will retransmit");
-                super::access::Discard::StoreFailed
-            })?;
-        metrics::counter!("turnstile_accounting_requests_total", "status" => status.label())
+    let request = match accounting::parse(datagram, &client) {
+        Ok(request) => request,
+        Err(reason) => return abandon(ctx, &key, reason),
+    };
+    let status = request.status;
+    let now = crate::store::unix_now();
+    match ctx.tracker.queue(&client.name, request, source.ip(), now).await {
+        Ok(queued) => Admission::Queued(Waiting {
+            datagram: datagram.to_vec(),
+            client,
+            key,
+            status,
+            queued,
+        }),
+        Err(e) => {
+            not_stored(&e, &client);
+            abandon(ctx, &key, Discard::StoreFailed)
+        }
+    }
+}
+
+fn not_stored(e: &TrackerError, client: &NasClient) {
+    tracing::error!(error = %e, nas = %client.name, "accounting record not stored; no response, the NAS will retransmit");
+}
+
+/// Forgets a request that gets no answer, so that its retransmission is tried again.
+fn abandon(ctx: &AcctContext, key: &RequestKey, reason: Discard) -> Admission {
+    ctx.cache.abandon(key);
+    dropped(reason.reason());
+    Admission::Drop
+}
+
+impl Waiting {
+    /// The Accounting-Response once the record is durable; None when it could not be
+    /// stored.
+    async fn answer(self, ctx: &AcctContext) -> Option<Arc<[u8]>> {
+        if let Err(e) = self.queued.durable().await {
+            not_stored(&e, &self.client);
+            abandon(ctx, &self.key, Discard::StoreFailed);
+            return None;
+        }
+        metrics::counter!("turnstile_accounting_requests_total", "status" => self.status.label())
             .increment(1);
-        accounting::response(datagram, &client)
-    }
-    .await;
-    match outcome {
-        Ok(reply) => {
-            let reply: Arc<[u8]> = reply.into();
-            ctx.cache.complete(&key, reply.clone(), Instant::now());
-            Some(reply)
-        }
-        Err(reason) => {
-            ctx.cache.abandon(&key);
-            dropped(reason.reason());
-            None
+        match accounting::response(&self.datagram, &self.client) {
+            Ok(reply) => {
+                let reply: Arc<[u8]> = reply.into();
+                ctx.cache.complete(&self.key, reply.clone(), Instant::now());
+                Some(reply)
+            }
+            Err(reason) => {
+                abandon(ctx, &self.key, reason);
+                None
+            }
         }
     }
 }

@@ -97,7 +97,7 @@ impl Op {
 /// The online table and the journal that keeps it durable.
 #[derive(Clone)]
 pub struct SessionTracker {
-    queue: mpsc::Sender<Pending>,
+    pending: mpsc::Sender<Pending>,
 }
 
 /// What the journal writes to and reads from.
@@ -126,9 +126,9 @@ impl SessionTracker {
             journal.meter.set(&user, &product, usage);
         }
         metrics::gauge!("turnstile_online_sessions").set(journal.online.len() as f64);
-        let (queue, rx) = mpsc::channel(QUEUE);
+        let (pending, rx) = mpsc::channel(QUEUE);
         let task = tokio::spawn(run(journal, rx));
-        Ok((SessionTracker { queue }, task))
+        Ok((SessionTracker { pending }, task))
     }
 
     /// Records one Accounting-Request from `nas` (sent from `source`) at unix second
@@ -140,7 +140,21 @@ impl SessionTracker {
         source: IpAddr,
         now: i64,
     ) -> Result<(), TrackerError> {
-        self.submit(nas, Op::Accounting { request, source }, now)
+        self.queue(nas, request, source, now).await?.durable().await
+    }
+
+    /// Queues one Accounting-Request, as [`apply`](Self::apply) does, and returns once
+    /// it is queued: requests queued one after the other are applied in that order
+    /// (a Stop right behind its Start ends the session). Waits only for room in the
+    /// queue.
+    pub async fn queue(
+        &self,
+        nas: &str,
+        request: AccountingEvent,
+        source: IpAddr,
+        now: i64,
+    ) -> Result<Queued, TrackerError> {
+        self.enqueue(nas, Op::Accounting { request, source }, now)
             .await
     }
 
@@ -183,8 +197,12 @@ impl SessionTracker {
     }
 
     async fn submit(&self, nas: &str, op: Op, now: i64) -> Result<(), TrackerError> {
+        self.enqueue(nas, op, now).await?.durable().await
+    }
+
+    async fn enqueue(&self, nas: &str, op: Op, now: i64) -> Result<Queued, TrackerError> {
         let (done, result) = oneshot::channel();
-        self.queue
+        self.pending
             .send(Pending {
                 nas: nas.into(),
                 op,
@@ -193,7 +211,17 @@ impl SessionTracker {
             })
             .await
             .map_err(|_| TrackerError::Stopped)?;
-        result.await.unwrap_or(Err(TrackerError::Stopped))
+        Ok(Queued(result))
+    }
+}
+
+/// A change in the journal's queue.
+pub struct Queued(oneshot::Receiver<Result<(), TrackerError>>);
+
+impl Queued {
+    /// Waits until the change is durable and applied to the online table.
+    pub async fn durable(self) -> Result<(), TrackerError> {
+        self.0.await.unwrap_or(Err(TrackerError::Stopped))
     }
 }
 
