@@ -258,8 +258,8 @@ fn mixed_traffic_keeps_memory_files_and_sessions_flat() {
             );
             let f = Footprint {
                 rss_kib: d.rss_kib(),
-                sqlite_kib: (metric_sum(&d.metrics_text(), "turnstile_sqlite_memory_bytes") / 1024.0)
-                    as u64,
+                sqlite_kib: (metric_sum(&d.metrics_text(), "turnstile_sqlite_memory_bytes")
+                    / 1024.0) as u64,
                 open_files: d.open_files(),
             };
             eprintln!(

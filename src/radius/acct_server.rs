@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::{watch, Semaphore};
 
+use super::access::Discard;
 use super::accounting;
 use super::backlog::AuthBacklog;
+use super::clients::NasClient;
 use super::packet::{HEADER_LEN, MAX_PACKET_LEN};
 use super::reply_cache::{Lookup, ReplyCache, RequestKey};
-use super::access::Discard;
-use super::clients::NasClient;
 use crate::directory::Directory;
 use crate::session::event::AcctStatus;
 use crate::session::tracker::{Queued, SessionTracker, TrackerError};
@@ -182,7 +182,11 @@ async fn admit(ctx: &AcctContext, datagram: &[u8], source: SocketAddr) -> Admiss
     };
     let status = request.status;
     let now = crate::store::unix_now();
-    match ctx.tracker.queue(&client.name, request, source.ip(), now).await {
+    match ctx
+        .tracker
+        .queue(&client.name, request, source.ip(), now)
+        .await
+    {
         Ok(queued) => Admission::Queued(Waiting {
             datagram: datagram.to_vec(),
             client,
