@@ -1,20 +1,23 @@
-//! The RADIUS accounting listener (UDP 1813). Each request waits for its record to be
-//! durable before the Accounting-Response goes out; at most [`MAX_IN_FLIGHT`] requests are
-//! handled at once, the rest wait in the socket's receive buffer. While authentication
-//! falls behind ([`AuthBacklog`]), it reads no more than `yield_per_sec` requests a
-//! second.
+//! The RADIUS accounting listener (UDP 1813). Datagrams are read in batches and their
+//! records queued to the journal in the order they came; each waits for its record to be
+//! durable before the Accounting-Response goes out, and a batch's responses go out
+//! together. At most [`MAX_IN_FLIGHT`] requests are handled at once, the rest wait in the
+//! socket's receive buffer. While authentication falls behind ([`AuthBacklog`]), it
+//! reads no more than `yield_per_sec` requests a second.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::{watch, Semaphore};
 
 use super::access::Discard;
 use super::accounting;
 use super::backlog::AuthBacklog;
+use super::batch::{Received, Replies, BATCH};
 use super::clients::NasClient;
-use super::packet::{HEADER_LEN, MAX_PACKET_LEN};
+use super::packet::HEADER_LEN;
 use super::reply_cache::{Lookup, ReplyCache, RequestKey};
 use crate::directory::Directory;
 use crate::session::event::AcctStatus;
@@ -41,12 +44,14 @@ pub struct AcctContext {
 pub async fn serve(socket: UdpSocket, ctx: Arc<AcctContext>, mut shutdown: watch::Receiver<bool>) {
     let socket = Arc::new(socket);
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    let mut buf = vec![0u8; MAX_PACKET_LEN + 1];
+    let mut received = Received::default();
     let mut rotated = Instant::now();
     let yield_gap = Duration::from_secs(1) / ctx.yield_per_sec.max(1);
     let mut next_read = Instant::now();
     tokio::spawn(export_socket_stats(socket.clone(), shutdown.clone()));
     loop {
+        // While authentication is behind, one datagram at a time, spaced out.
+        let mut most = BATCH;
         if ctx.auth_backlog.is_behind() {
             let now = Instant::now();
             if now < next_read {
@@ -58,10 +63,11 @@ pub async fn serve(socket: UdpSocket, ctx: Arc<AcctContext>, mut shutdown: watch
                 }
             }
             next_read = now + yield_gap;
+            most = 1;
         }
-        let (len, source) = tokio::select! {
-            r = socket.recv_from(&mut buf) => match r {
-                Ok(r) => r,
+        let count = tokio::select! {
+            r = socket.async_io(Interest::READABLE, || received.recv_at_most(&*socket, most)) => match r {
+                Ok(count) => count,
                 Err(e) => {
                     tracing::debug!(error = %e, "accounting recv failed");
                     continue;
@@ -73,24 +79,36 @@ pub async fn serve(socket: UdpSocket, ctx: Arc<AcctContext>, mut shutdown: watch
             rotated = Instant::now();
             drop(ctx.cache.rotate());
         }
-        let Ok(permit) = slots.clone().acquire_owned().await else {
+        let Ok(permits) = slots.clone().acquire_many_owned(count as u32).await else {
             break;
         };
         // Queued here, in the order the datagrams came: a NAS flushing what it buffered
         // sends a session's Start and Stop back to back.
-        let (ctx, socket) = (ctx.clone(), socket.clone());
-        match admit(&ctx, &buf[..len], source).await {
-            Admission::Answer(reply) => send(&socket, &reply, source).await,
-            Admission::Drop => {}
-            Admission::Queued(waiting) => {
-                tokio::spawn(async move {
-                    if let Some(reply) = waiting.answer(&ctx).await {
-                        send(&socket, &reply, source).await;
-                    }
-                    drop(permit);
-                });
+        let mut replies = Replies::default();
+        let mut waiting = Vec::new();
+        for (datagram, source) in received.datagrams() {
+            match admit(&ctx, datagram, source).await {
+                Admission::Answer(reply) => replies.push(reply, source),
+                Admission::Drop => {}
+                Admission::Queued(w) => waiting.push((w, source)),
             }
         }
+        if waiting.is_empty() {
+            replies.flush(&*socket);
+            continue;
+        }
+        // The batch's records were queued together and are mostly committed together:
+        // their replies go out in one call.
+        let (ctx, socket) = (ctx.clone(), socket.clone());
+        tokio::spawn(async move {
+            for (w, source) in waiting {
+                if let Some(reply) = w.answer(&ctx).await {
+                    replies.push(reply, source);
+                }
+            }
+            replies.flush(&*socket);
+            drop(permits);
+        });
     }
     // Let requests in progress finish (and be answered) before returning.
     let _ = slots.acquire_many(MAX_IN_FLIGHT as u32).await;
@@ -116,12 +134,6 @@ async fn export_socket_stats(socket: Arc<UdpSocket>, mut shutdown: watch::Receiv
             metrics::gauge!("turnstile_accounting_socket_queue_bytes")
                 .set(stats.queued_bytes as f64);
         }
-    }
-}
-
-async fn send(socket: &UdpSocket, reply: &[u8], to: SocketAddr) {
-    if let Err(e) = socket.send_to(reply, to).await {
-        tracing::warn!(error = %e, %to, "accounting response not sent");
     }
 }
 

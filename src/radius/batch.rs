@@ -56,6 +56,12 @@ impl Received {
     /// Waits (up to the socket's read timeout) for at least one datagram, then takes all
     /// that are waiting, up to [`BATCH`]; returns how many.
     pub fn recv(&mut self, socket: &UdpSocket) -> io::Result<usize> {
+        self.recv_at_most(socket, BATCH)
+    }
+
+    /// Takes up to `most` (at most [`BATCH`]) datagrams; on a non-blocking socket with
+    /// none waiting, fails with `WouldBlock`.
+    pub fn recv_at_most(&mut self, socket: &impl AsRawFd, most: usize) -> io::Result<usize> {
         // SAFETY: zeroed sockaddr_storage, iovec and mmsghdr are valid values (plain C
         // structs of integers and null pointers).
         let mut addrs: [libc::sockaddr_storage; BATCH] = unsafe { zeroed() };
@@ -79,7 +85,7 @@ impl Received {
             libc::recvmmsg(
                 socket.as_raw_fd(),
                 msgs.as_mut_ptr(),
-                BATCH as libc::c_uint,
+                most.clamp(1, BATCH) as libc::c_uint,
                 libc::MSG_WAITFORONE,
                 std::ptr::null_mut(),
             )
@@ -122,7 +128,7 @@ impl Replies {
 
     /// Sends everything queued, in as few calls as the kernel allows; returns how many
     /// replies could not be sent.
-    pub fn flush(&mut self, socket: &UdpSocket) -> usize {
+    pub fn flush(&mut self, socket: &impl AsRawFd) -> usize {
         let mut failed = 0;
         let mut sent = 0;
         while sent < self.queued.len() {
