@@ -116,6 +116,18 @@ seeds = {
                    bytes([4]) + b"abcd" + b"{SRBX1}u9b+",
                    bytes([0]) + b"aGVsbG8="],
     "jsonp": [b"jQuery112405_1600000000000", b"cb", b"a.b$c"],
+    # Mode byte (a route, or 8 and above a signed login), two bytes of the source address,
+    # then the query, or the login's user, password, address and ac_id separated by NULs.
+    "portal_request": [
+        bytes([0, 0, 1]) + b"callback=jQuery112405_1&username=alice&ip=10.0.0.5&_=1600000000000",
+        bytes([1, 0, 2]) + b"callback=cb&action=login&username=alice&password=%7BMD5%7D00&ac_id=1&ip=&n=200&type=1&info=%7BSRBX1%7Dabc&chksum=00",
+        bytes([2, 0, 3]) + b"callback=cb&ip=10.0.0.5",
+        bytes([3, 0, 4]) + b"callback=cb&username=alice&ip=10.0.0.5&time=1600000000&unbind=1&sign=00",
+        bytes([4, 0, 5]) + b"ac_id=1&theme=basic",
+        bytes([7, 0, 6]) + b"username=alice&ip=10.0.0.5",
+        bytes([8, 0, 7]) + b"\0".join([b"alice", b"wonderland", b"10.0.0.7", b"1"]),
+        bytes([8, 0, 8]) + b"\0".join([b"alice@campus", b"wrong", b"", b"1"]),
+    ],
     "config_file": [config, b"[general]\nlanguage = \"en\"\n", b"[radius]\nauth_port = 70000\n"],
     "csv_import": [b"alice,wonderland\nbob,pass,with,commas\n", b"# comment\n\ncarol,pw\r\n", b"dave\n"],
     "field_parsers": [b"00:11:22:33:44:55", b"0011.2233.4455", b"00-11-22-33-44-55", b"eth 0/1/0:100.200",

@@ -6,65 +6,20 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::{Arc, OnceLock};
-use turnstile::billing::meter::Meter;
-use turnstile::config::Settings;
-use turnstile::directory::Directory;
+use std::sync::OnceLock;
 use turnstile::radius::access::handle;
 use turnstile::radius::crypto::verify_response;
-use turnstile::radius::server::AuthContext;
-use turnstile::session::online::OnlineTable;
-use turnstile::store::Backend;
 
-const SECRET: &str = "fuzz-secret";
+#[path = "../fixture/mod.rs"]
+mod fixture;
 
-fn context() -> &'static AuthContext {
-    static CONTEXT: OnceLock<AuthContext> = OnceLock::new();
-    CONTEXT.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("turnstile-fuzz-access-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("a temporary directory");
-        let config = dir.join("turnstile.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[general]\ndata_dir = {data:?}\n\
-                 [radius]\nreply_cache_max_entries = 1000\n\
-                 [[radius.clients]]\nname = \"fuzz\"\naddress = \"127.0.0.1\"\nsecret = \"{SECRET}\"\n\
-                 [[bootstrap.users]]\nname = \"alice\"\npassword = \"wonderland\"\n",
-                data = dir.join("data"),
-            ),
-        )
-        .expect("a writable temporary directory");
-        let settings = Settings::load(&config).expect("the fuzz configuration");
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        let directory = runtime.block_on(async {
-            let backend = Backend::open(&settings.store_options().expect("store options"))
-                .await
-                .expect("a store");
-            turnstile::daemon::seed(&backend, &settings).await.expect("the seed");
-            Directory::load(backend, settings.radius.clients.clone())
-                .await
-                .expect("the directory")
-        });
-        // Lockouts would be stored by the daemon; here they are dropped.
-        let (lockouts, receiver) = tokio::sync::mpsc::unbounded_channel();
-        std::mem::forget(receiver);
-        AuthContext::new(
-            &settings,
-            Arc::new(directory),
-            Arc::new(OnlineTable::default()),
-            Arc::new(Meter::default()),
-            lockouts,
-        )
-    })
+fn context() -> &'static fixture::Fixture {
+    static FIXTURE: OnceLock<fixture::Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| fixture::fixture("access"))
 }
 
 fuzz_target!(|data: &[u8]| {
-    let ctx = context();
+    let ctx = &context().ctx;
     let clients = ctx.directory.clients();
     let source = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let client = clients.lookup(source).expect("the fuzz NAS").clone();
@@ -73,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(verify_response(
             &reply.bytes,
             &authenticator,
-            SECRET.as_bytes()
+            fixture::SECRET.as_bytes()
         ));
     }
 });

@@ -50,17 +50,10 @@ pub struct PortalState {
     pub logins: super::address_lock::AddressLocks,
 }
 
-/// Serves the portal on `addr` until `shutdown`; returns the bound address.
-pub async fn serve(
-    addr: SocketAddr,
-    state: Arc<PortalState>,
-    limits: crate::config::HttpSettings,
-    shutdown: tokio::sync::watch::Receiver<bool>,
-) -> std::io::Result<SocketAddr> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let local = listener.local_addr()?;
+/// The portal's routes over `state`; requests need `ConnectInfo<SocketAddr>`.
+pub fn router(state: Arc<PortalState>) -> Router {
     let first_ac = state.ac_ids.first().cloned().unwrap_or_else(|| "1".into());
-    let app = Router::new()
+    Router::new()
         .route(
             "/",
             get(move || async move {
@@ -75,7 +68,19 @@ pub async fn serve(
         .route("/cgi-bin/srun_portal", get(srun_portal))
         .route("/cgi-bin/rad_user_info", get(rad_user_info))
         .route("/cgi-bin/rad_user_dm", get(rad_user_dm))
-        .with_state(state.clone());
+        .with_state(state)
+}
+
+/// Serves the portal on `addr` until `shutdown`; returns the bound address.
+pub async fn serve(
+    addr: SocketAddr,
+    state: Arc<PortalState>,
+    limits: crate::config::HttpSettings,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let app = router(state.clone());
     // Weak, so that the portal's state goes when the server stops.
     let weak = Arc::downgrade(&state);
     let mut tick = tokio::time::interval(state.challenges.lifetime());
