@@ -191,6 +191,15 @@ fn logins_go_on(daemon: &Daemon) {
     );
 }
 
+/// While the store cannot write: the failure counted and logged, logins answered from
+/// memory, and the NAS's retransmission of `refused` still unanswered.
+fn refused_while_faulty(daemon: &Daemon, nas: &Nas, refused: &common::Request) {
+    assert!(daemon.metric(STORE_FAILED) >= 1.0);
+    daemon.wait_log(&["accounting record not stored"]);
+    logins_go_on(daemon);
+    assert!(nas.try_exchange(refused).is_none());
+}
+
 /// Retransmits `request` (the same bytes, as a NAS does) until it is acknowledged.
 fn retransmit_until_acknowledged(nas: &Nas, request: &common::Request) {
     common::wait_until(
@@ -225,12 +234,7 @@ fn disk_full_stops_acknowledging_accounting_until_space_returns() {
     }
     let (n, refused) = refused.expect("a Start left unacknowledged on a full disk");
     eprintln!("the disk took {n} more Starts before one was refused");
-    assert!(daemon.metric(STORE_FAILED) >= 1.0);
-    daemon.wait_log(&["accounting record not stored"]);
-    logins_go_on(&daemon);
-
-    // Still refused while the disk is full: the NAS's retransmissions are not answered.
-    assert!(nas.try_exchange(&refused).is_none());
+    refused_while_faulty(&daemon, &nas, &refused);
     std::fs::remove_file(filler).unwrap();
     retransmit_until_acknowledged(&nas, &refused);
     let id = format!("full-{n}");
@@ -262,10 +266,7 @@ fn read_only_store_stops_acknowledging_accounting_and_loses_nothing() {
         nas.try_exchange(&refused).is_none(),
         "a Start acknowledged on a read-only disk"
     );
-    assert!(daemon.metric(STORE_FAILED) >= 1.0);
-    daemon.wait_log(&["accounting record not stored"]);
-    logins_go_on(&daemon);
-    assert!(nas.try_exchange(&refused).is_none());
+    refused_while_faulty(&daemon, &nas, &refused);
 
     // ext4 stays read-only until repaired: the operator stops the daemon, checks the file
     // system and starts the daemon again, while the NAS goes on retransmitting.
