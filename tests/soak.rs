@@ -122,14 +122,14 @@ fn bulk(mode: &str, server: std::net::SocketAddr, rate: u64, secs: u64) -> Child
 }
 
 /// Waits for a bulk sender; its summary, which must show nothing lost.
-fn finish_bulk(child: Child) -> String {
+fn finish_bulk(child: Child) -> serde_json::Value {
     let out = child.wait_with_output().unwrap();
     let summary = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let v: serde_json::Value =
         serde_json::from_str(&summary).unwrap_or_else(|e| panic!("{e}: {summary}"));
     assert_eq!(v["lost"], 0, "bulk traffic lost requests: {summary}");
     assert_eq!(v["invalid"], 0, "{summary}");
-    summary
+    v
 }
 
 /// Sessions of `user` online, through the API.
@@ -283,9 +283,8 @@ fn mixed_traffic_keeps_memory_files_and_sessions_flat() {
     // What the bulk accounting may leave online: the sessions of its requests in flight.
     let mut bulk_open = 0;
     for child in bulk_senders {
-        let summary = finish_bulk(child);
-        eprintln!("bulk: {summary}");
-        let v: serde_json::Value = serde_json::from_str(&summary).unwrap();
+        let v = finish_bulk(child);
+        eprintln!("bulk: {v}");
         if v["label"] == "soak-accounting" {
             bulk_open = v["in_flight"].as_u64().unwrap() * v["sockets"].as_u64().unwrap();
         }
