@@ -152,6 +152,10 @@ impl PgStore {
             ]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
+            // No ping before each use: it is a round trip that every accounting batch
+            // would wait for. A connection lost meanwhile fails its statement instead,
+            // which is then not acknowledged (a NAS sends again), and is replaced.
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;
@@ -204,16 +208,14 @@ impl PgStore {
         tx: &mut Transaction<'_, Postgres>,
         users: &[String],
     ) -> Result<(), StoreError> {
-        self.announce(tx, users.iter().map(|u| Told::User(u.clone())))
-            .await
+        let mut writes = Writes::default();
+        self.announce(&mut writes, users.iter().map(|u| Told::User(u.clone())));
+        Ok(writes.flush(tx).await?)
     }
 
-    /// Tells the other nodes, when `tx` commits, which sessions `changes` touch.
-    async fn announce_sessions(
-        &self,
-        tx: &mut Transaction<'_, Postgres>,
-        changes: &[OnlineChange],
-    ) -> Result<(), StoreError> {
+    /// Tells the other nodes, when the transaction of `writes` commits, which sessions
+    /// `changes` touch.
+    fn announce_sessions(&self, writes: &mut Writes, changes: &[OnlineChange]) {
         let told = changes.iter().map(|change| match change {
             OnlineChange::Put(r) | OnlineChange::Split { session: r, .. } => {
                 Told::Session((r.nas.clone(), r.session_id.clone()))
@@ -223,16 +225,11 @@ impl PgStore {
             }
             OnlineChange::EndNas { nas, .. } => Told::Nas(nas.clone()),
         });
-        self.announce(tx, told).await
+        self.announce(writes, told);
     }
 
-    /// Sends what `told` names in notices below the payload limit, delivered when `tx`
-    /// commits.
-    async fn announce(
-        &self,
-        tx: &mut Transaction<'_, Postgres>,
-        told: impl Iterator<Item = Told> + Send,
-    ) -> Result<(), StoreError> {
+    /// Adds to `writes` what `told` names, in notices below the payload limit.
+    fn announce(&self, writes: &mut Writes, told: impl Iterator<Item = Told>) {
         let fresh = || SessionNotice {
             node: self.node,
             ..SessionNotice::default()
@@ -242,14 +239,74 @@ impl PgStore {
         for item in told {
             bytes += notice.add(item);
             if bytes > NOTICE_BYTES {
-                notify_sessions(tx, &notice).await?;
-                notice = fresh();
+                writes.notify(&std::mem::replace(&mut notice, fresh()));
                 bytes = 0;
             }
         }
         if bytes > 0 {
-            notify_sessions(tx, &notice).await?;
+            writes.notify(&notice);
         }
+    }
+}
+
+/// The writes of one transaction, sent as one statement at each flush: every statement
+/// becomes a data-modifying `WITH` clause (PostgreSQL runs each once, all on the same
+/// snapshot) and the notices are the statement's `SELECT`. A batch then waits for one
+/// round trip instead of one per statement; statements flushed together must therefore
+/// not touch the same rows.
+#[derive(Default)]
+struct Writes {
+    /// `WITH w1 AS (…), w2 AS (…)` so far; `None` before the first.
+    with: Option<QueryBuilder<'static, Postgres>>,
+    clauses: usize,
+    /// Payloads for [`SESSIONS_CHANNEL`], delivered when the transaction commits.
+    notices: Vec<String>,
+}
+
+impl Writes {
+    /// Adds the statement `build` writes.
+    fn statement(&mut self, build: impl FnOnce(&mut QueryBuilder<'static, Postgres>)) {
+        let q = self.with.get_or_insert_with(|| QueryBuilder::new("WITH "));
+        if self.clauses > 0 {
+            q.push(", ");
+        }
+        self.clauses += 1;
+        q.push(format_args!("w{} AS (", self.clauses));
+        build(q);
+        q.push(")");
+    }
+
+    /// Adds a notice to the other nodes.
+    fn notify(&mut self, notice: &SessionNotice) {
+        self.notices
+            .push(serde_json::to_string(notice).unwrap_or_default());
+    }
+
+    /// Runs what was added since the last flush.
+    async fn flush(&mut self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+        let notices = std::mem::take(&mut self.notices);
+        self.clauses = 0;
+        let mut q = match self.with.take() {
+            Some(mut q) => {
+                q.push(" ");
+                q
+            }
+            None if notices.is_empty() => return Ok(()),
+            None => QueryBuilder::new(""),
+        };
+        q.push("SELECT ");
+        if notices.is_empty() {
+            q.push("1");
+        }
+        let mut calls = q.separated(", ");
+        for payload in notices {
+            calls.push("pg_notify(");
+            calls.push_bind_unseparated(SESSIONS_CHANNEL);
+            calls.push_unseparated(", ");
+            calls.push_bind_unseparated(payload);
+            calls.push_unseparated(")");
+        }
+        q.build().execute(&mut **tx).await?;
         Ok(())
     }
 }
@@ -282,19 +339,6 @@ impl SessionNotice {
             }
         }
     }
-}
-
-async fn notify_sessions(
-    tx: &mut Transaction<'_, Postgres>,
-    notice: &SessionNotice,
-) -> Result<(), StoreError> {
-    let payload = serde_json::to_string(notice).unwrap_or_default();
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(SESSIONS_CHANNEL)
-        .bind(payload)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 fn lock(m: &Mutex<SessionsTouched>) -> std::sync::MutexGuard<'_, SessionsTouched> {

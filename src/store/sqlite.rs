@@ -122,13 +122,7 @@ impl SqliteStore {
     }
 
     /// No other node shares the file: there is no one to tell.
-    async fn announce_sessions(
-        &self,
-        _tx: &mut Transaction<'_, Sqlite>,
-        _changes: &[OnlineChange],
-    ) -> Result<(), StoreError> {
-        Ok(())
-    }
+    fn announce_sessions(&self, _writes: &mut Writes, _changes: &[OnlineChange]) {}
 
     /// No other node shares the file: there is no one to tell.
     async fn announce_usage(
@@ -142,6 +136,30 @@ impl SqliteStore {
     /// No other node shares the file: nothing changes elsewhere.
     async fn sessions_touched(&self) -> SessionsTouched {
         std::future::pending().await
+    }
+}
+
+/// The writes of one transaction, run one statement after the other at each flush: SQLite
+/// is in the process, so a statement costs no round trip.
+#[derive(Default)]
+struct Writes {
+    statements: Vec<QueryBuilder<'static, Sqlite>>,
+}
+
+impl Writes {
+    /// Adds the statement `build` writes.
+    fn statement(&mut self, build: impl FnOnce(&mut QueryBuilder<'static, Sqlite>)) {
+        let mut q = QueryBuilder::new("");
+        build(&mut q);
+        self.statements.push(q);
+    }
+
+    /// Runs what was added since the last flush, in order.
+    async fn flush(&mut self, tx: &mut Transaction<'_, Sqlite>) -> Result<(), sqlx::Error> {
+        for mut q in self.statements.drain(..) {
+            q.build().execute(&mut **tx).await?;
+        }
+        Ok(())
     }
 }
 

@@ -5,7 +5,7 @@ use sqlx::{QueryBuilder, Row, Transaction};
 use std::collections::HashMap;
 
 use super::rows::{corrupt, counter, int, text, Column};
-use super::{begin_sessions, push_rows, row_chunks, Db, DbRow, SqlStore, LOCK_ROWS};
+use super::{begin_sessions, push_rows, row_chunks, Db, DbRow, SqlStore, Writes, LOCK_ROWS};
 use crate::store::billing::UsageDelta;
 use crate::store::{
     HistoryRecord, OnlineChange, OnlinePlan, OnlineRecord, SessionRef, SessionStore,
@@ -32,9 +32,11 @@ impl SessionStore for SqlStore {
         let mut tx = begin_sessions(&self.pool).await?;
         let stored = read_sessions(&mut tx, keys, late, ended_since).await?;
         let mut planned = plan(&stored);
-        // Each statement is a round trip to the database, so a batch is collapsed into
-        // a few statements: between two NAS-wide ends, only the last state of each
-        // session matters, and the order of different sessions does not.
+        // Round trips to the database are what a batch waits for, so a batch is
+        // collapsed into few statements, sent together where the backend can: between
+        // two NAS-wide ends, only the last state of each session matters, and the order
+        // of different sessions does not.
+        let mut writes = Writes::default();
         for segment in planned
             .changes
             .split_inclusive(|c| matches!(c, OnlineChange::EndNas { .. }))
@@ -43,43 +45,23 @@ impl SessionStore for SqlStore {
                 Some((end @ OnlineChange::EndNas { .. }, rest)) => (Some(end), rest),
                 _ => (None, segment),
             };
-            write_sessions(&mut tx, rest).await?;
+            write_sessions(&mut writes, rest);
             if let Some(OnlineChange::EndNas { nas, at, cause }) = last {
-                // The sessions end now; their usage is what the last update said, since
-                // their last split.
-                let select = SESSION_COLUMNS
-                    .replace(
-                        "started_at",
-                        "CASE WHEN split_at > started_at THEN split_at ELSE started_at END",
-                    )
-                    .replace("updated_at", "$1")
-                    .replace("session_time", "session_time - split_time")
-                    .replace("input_octets", "input_octets - split_input")
-                    .replace("output_octets", "output_octets - split_output");
-                let sql = format!(
-                    "INSERT INTO session_history ({HISTORY_COLUMNS}, cause) \
-                     SELECT {select}, $2 FROM online_sessions WHERE nas = $3"
-                );
-                sqlx::query(&sql)
-                    .bind(at)
-                    .bind(i64::from(*cause))
-                    .bind(nas)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM online_sessions WHERE nas = $1")
-                    .bind(nas)
-                    .execute(&mut *tx)
-                    .await?;
+                // The NAS's sessions as written so far end now, before what follows
+                // the end is written.
+                writes.flush(&mut tx).await?;
+                end_nas(&mut writes, nas, *at, *cause);
+                writes.flush(&mut tx).await?;
             }
         }
-        // Last, so that another node's batch adding to the same instances waits on
-        // these rows only for this commit. Instances are locked in one order
-        // everywhere: two batches waiting on each other's rows would deadlock.
+        // Instances are locked in one order everywhere: two batches waiting on each
+        // other's rows would deadlock.
         planned
             .usage
             .sort_by(|a, b| (&a.user, &a.product).cmp(&(&b.user, &b.product)));
-        add_usage(&mut tx, &planned.usage).await?;
-        self.announce_sessions(&mut tx, &planned.changes).await?;
+        add_usage(&mut writes, &planned.usage);
+        self.announce_sessions(&mut writes, &planned.changes);
+        writes.flush(&mut tx).await?;
         tx.commit().await?;
         Ok(planned)
     }
@@ -291,12 +273,40 @@ pub(super) fn online_from_row(r: &DbRow) -> Result<OnlineRecord, StoreError> {
     })
 }
 
-/// Writes puts, splits and ends of sessions (no NAS-wide end among them) in three
-/// statements.
-pub(super) async fn write_sessions(
-    tx: &mut Transaction<'_, Db>,
-    changes: &[OnlineChange],
-) -> Result<(), StoreError> {
+/// Adds the end of every session of `nas` at `at` with `cause`: their usage is what the
+/// last update said, since their last split. Both statements read the sessions as the
+/// writes before them left them.
+fn end_nas(writes: &mut Writes, nas: &str, at: i64, cause: u32) {
+    let select = SESSION_COLUMNS
+        .replace(
+            "started_at",
+            "CASE WHEN split_at > started_at THEN split_at ELSE started_at END",
+        )
+        .replace("updated_at", "e.at")
+        .replace("session_time", "session_time - split_time")
+        .replace("input_octets", "input_octets - split_input")
+        .replace("output_octets", "output_octets - split_output");
+    let nas = nas.to_string();
+    writes.statement(|q| {
+        q.push(format!(
+            "INSERT INTO session_history ({HISTORY_COLUMNS}, cause) \
+             SELECT {select}, e.cause FROM online_sessions, (SELECT "
+        ));
+        q.push_bind(at);
+        q.push(" AS at, ");
+        q.push_bind(i64::from(cause));
+        q.push(" AS cause) AS e WHERE nas = ");
+        q.push_bind(nas.clone());
+    });
+    writes.statement(|q| {
+        q.push("DELETE FROM online_sessions WHERE nas = ");
+        q.push_bind(nas);
+    });
+}
+
+/// Adds the writes of puts, splits and ends of sessions (no NAS-wide end among them):
+/// three statements, which touch different rows.
+fn write_sessions(writes: &mut Writes, changes: &[OnlineChange]) {
     // The last state of each session: Some(record) online, None gone.
     let mut last: HashMap<(&str, &str), Option<&OnlineRecord>> = HashMap::new();
     let mut ended: Vec<&HistoryRecord> = Vec::new();
@@ -327,11 +337,11 @@ pub(super) async fn write_sessions(
         .map(|(nas, id)| (nas.to_string(), id.to_string()))
         .collect();
     for chunk in row_chunks(&gone) {
-        let mut q: QueryBuilder<Db> =
-            QueryBuilder::new("DELETE FROM online_sessions WHERE (nas, session_id) IN (");
-        push_rows(&mut q, chunk, &ref_columns());
-        q.push(")");
-        q.build().execute(&mut **tx).await?;
+        writes.statement(|q| {
+            q.push("DELETE FROM online_sessions WHERE (nas, session_id) IN (");
+            push_rows(q, chunk, &ref_columns());
+            q.push(")");
+        });
     }
     // What each part used, since the session's last split.
     let ended: Vec<HistoryRecord> = ended
@@ -342,18 +352,20 @@ pub(super) async fn write_sessions(
         })
         .collect();
     for chunk in row_chunks(&ended) {
-        let mut q: QueryBuilder<Db> = QueryBuilder::new(format!(
-            "INSERT INTO session_history ({HISTORY_COLUMNS}, cause, terminate_cause, via) "
-        ));
-        push_rows(&mut q, chunk, &history_columns());
-        q.build().execute(&mut **tx).await?;
+        writes.statement(|q| {
+            q.push(format!(
+                "INSERT INTO session_history ({HISTORY_COLUMNS}, cause, terminate_cause, via) "
+            ));
+            push_rows(q, chunk, &history_columns());
+        });
     }
     for chunk in row_chunks(&online) {
-        let mut q: QueryBuilder<Db> = QueryBuilder::new(format!(
-            "INSERT INTO online_sessions ({SESSION_COLUMNS}, {SPLIT_COLUMNS}) "
-        ));
-        push_rows(&mut q, chunk, &online_columns());
-        q.push(
+        writes.statement(|q| {
+            q.push(format!(
+                "INSERT INTO online_sessions ({SESSION_COLUMNS}, {SPLIT_COLUMNS}) "
+            ));
+            push_rows(q, chunk, &online_columns());
+            q.push(
             " ON CONFLICT (nas, session_id) DO UPDATE SET user_name = excluded.user_name, \
              product = excluded.product, framed_ip = excluded.framed_ip, \
              station = excluded.station, nas_port = excluded.nas_port, \
@@ -361,18 +373,14 @@ pub(super) async fn write_sessions(
              input_octets = excluded.input_octets, output_octets = excluded.output_octets, \
              split_at = excluded.split_at, split_time = excluded.split_time, \
              split_input = excluded.split_input, split_output = excluded.split_output",
-        );
-        q.build().execute(&mut **tx).await?;
+            );
+        });
     }
-    Ok(())
 }
 
 /// Adds usage to product instances, creating those a user does not have yet (a group's
 /// default product); usage of a user who does not exist is dropped.
-pub(super) async fn add_usage(
-    tx: &mut Transaction<'_, Db>,
-    usage: &[UsageDelta],
-) -> Result<(), StoreError> {
+fn add_usage(writes: &mut Writes, usage: &[UsageDelta]) {
     let columns: Vec<Column<UsageDelta>> = vec![
         text(|d: &UsageDelta| Some(d.user.clone())),
         text(|d: &UsageDelta| Some(d.product.clone())),
@@ -383,23 +391,25 @@ pub(super) async fn add_usage(
         int(|d: &UsageDelta| Some(counter(d.usage.logins))),
     ];
     for chunk in row_chunks(usage) {
-        let mut q: QueryBuilder<Db> = QueryBuilder::new(
-            "INSERT INTO user_products \
-             (user_name, product, started_at, cycle_start, used_secs, used_in, used_out, logins) \
-             SELECT v.column1, v.column2, v.column3, v.column3, v.column4, v.column5, v.column6, \
-             v.column7 FROM (",
-        );
-        push_rows(&mut q, chunk, &columns);
-        // "WHERE true" tells SQLite's parser that ON CONFLICT belongs to the INSERT.
-        q.push(
-            ") AS v JOIN users ON users.name = v.column1 WHERE true \
-             ON CONFLICT (user_name, product) DO UPDATE SET \
-             used_secs = user_products.used_secs + excluded.used_secs, \
-             used_in = user_products.used_in + excluded.used_in, \
-             used_out = user_products.used_out + excluded.used_out, \
-             logins = user_products.logins + excluded.logins",
-        );
-        q.build().execute(&mut **tx).await?;
+        writes.statement(|q| {
+            q.push(
+                "INSERT INTO user_products \
+                 (user_name, product, started_at, cycle_start, used_secs, used_in, used_out, \
+                 logins) SELECT v.column1, v.column2, v.column3, v.column3, v.column4, \
+                 v.column5, v.column6, v.column7 FROM (",
+            );
+            push_rows(q, chunk, &columns);
+            // Each user is looked up by key: a join would have PostgreSQL read the whole
+            // users table for a batch of a hundred. (A WHERE also tells SQLite's parser
+            // that ON CONFLICT belongs to the INSERT.)
+            q.push(
+                ") AS v WHERE (SELECT true FROM users WHERE users.name = v.column1) \
+                 ON CONFLICT (user_name, product) DO UPDATE SET \
+                 used_secs = user_products.used_secs + excluded.used_secs, \
+                 used_in = user_products.used_in + excluded.used_in, \
+                 used_out = user_products.used_out + excluded.used_out, \
+                 logins = user_products.logins + excluded.logins",
+            );
+        });
     }
-    Ok(())
 }
