@@ -4,10 +4,12 @@
 # (target/release/turnstile-bench) on this machine's loopback:
 #
 #   accounting  durable accounting (Start / Interim-Update / Stop with session time and
-#               octets, 10,000 users rated by traffic): one turnstile node; two nodes on
-#               the same database, each with its own generator (the aggregate is
-#               reported); FreeRADIUS 3.2 with rlm_sql on PostgreSQL, its stock schema
-#               and queries (mods-config/sql/main/postgresql), answering after its query.
+#               octets, 10,000 users rated by traffic): one turnstile node, alone on the
+#               database; FreeRADIUS 3.2 with rlm_sql on PostgreSQL, its stock schema and
+#               queries (mods-config/sql/main/postgresql), answering after its query.
+#               Then a second node joins: two nodes, each with its own generator (the
+#               aggregate is reported), and one node loaded while the other only follows
+#               it (reads again every session the first one writes).
 #   auth        PAP from memory on a node whose store is PostgreSQL and on one whose store
 #               is SQLite: the backend should not show.
 #
@@ -56,54 +58,74 @@ rated_users
 # Money enough that no session runs out of it (E3004) during the bench.
 psql -q "$PG_URL/turnstile" -c "UPDATE users SET balance_fen = 1000000000"
 start_turnstile
-# Node b: the same database, a copy of a's key file.
-mkdir -p "$scratch/b" && cp "$scratch/a/secret.key" "$scratch/b/"
-B_AUTH=$(free_port); B_ACCT=$(free_port)
-turnstile_config "$scratch/b" "$B_AUTH" "$B_ACCT" "$PG_URL/turnstile" > "$scratch/turnstile.toml"
-start_turnstile
 # The SQLite node, for auth only.
 S_AUTH=$(free_port)
 turnstile_config "$scratch/s" "$S_AUTH" 0 > "$scratch/turnstile.toml"
 ts user import "$scratch/users.csv"
 start_turnstile
 
+# CPU time the hypervisor gave to other guests (steal), in ticks of all CPUs.
+steal_ticks() { awk '/^cpu /{print $9}' /proc/stat; }
+# Runs the generator; its JSON line gains the share of CPU time stolen meanwhile, which
+# on this VM is what makes rounds of the same server differ most.
 bench() { # label mode port [extra…]
-  local label=$1 mode=$2 port=$3
+  local label=$1 mode=$2 port=$3 before out
   shift 3
-  "$BIN/turnstile-bench" --mode "$mode" --label "$label" --server "127.0.0.1:$port" \
+  before=$(steal_ticks)
+  out=$("$BIN/turnstile-bench" --mode "$mode" --label "$label" --server "127.0.0.1:$port" \
     --secret "$SECRET" --users 10000 --user-format 'bench{}' --password-format pw \
-    --in-flight "$IN_FLIGHT" --sockets 4 --seconds "$SECONDS_PER_ROUND" --json "$@"
+    --in-flight "$IN_FLIGHT" --sockets 4 --seconds "$SECONDS_PER_ROUND" --json "$@")
+  echo "${out%\}},\"steal_pct\":$(( ($(steal_ticks) - before) * 100 / ($(getconf CLK_TCK) * $(nproc) * (SECONDS_PER_ROUND + 1)) ))}"
 }
 ready() { # mode port
   "$BIN/turnstile-bench" --mode "$1" --server "127.0.0.1:$2" --secret "$SECRET" \
     --user-format probe --in-flight 1 --sockets 1 --seconds 1 --warmup-seconds 0 --json \
     | grep -q '"accepts":[1-9]\|"rejects":[1-9]'
 }
-for target in "accounting $FR_PORT" "accounting $A_ACCT" "accounting $B_ACCT" "access $A_AUTH" "access $S_AUTH"; do
-  for _ in $(seq 1 100); do ready $target && continue 2; sleep 0.2; done
-  echo "bench: server $target did not answer" >&2; exit 1
-done
+wait_ready() { # mode port…
+  local mode=$1 port
+  shift
+  for port in "$@"; do
+    for _ in $(seq 1 100); do ready "$mode" "$port" && continue 2; sleep 0.2; done
+    echo "bench: server $mode $port did not answer" >&2; exit 1
+  done
+}
+wait_ready accounting "$FR_PORT" "$A_ACCT"
+wait_ready access "$A_AUTH" "$S_AUTH"
 
 # A warm-up pass fills the session tables, then ANALYZE gives the planner their sizes,
 # as autovacuum does within a minute or so on a live system. Without it, statements
 # prepared on the empty tables of a new database keep plans that scan them whole.
-for port in "$FR_PORT" "$A_ACCT" "$B_ACCT"; do
-  bench warm-up accounting "$port" --with-usage >/dev/null
-done
-psql -q "$PG_URL/turnstile" -c ANALYZE
-psql -q "$PG_URL/radius" -c ANALYZE
+warm_up() { # port…
+  local port
+  for port in "$@"; do bench warm-up accounting "$port" --with-usage >/dev/null; done
+  psql -q "$PG_URL/turnstile" -c ANALYZE
+  psql -q "$PG_URL/radius" -c ANALYZE
+}
+warm_up "$FR_PORT" "$A_ACCT"
 
 echo "bench: $IN_FLIGHT in flight on 4 sockets per generator, ${SECONDS_PER_ROUND}s x $ROUNDS rounds each"
 results="$scratch/results.jsonl"
 for ((r = 1; r <= ROUNDS; r++)); do
   bench one-node accounting "$A_ACCT" --with-usage | tee -a "$results"
+  bench freeradius-sql accounting "$FR_PORT" --with-usage | tee -a "$results"
+  bench auth-postgres access "$A_AUTH" | tee -a "$results"
+  bench auth-sqlite access "$S_AUTH" | tee -a "$results"
+done
+
+# Node b joins: the same database, a copy of a's key file.
+mkdir -p "$scratch/b" && cp "$scratch/a/secret.key" "$scratch/b/"
+B_AUTH=$(free_port); B_ACCT=$(free_port)
+turnstile_config "$scratch/b" "$B_AUTH" "$B_ACCT" "$PG_URL/turnstile" > "$scratch/turnstile.toml"
+start_turnstile
+wait_ready accounting "$B_ACCT"
+warm_up "$B_ACCT"
+for ((r = 1; r <= ROUNDS; r++)); do
   bench two-nodes-a accounting "$A_ACCT" --with-usage > "$scratch/a.json" &
   bench two-nodes-b accounting "$B_ACCT" --with-usage > "$scratch/b.json"
   wait %%
   cat "$scratch/a.json" "$scratch/b.json" | tee -a "$results"
-  bench freeradius-sql accounting "$FR_PORT" --with-usage | tee -a "$results"
-  bench auth-postgres access "$A_AUTH" | tee -a "$results"
-  bench auth-sqlite access "$S_AUTH" | tee -a "$results"
+  bench one-node-followed accounting "$A_ACCT" --with-usage | tee -a "$results"
 done
 python3 - "$results" <<'PY'
 import json, sys
@@ -111,13 +133,14 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 def report(label, rs):
     b = max(rs, key=lambda r: r["requests_per_sec"])
     med = sorted(r["requests_per_sec"] for r in rs)[len(rs) // 2]
-    print(f"{label:16} best {b['requests_per_sec']:>7.0f} req/s, median {med:>7.0f}  "
-          f"p50 {b['p50_ms']:.2f} ms  p99 {b['p99_ms']:.2f} ms  lost {b['lost']}")
-for label in ("one-node", "freeradius-sql", "auth-postgres", "auth-sqlite"):
+    print(f"{label:17} best {b['requests_per_sec']:>7.0f} req/s, median {med:>7.0f}  "
+          f"p50 {b['p50_ms']:.2f} ms  p99 {b['p99_ms']:.2f} ms  lost {b['lost']}  "
+          f"steal by round {'/'.join(str(r['steal_pct']) for r in rs)} %")
+for label in ("one-node", "one-node-followed", "freeradius-sql", "auth-postgres", "auth-sqlite"):
     report(label, [r for r in rows if r["label"] == label])
 a = [r for r in rows if r["label"] == "two-nodes-a"]
 b = [r for r in rows if r["label"] == "two-nodes-b"]
 sums = sorted(x["requests_per_sec"] + y["requests_per_sec"] for x, y in zip(a, b))
-print(f"two-nodes        aggregate best {sums[-1]:>7.0f} req/s, median {sums[len(sums) // 2]:>7.0f} "
+print(f"two-nodes         aggregate best {sums[-1]:>7.0f} req/s, median {sums[len(sums) // 2]:>7.0f} "
       f"(p99 per node {max(x['p99_ms'] for x in a + b):.2f} ms at worst)")
 PY
