@@ -93,14 +93,16 @@ pub async fn serve(socket: UdpSocket, ctx: Arc<AcctContext>, mut shutdown: watch
                 Admission::Queued(w) => waiting.push((w, source)),
             }
         }
+        // What needs no commit (a retransmission answered from the cache) goes now.
+        replies.flush(&*socket);
         if waiting.is_empty() {
-            replies.flush(&*socket);
             continue;
         }
         // The batch's records were queued together and are mostly committed together:
         // their replies go out in one call.
         let (ctx, socket) = (ctx.clone(), socket.clone());
         tokio::spawn(async move {
+            let mut replies = Replies::default();
             for (w, source) in waiting {
                 if let Some(reply) = w.answer(&ctx).await {
                     replies.push(reply, source);
