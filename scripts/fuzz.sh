@@ -29,6 +29,11 @@ build=()
 python3 fuzz/seeds.py fuzz/corpus
 cargo +nightly fuzz build "${build[@]}"
 mkdir -p fuzz/logs
+# The targets' daemons keep their files under the temporary directory: one for this run,
+# removed when it ends.
+TMPDIR=$(mktemp -d -t turnstile-fuzz.XXXXXX)
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 for t in "${targets[@]}"; do
   echo "fuzz: $t for ${SECONDS_PER_TARGET}s"
   if ! cargo +nightly fuzz run "${build[@]}" "$t" "fuzz/corpus/$t" -- -max_total_time="$SECONDS_PER_TARGET" \
