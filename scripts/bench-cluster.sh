@@ -66,16 +66,27 @@ start_turnstile
 
 # CPU time the hypervisor gave to other guests (steal), in ticks of all CPUs.
 steal_ticks() { awk '/^cpu /{print $9}' /proc/stat; }
+# CPU time (user + system ticks) of the PostgreSQL server and its backends.
+pg_ticks() {
+  local postmaster total=0 p
+  postmaster=$(head -1 "$pg/data/postmaster.pid")
+  for p in "$postmaster" $(pgrep -P "$postmaster"); do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
 # Runs the generator; its JSON line gains the share of CPU time stolen meanwhile, which
-# on this VM is what makes rounds of the same server differ most.
+# on this VM is what makes rounds of the same server differ most, and the CPU time
+# PostgreSQL spent meanwhile (all its processes, whoever the client).
 bench() { # label mode port [extra…]
-  local label=$1 mode=$2 port=$3 before out
+  local label=$1 mode=$2 port=$3 steal pg_cpu out tick
   shift 3
-  before=$(steal_ticks)
+  steal=$(steal_ticks) pg_cpu=$(pg_ticks)
   out=$("$BIN/turnstile-bench" --mode "$mode" --label "$label" --server "127.0.0.1:$port" \
     --secret "$SECRET" --users 10000 --user-format 'bench{}' --password-format pw \
     --in-flight "$IN_FLIGHT" --sockets 4 --seconds "$SECONDS_PER_ROUND" --json "$@")
-  echo "${out%\}},\"steal_pct\":$(( ($(steal_ticks) - before) * 100 / ($(getconf CLK_TCK) * $(nproc) * (SECONDS_PER_ROUND + 1)) ))}"
+  tick=$(getconf CLK_TCK)
+  echo "${out%\}},\"steal_pct\":$(( ($(steal_ticks) - steal) * 100 / (tick * $(nproc) * (SECONDS_PER_ROUND + 1)) )),\"pg_cpu_ms\":$(( ($(pg_ticks) - pg_cpu) * 1000 / tick )),\"window_s\":$((SECONDS_PER_ROUND + 1))}"
 }
 ready() { # mode port
   "$BIN/turnstile-bench" --mode "$1" --server "127.0.0.1:$2" --secret "$SECRET" \
@@ -130,17 +141,27 @@ done
 python3 - "$results" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
+def pg_us(rs, rates):
+    # The CPU time spans the generator's warm-up second too (window_s), at about its rate.
+    cpu = sum(r["pg_cpu_ms"] for r in rs) * 1000
+    n = sum(rate * r["window_s"] for r, rate in zip(rs, rates))
+    return cpu / n if n else 0
 def report(label, rs):
     b = max(rs, key=lambda r: r["requests_per_sec"])
     med = sorted(r["requests_per_sec"] for r in rs)[len(rs) // 2]
     print(f"{label:17} best {b['requests_per_sec']:>7.0f} req/s, median {med:>7.0f}  "
           f"p50 {b['p50_ms']:.2f} ms  p99 {b['p99_ms']:.2f} ms  lost {b['lost']}  "
+          + (f"PostgreSQL {pg_us(rs, [r['requests_per_sec'] for r in rs]):.1f} us CPU/request  "
+             if not label.startswith("auth") else "") +
           f"steal by round {'/'.join(str(r['steal_pct']) for r in rs)} %")
 for label in ("one-node", "one-node-followed", "freeradius-sql", "auth-postgres", "auth-sqlite"):
     report(label, [r for r in rows if r["label"] == label])
 a = [r for r in rows if r["label"] == "two-nodes-a"]
 b = [r for r in rows if r["label"] == "two-nodes-b"]
 sums = sorted(x["requests_per_sec"] + y["requests_per_sec"] for x, y in zip(a, b))
+# Both generators ran at once: a's window holds the CPU time of both nodes' requests.
+both = pg_us(a, [x["requests_per_sec"] + y["requests_per_sec"] for x, y in zip(a, b)])
 print(f"two-nodes         aggregate best {sums[-1]:>7.0f} req/s, median {sums[len(sums) // 2]:>7.0f} "
-      f"(p99 per node {max(x['p99_ms'] for x in a + b):.2f} ms at worst)")
+      f"(p99 per node {max(x['p99_ms'] for x in a + b):.2f} ms at worst)  "
+      f"PostgreSQL {both:.1f} us CPU/request")
 PY
