@@ -15,6 +15,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Duration, Instant};
 
 use super::online::{OnlineTable, Session, SessionKey};
 use crate::account::Usage;
@@ -36,6 +37,10 @@ const MAX_BATCH: usize = 1024;
 const RECENT_END_SECS: i64 = 600;
 /// Requests waiting for the journal; senders wait beyond this.
 const QUEUE: usize = 4096;
+/// The shortest time between two readings of what other nodes changed: their notices
+/// come once per batch, and reading them together costs the journal (which waits for
+/// it) and the database one look-up instead of one per batch.
+const REFRESH_GAP: Duration = Duration::from_millis(50);
 
 /// Why a request was not recorded.
 #[derive(Debug, Error)]
@@ -227,23 +232,26 @@ impl Queued {
 
 async fn run(journal: Journal, mut rx: mpsc::Receiver<Pending>) {
     let batches = metrics::histogram!("turnstile_accounting_batch_size");
-    // Sessions other nodes changed whose reading failed, read again a second later.
+    // Sessions other nodes changed, not read yet: read together once `next_read` comes.
     let mut unread = SessionsTouched::default();
+    let mut next_read = Instant::now();
     loop {
         let first = tokio::select! {
             first = rx.recv() => match first {
-                Some(p) => Some(p),
+                Some(p) => p,
                 None => return,
             },
             touched = journal.store.changed_elsewhere() => {
                 unread.merge(touched);
-                None
+                continue;
             }
-            _ = tokio::time::sleep(std::time::Duration::from_secs(1)), if !unread.is_empty() => None,
-        };
-        let Some(first) = first else {
-            refresh(&journal, &mut unread).await;
-            continue;
+            _ = tokio::time::sleep_until(next_read), if !unread.is_empty() => {
+                refresh(&journal, &mut unread).await;
+                // What could not be read is tried again a second later.
+                let gap = if unread.is_empty() { REFRESH_GAP } else { Duration::from_secs(1) };
+                next_read = Instant::now() + gap;
+                continue;
+            }
         };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
