@@ -64,6 +64,10 @@ turnstile_config "$scratch/s" "$S_AUTH" 0 > "$scratch/turnstile.toml"
 ts user import "$scratch/users.csv"
 start_turnstile
 
+# What a round's CPU figures span: the generator's warm-up second (its default) and the
+# seconds it counts.
+WINDOW=$((SECONDS_PER_ROUND + 1))
+TICK=$(getconf CLK_TCK)
 # CPU time the hypervisor gave to other guests (steal), in ticks of all CPUs.
 steal_ticks() { awk '/^cpu /{print $9}' /proc/stat; }
 # CPU time (user + system ticks) of the PostgreSQL server and its backends.
@@ -79,14 +83,15 @@ pg_ticks() {
 # on this VM is what makes rounds of the same server differ most, and the CPU time
 # PostgreSQL spent meanwhile (all its processes, whoever the client).
 bench() { # label mode port [extra…]
-  local label=$1 mode=$2 port=$3 steal pg_cpu out tick
+  local label=$1 mode=$2 port=$3 steal pg_cpu out
   shift 3
   steal=$(steal_ticks) pg_cpu=$(pg_ticks)
   out=$("$BIN/turnstile-bench" --mode "$mode" --label "$label" --server "127.0.0.1:$port" \
     --secret "$SECRET" --users 10000 --user-format 'bench{}' --password-format pw \
     --in-flight "$IN_FLIGHT" --sockets 4 --seconds "$SECONDS_PER_ROUND" --json "$@")
-  tick=$(getconf CLK_TCK)
-  echo "${out%\}},\"steal_pct\":$(( ($(steal_ticks) - steal) * 100 / (tick * $(nproc) * (SECONDS_PER_ROUND + 1)) )),\"pg_cpu_ms\":$(( ($(pg_ticks) - pg_cpu) * 1000 / tick )),\"window_s\":$((SECONDS_PER_ROUND + 1))}"
+  steal=$(( ($(steal_ticks) - steal) * 100 / (TICK * $(nproc) * WINDOW) ))
+  pg_cpu=$(( ($(pg_ticks) - pg_cpu) * 1000 / TICK ))
+  echo "${out%\}},\"steal_pct\":$steal,\"pg_cpu_ms\":$pg_cpu,\"window_s\":$WINDOW}"
 }
 ready() { # mode port
   "$BIN/turnstile-bench" --mode "$1" --server "127.0.0.1:$2" --secret "$SECRET" \

@@ -366,13 +366,14 @@ fn write_sessions(writes: &mut Writes, changes: &[OnlineChange]) {
             ));
             push_rows(q, chunk, &online_columns());
             q.push(
-            " ON CONFLICT (nas, session_id) DO UPDATE SET user_name = excluded.user_name, \
-             product = excluded.product, framed_ip = excluded.framed_ip, \
-             station = excluded.station, nas_port = excluded.nas_port, \
-             nas_addr = excluded.nas_addr, updated_at = excluded.updated_at, session_time = excluded.session_time, \
-             input_octets = excluded.input_octets, output_octets = excluded.output_octets, \
-             split_at = excluded.split_at, split_time = excluded.split_time, \
-             split_input = excluded.split_input, split_output = excluded.split_output",
+                " ON CONFLICT (nas, session_id) DO UPDATE SET user_name = excluded.user_name, \
+                 product = excluded.product, framed_ip = excluded.framed_ip, \
+                 station = excluded.station, nas_port = excluded.nas_port, \
+                 nas_addr = excluded.nas_addr, updated_at = excluded.updated_at, \
+                 session_time = excluded.session_time, \
+                 input_octets = excluded.input_octets, output_octets = excluded.output_octets, \
+                 split_at = excluded.split_at, split_time = excluded.split_time, \
+                 split_input = excluded.split_input, split_output = excluded.split_output",
             );
         });
     }
