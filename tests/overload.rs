@@ -137,6 +137,39 @@ struct Flood {
     answered: u64,
 }
 
+/// The share of all CPUs' time the hypervisor gave to other guests (steal) since
+/// `start`, from `/proc/stat`: on a shared VM it moves the rates measured here.
+struct StealMeter {
+    began: Instant,
+    ticks: u64,
+}
+
+impl StealMeter {
+    fn ticks() -> u64 {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        stat.lines()
+            .find(|l| l.starts_with("cpu "))
+            .and_then(|l| l.split_whitespace().nth(8))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn start() -> Self {
+        StealMeter {
+            began: Instant::now(),
+            ticks: Self::ticks(),
+        }
+    }
+
+    /// Percent of the CPUs' time stolen since `start` (ticks of 10 ms, the kernel's
+    /// USER_HZ of 100).
+    fn percent(&self) -> f64 {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let stolen = Self::ticks().saturating_sub(self.ticks) as f64 / 100.0;
+        100.0 * stolen / (self.began.elapsed().as_secs_f64() * cpus)
+    }
+}
+
 /// Sends `packets` in turn from `from` to `to` at `rate` a second for `duration`,
 /// counting the datagrams that come back.
 fn flood(
@@ -233,14 +266,19 @@ fn accounting_yields_to_authentication_at_twice_its_capacity() {
     eprintln!("auth capacity {capacity}/s");
 
     // Twice that, alone, then with accounting at twice that too.
+    let steal = StealMeter::start();
     let alone = flood("127.0.0.1", d.auth, logins.clone(), 2 * capacity, second)
         .join()
         .unwrap();
+    let steal_alone = steal.percent();
+    let steal = StealMeter::start();
     let auth = flood("127.0.0.1", d.auth, logins.clone(), 2 * capacity, second);
     let acct = flood("127.0.0.1", d.acct, interims, 2 * capacity, second);
     let (auth, acct) = (auth.join().unwrap(), acct.join().unwrap());
+    let steal_with = steal.percent();
     eprintln!(
-        "alone {}/{}; with accounting {}/{}, accounting {}/{} ({} in time)",
+        "alone {}/{}; with accounting {}/{}, accounting {}/{} ({} in time); \
+         steal {steal_alone:.0} % and {steal_with:.0} %",
         alone.answered,
         alone.sent,
         auth.answered,
@@ -253,7 +291,8 @@ fn accounting_yields_to_authentication_at_twice_its_capacity() {
     // share the two CPUs, so authentication keeps most of its rate, not all of it.
     assert!(
         auth.answered * 4 >= alone.answered * 3,
-        "authentication fell from {} to {} answers with accounting",
+        "authentication fell from {} to {} answers with accounting \
+         (CPU time taken by other guests meanwhile: {steal_alone:.0} % and {steal_with:.0} %)",
         alone.answered,
         auth.answered
     );
