@@ -55,23 +55,50 @@ impl Zone {
     /// change is taken as the first moment after the gap; a repeated one as its first.
     pub fn unix(self, local: NaiveDateTime) -> Result<i64, OutOfRange> {
         match self {
-            Zone::Fixed(offset) => offset
-                .from_local_datetime(&local)
-                .earliest()
-                .map(|t| t.timestamp())
-                .ok_or(OutOfRange),
-            Zone::Local => {
-                // Gaps last at most a few hours: step forward until the time exists.
-                for minutes in (0..=240).step_by(15) {
-                    let t = local + chrono::Duration::minutes(minutes);
-                    if let Some(t) = Local.from_local_datetime(&t).earliest() {
-                        return Ok(t.timestamp());
-                    }
-                }
-                Err(OutOfRange)
-            }
+            Zone::Fixed(offset) => unix_in(&offset, local),
+            Zone::Local => unix_in(&Local, local),
         }
     }
+}
+
+/// [`Zone::unix`] in any time zone. chrono's own answer is not enough: at the very first
+/// second of a repeated hour it gives the second occurrence only.
+fn unix_in<Tz: TimeZone>(tz: &Tz, local: NaiveDateTime) -> Result<i64, OutOfRange> {
+    let local_at = |unix: i64| {
+        DateTime::from_timestamp(unix, 0)
+            .map(|t| t.with_timezone(tz).naive_local())
+            .ok_or(OutOfRange)
+    };
+    let naive = local.and_utc().timestamp();
+    let offset_at = |unix: i64| Ok::<_, OutOfRange>(local_at(unix)?.and_utc().timestamp() - unix);
+    // Offsets are under a day and change at most once around a given time: the offsets
+    // in force a day before and a day after give every occurrence of `local`.
+    let (before, after) = (naive - 86_400, naive + 86_400);
+    let candidates = [
+        tz.from_local_datetime(&local).earliest().map(|t| t.timestamp()),
+        Some(naive - offset_at(before)?),
+        Some(naive - offset_at(after)?),
+    ];
+    if let Some(first) = candidates
+        .into_iter()
+        .flatten()
+        .filter(|&unix| local_at(unix) == Ok(local))
+        .min()
+    {
+        return Ok(first);
+    }
+    // Skipped: the gap ends at the first second whose local time is `local` or later;
+    // local time only moves forward around a gap, so a bisection finds it.
+    let (mut before, mut after) = (before, after);
+    while after - before > 1 {
+        let mid = before + (after - before) / 2;
+        if local_at(mid)? >= local {
+            after = mid;
+        } else {
+            before = mid;
+        }
+    }
+    Ok(after)
 }
 
 impl Zone {
