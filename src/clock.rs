@@ -75,7 +75,9 @@ fn unix_in<Tz: TimeZone>(tz: &Tz, local: NaiveDateTime) -> Result<i64, OutOfRang
     // in force a day before and a day after give every occurrence of `local`.
     let (before, after) = (naive - 86_400, naive + 86_400);
     let candidates = [
-        tz.from_local_datetime(&local).earliest().map(|t| t.timestamp()),
+        tz.from_local_datetime(&local)
+            .earliest()
+            .map(|t| t.timestamp()),
         Some(naive - offset_at(before)?),
         Some(naive - offset_at(after)?),
     ];

@@ -918,3 +918,383 @@ fn the_api_speaks_tls_when_configured() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("api.tls_key"));
 }
+
+/// Everything a refused call must leave alone, as the API shows it: every list the
+/// OpenAPI document offers (but the audit log, which records the refusals), alice in
+/// full with her packages, and the device registry.
+fn snapshot(api: &ApiClient, doc: &Value) -> Vec<(String, Value)> {
+    let mut reads: Vec<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(path, ops)| {
+            ops["get"].is_object() && !path.contains('{') && path.as_str() != "/api/v1/audit"
+        })
+        .map(|(path, _)| path.clone())
+        .filter(|path| path != "/api/v1/packages")
+        .collect();
+    reads.push("/api/v1/users/alice".into());
+    reads.push("/api/v1/packages?user=alice".into());
+    let mut seen: Vec<(String, Value)> = reads
+        .into_iter()
+        .map(|path| {
+            let reply = call(api, "GET", &path, None);
+            expect(&reply, 200, 0);
+            (path, reply.body)
+        })
+        .collect();
+    let devices = call(
+        api,
+        "POST",
+        "/api/v1/devices/list",
+        Some(json!({"page": 1, "limit": 100, "filtration": 0})),
+    );
+    seen.push(("devices".into(), devices.body));
+    seen
+}
+
+#[test]
+fn bodies_of_the_wrong_shape_are_refused_on_every_route_and_write_nothing() {
+    let d = Daemon::start();
+    let api = d.api();
+    let made = |method: &str, path: &str, body: Value| {
+        let reply = call(&api, method, path, Some(body));
+        assert_eq!(reply.body["code"], 0, "{method} {path}: {}", reply.body);
+    };
+    // Something for every route to change.
+    made("POST", "/api/v1/control-policies", json!({"name": "slow"}));
+    made("POST", "/api/v1/billing-policies", json!({"name": "bp"}));
+    made(
+        "POST",
+        "/api/v1/products",
+        json!({"name": "campus", "billing_policy": "free", "control_policy": "slow"}),
+    );
+    made("POST", "/api/v1/groups", json!({"name": "staff"}));
+    made(
+        "POST",
+        "/api/v1/package-plans",
+        json!({"name": "pk", "product": "campus", "valid_days": 30}),
+    );
+    made(
+        "POST",
+        "/api/v1/blacklist/mac",
+        json!({"name": "aa:bb:cc:dd:ee:01"}),
+    );
+    made("POST", "/api/v1/blacklist/ip", json!({"name": "10.9.9.9"}));
+    made("POST", "/api/v1/ip-table", json!({"name": "10.8.0.1"}));
+    made(
+        "PATCH",
+        "/api/v1/users/alice",
+        json!({"add_products": ["campus"], "bind": [{"kind": "vlan", "value": "7"}]}),
+    );
+    let registered = call(
+        &api,
+        "POST",
+        "/api/v1/devices/regist",
+        Some(json!({"sn": "nas-x", "alias": "X", "address": "127.0.0.8", "secret": "s"})),
+    );
+    assert_eq!(registered.body["code"], 0, "{}", registered.body);
+    // The device is a live client within a sync interval; its state must not move later.
+    common::wait_until(
+        std::time::Duration::from_secs(10),
+        || "nas-x never became a client".into(),
+        || {
+            let list = call(
+                &api,
+                "POST",
+                "/api/v1/devices/list",
+                Some(json!({"page": 1, "limit": 100, "filtration": 0})),
+            );
+            let devices = list.body["devices"].as_array().cloned().unwrap_or_default();
+            devices
+                .iter()
+                .any(|d| d["base"]["sn"] == "nas-x" && d["base"]["state"] == "running")
+                .then_some(())
+        },
+    );
+
+    // For every mutating route that takes JSON: a body of the documented shape, fields in
+    // the order of its type, so that an array of its values would fill the same fields.
+    let ip_range = call(&api, "GET", "/api/v1/ip-table", None).body["data"][0]["name"]
+        .as_str()
+        .unwrap()
+        .replace('/', "%2F");
+    let routes: Vec<(&str, String, Vec<(&str, Value)>)> = vec![
+        (
+            "POST",
+            "/api/v1/billing-policies".into(),
+            vec![("name", json!("bp-new"))],
+        ),
+        (
+            "PATCH",
+            "/api/v1/billing-policies/bp".into(),
+            vec![("fen_per_hour", json!(7))],
+        ),
+        (
+            "POST",
+            "/api/v1/blacklist/ip".into(),
+            vec![("name", json!("10.9.9.10"))],
+        ),
+        (
+            "PATCH",
+            "/api/v1/blacklist/ip/10.9.9.9".into(),
+            vec![("note", json!("x"))],
+        ),
+        (
+            "POST",
+            "/api/v1/blacklist/mac".into(),
+            vec![("name", json!("aa:bb:cc:dd:ee:02"))],
+        ),
+        (
+            "PATCH",
+            "/api/v1/blacklist/mac/aa:bb:cc:dd:ee:01".into(),
+            vec![("note", json!("x"))],
+        ),
+        (
+            "POST",
+            "/api/v1/coa".into(),
+            vec![
+                ("session", json!("s")),
+                ("up", json!(1)),
+                ("down", json!(2)),
+            ],
+        ),
+        (
+            "POST",
+            "/api/v1/control-policies".into(),
+            vec![("name", json!("cp-new"))],
+        ),
+        (
+            "PATCH",
+            "/api/v1/control-policies/slow".into(),
+            vec![("up_bps", json!(5))],
+        ),
+        (
+            "POST",
+            "/api/v1/devices/delete".into(),
+            vec![("sn", json!("nas-x"))],
+        ),
+        (
+            "POST",
+            "/api/v1/devices/list".into(),
+            vec![
+                ("page", json!(1)),
+                ("limit", json!(10)),
+                ("filtration", json!(0)),
+            ],
+        ),
+        (
+            "POST",
+            "/api/v1/devices/query".into(),
+            vec![("sns", json!(["nas-x"]))],
+        ),
+        (
+            "POST",
+            "/api/v1/devices/regist".into(),
+            vec![
+                ("sn", json!("nas-y")),
+                ("alias", json!("Y")),
+                ("address", json!("127.0.0.9")),
+                ("secret", json!("s")),
+            ],
+        ),
+        (
+            "POST",
+            "/api/v1/groups".into(),
+            vec![("name", json!("g-new"))],
+        ),
+        (
+            "PATCH",
+            "/api/v1/groups/staff".into(),
+            vec![("control_policy", json!("slow"))],
+        ),
+        (
+            "POST",
+            "/api/v1/ip-table".into(),
+            vec![("name", json!("10.7.0.1"))],
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/ip-table/{ip_range}"),
+            vec![("no_auth", json!(true))],
+        ),
+        (
+            "POST",
+            "/api/v1/kick".into(),
+            vec![("user", json!("alice"))],
+        ),
+        (
+            "POST",
+            "/api/v1/package-plans".into(),
+            vec![("name", json!("pk-new")), ("product", json!("campus"))],
+        ),
+        (
+            "PATCH",
+            "/api/v1/package-plans/pk".into(),
+            vec![("price_fen", json!(9))],
+        ),
+        (
+            "POST",
+            "/api/v1/packages/buy".into(),
+            vec![("user", json!("alice")), ("package", json!("pk"))],
+        ),
+        (
+            "POST",
+            "/api/v1/packages/remove".into(),
+            vec![("user", json!("alice")), ("id", json!(1))],
+        ),
+        (
+            "POST",
+            "/api/v1/packages/reserve".into(),
+            vec![("user", json!("alice")), ("package", json!("pk"))],
+        ),
+        (
+            "POST",
+            "/api/v1/pay".into(),
+            vec![
+                ("user", json!("alice")),
+                ("amount_fen", json!(100)),
+                ("to", Value::Null),
+                ("note", Value::Null),
+                ("reference", json!("R-array")),
+            ],
+        ),
+        (
+            "POST",
+            "/api/v1/products".into(),
+            vec![
+                ("name", json!("p-new")),
+                ("billing_policy", json!("free")),
+                ("control_policy", json!("slow")),
+            ],
+        ),
+        (
+            "PATCH",
+            "/api/v1/products/campus".into(),
+            vec![("cycle_count", json!(2))],
+        ),
+        (
+            "POST",
+            "/api/v1/settle".into(),
+            vec![("user", json!("alice"))],
+        ),
+        (
+            "PATCH",
+            "/api/v1/system".into(),
+            vec![("auth_enabled", json!(false))],
+        ),
+        (
+            "POST",
+            "/api/v1/tokens".into(),
+            vec![("name", json!("t-new")), ("role", json!("admin"))],
+        ),
+        (
+            "POST",
+            "/api/v1/users".into(),
+            vec![("name", json!("bad5")), ("password", json!("p"))],
+        ),
+        (
+            "PATCH",
+            "/api/v1/users/alice".into(),
+            vec![("enabled", json!(false))],
+        ),
+        (
+            "POST",
+            "/api/v1/users/alice/bind".into(),
+            vec![
+                ("kind", json!("mac")),
+                ("value", json!("aa:bb:cc:dd:ee:09")),
+            ],
+        ),
+        (
+            "POST",
+            "/api/v1/users/alice/group".into(),
+            vec![("group", json!("staff"))],
+        ),
+        (
+            "POST",
+            "/api/v1/users/alice/password".into(),
+            vec![("password", json!("new"))],
+        ),
+        (
+            "POST",
+            "/api/v1/users/alice/unbind".into(),
+            vec![("kind", json!("vlan")), ("value", json!("7"))],
+        ),
+    ];
+
+    // The table covers every operation the document says takes a JSON body.
+    let (_, _, text) = common::http(
+        "GET",
+        &format!("http://{}/api/v1/openapi.json", d.api),
+        None,
+    );
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let mut documented: Vec<String> = Vec::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            if op["requestBody"]["content"]["application/json"].is_object() {
+                documented.push(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+    }
+    let mut walked: Vec<String> = routes
+        .iter()
+        .map(|(method, path, body)| {
+            // The document's path: the table's with its last segments back to `{name}`.
+            let parts: Vec<&str> = path.split('/').collect();
+            let templated = doc["paths"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .find(|p| {
+                    let t: Vec<&str> = p.split('/').collect();
+                    t.len() == parts.len()
+                        && t.iter()
+                            .zip(&parts)
+                            .all(|(t, p)| t == p || t.starts_with('{'))
+                })
+                .unwrap_or_else(|| panic!("{path} is not in the document"));
+            assert!(!body.is_empty());
+            format!("{method} {templated}")
+        })
+        .collect();
+    documented.sort();
+    walked.sort();
+    assert_eq!(walked, documented, "every JSON route is walked");
+
+    let before = snapshot(&api, &doc);
+    for (method, path, fields) in &routes {
+        let object: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{}:{v}", json!(k)))
+            .collect();
+        let values: Vec<String> = fields.iter().map(|(_, v)| v.to_string()).collect();
+        let bad = [
+            (format!("[{}]", values.join(",")), "not an array"),
+            ("\"alice\"".to_string(), "not a string"),
+            (
+                format!("{{{},{}}}", object[0], object.join(",")),
+                "given twice",
+            ),
+        ];
+        let registry = path.starts_with("/api/v1/devices/");
+        for (body, why) in bad {
+            let reply = api
+                .send(method, path, Some(("application/json", body.as_bytes())))
+                .unwrap();
+            let code = match (registry, why) {
+                (false, _) => 5991,
+                (true, "given twice") => 1,
+                (true, _) => 7010,
+            };
+            expect(&reply, 400, code);
+            let msg = reply.body["msg"].as_str().unwrap();
+            assert!(msg.contains(why), "{method} {path} {body}: {msg}");
+        }
+    }
+    let after = snapshot(&api, &doc);
+    for ((path, was), (_, is)) in before.iter().zip(&after) {
+        assert_eq!(was, is, "{path} changed");
+    }
+}

@@ -89,7 +89,6 @@ fn new_york() {
         Zone::Local.next_daily(utc("2027-03-13 17:00:00"), 2 * 60 + 40),
         Ok(utc("2027-03-14 07:00:00"))
     );
-
 }
 
 fn lord_howe() {

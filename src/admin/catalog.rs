@@ -9,7 +9,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::sync::Arc;
 
 use super::access::Caller;
@@ -77,13 +77,10 @@ async fn create(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     kind: CatalogKind,
-    Body(body): Body<Value>,
+    Body(mut fields): Body<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
     caller.need(Role::Admin)?;
     let lang = state.lang;
-    let Value::Object(mut fields) = body else {
-        return Err(ApiError::invalid(lang, "expected a JSON object"));
-    };
     let name = match fields.remove("name") {
         Some(Value::String(n)) => n,
         Some(_) => return Err(ApiError::invalid(lang, "name: expected a string")),
@@ -103,10 +100,10 @@ async fn update(
     caller: Caller,
     kind: CatalogKind,
     name: String,
-    Body(patch): Body<Value>,
+    Body(patch): Body<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
     caller.need(Role::Admin)?;
-    let d = catalog::update(&state.backend, kind, &name, patch).await;
+    let d = catalog::update(&state.backend, kind, &name, Value::Object(patch)).await;
     changed(&state, kind, &name, d).await
 }
 

@@ -21,6 +21,7 @@ use super::access::Caller;
 use super::reply::{success_with, ApiError};
 use super::AdminState;
 use crate::codes::Lang;
+use crate::ops::json::{self, BodyError};
 use crate::ops::nas::{self, NasError, NasView, NewNas};
 use crate::ops::tokens::Role;
 
@@ -95,13 +96,16 @@ fn from_nas(lang: Lang, e: NasError) -> ApiError {
     refusal(lang, code, status, &e.to_string())
 }
 
-/// Reads the body as `T`: code 1 for malformed JSON, 7010 for a missing or mistyped
-/// field.
+/// Reads the body as `T` ([`json`]): code 1 for malformed JSON or a key given twice,
+/// 7010 for a body that is not an object or a missing or mistyped field.
 fn parse<T: serde::de::DeserializeOwned>(lang: Lang, body: &[u8]) -> Result<T, ApiError> {
     let bad = |code, why: &str| refusal(lang, code, StatusCode::BAD_REQUEST, why);
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| bad(DeviceCode::BadJson, &e.to_string()))?;
-    crate::ops::from_json(value).map_err(|e| bad(DeviceCode::BadParameter, &e.reason))
+    let object = json::parse_object(body).map_err(|e| match e {
+        BodyError::Malformed(_) => bad(DeviceCode::BadJson, &e.to_string()),
+        BodyError::NotAnObject(_) => bad(DeviceCode::BadParameter, &e.to_string()),
+    })?;
+    crate::ops::from_json(Value::Object(object))
+        .map_err(|e| bad(DeviceCode::BadParameter, &e.reason))
 }
 
 /// The routes.

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use super::AdminState;
 use crate::codes::{ECode, Lang};
-use crate::ops::{Done, Failure, OpsError};
+use crate::ops::{json, Done, Failure, OpsError};
 
 /// The code a reply carried: 0, an E-code number, or the HTTP status when there is no
 /// E-code (401, 403, 413).
@@ -148,9 +148,9 @@ pub fn reply<T: Serialize>(lang: Lang, r: Result<T, OpsError>) -> Result<Respons
     r.map(success).map_err(|e| ApiError::from_ops(lang, e))
 }
 
-/// A JSON request body as `T`: malformed JSON, a wrong type or an unknown field is
-/// E5991, a missing field E5990, each naming the field; a body over the route's limit
-/// is 413.
+/// A JSON request body as `T`: malformed JSON, a key given twice, a body that is not
+/// an object, a wrong type or an unknown field is E5991, a missing field E5990, each
+/// naming the field ([`json`]); a body over the route's limit is 413.
 pub struct Body<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<Arc<AdminState>> for Body<T> {
@@ -171,9 +171,8 @@ impl<T: DeserializeOwned> FromRequest<Arc<AdminState>> for Body<T> {
                 ApiError::invalid(lang, e.body_text())
             }
         })?;
-        let value: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::invalid(lang, format!("malformed JSON: {e}")))?;
-        crate::ops::from_json(value)
+        let object = json::parse_object(&bytes).map_err(|e| ApiError::invalid(lang, e))?;
+        crate::ops::from_json(Value::Object(object))
             .map(Body)
             .map_err(|e| ApiError::from_ops(lang, e))
     }

@@ -10,15 +10,19 @@
 //! | --- | --- |
 //! | [`users`] | accounts: create, read, page, change, bind, password, import |
 //! | [`catalog`] | groups, products, policies, package plans, blacklists, IP tables, switches |
+//! | [`json`] | request bodies read strictly: one object, each key once |
 //! | [`nas`] | NAS devices registered in the store |
 //! | [`tokens`] | API tokens and their roles |
 
 pub mod catalog;
+pub mod json;
 pub mod nas;
 pub mod tokens;
 pub mod users;
 
 use thiserror::Error;
+
+pub use json::from_json;
 
 use crate::codes::{ECode, Lang};
 
@@ -102,23 +106,4 @@ impl Done {
             warnings: Vec::new(),
         }
     }
-}
-
-/// Turns a JSON body into `T`, naming the field at fault: a missing field is E5990,
-/// anything else (a wrong type, an unknown field) E5991.
-pub fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, OpsError> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        let reason = if path == "." {
-            inner.clone()
-        } else {
-            format!("{path}: {inner}")
-        };
-        if inner.starts_with("missing field") {
-            OpsError::incomplete(reason)
-        } else {
-            OpsError::invalid(reason)
-        }
-    })
 }
