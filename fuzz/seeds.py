@@ -130,6 +130,8 @@ seeds = {
     ],
     "config_file": [config, b"[general]\nlanguage = \"en\"\n", b"[radius]\nauth_port = 70000\n"],
     "csv_import": [b"alice,wonderland\nbob,pass,with,commas\n", b"# comment\n\ncarol,pw\r\n", b"dave\n"],
+    "api_body": [b'{"name":"alice","password":"pw","bindings":[{"kind":"mac","value":"00:11:22:33:44:55"}]}',
+                 b'{"name":"a","name":"b"}', b'["bad5","p"]', b'{"enabled":false,"bind":[["mac","x"]]}', b'7'],
     "field_parsers": [b"00:11:22:33:44:55", b"0011.2233.4455", b"00-11-22-33-44-55", b"eth 0/1/0:100.200",
                       b"vlanid=100;vlanid2=200;", b"08:00-22:00", b"22:00-06:00", b"10.0.0.0/8",
                       b"10.0.0.1-10.0.0.9", b"+08:00", b"local"],

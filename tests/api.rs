@@ -919,6 +919,9 @@ fn the_api_speaks_tls_when_configured() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("api.tls_key"));
 }
 
+/// A body's fields in the order of its type.
+type Fields = Vec<(&'static str, Value)>;
+
 /// Everything a refused call must leave alone, as the API shows it: every list the
 /// OpenAPI document offers (but the audit log, which records the refusals), alice in
 /// full with her packages, and the device registry.
@@ -1019,7 +1022,7 @@ fn bodies_of_the_wrong_shape_are_refused_on_every_route_and_write_nothing() {
         .as_str()
         .unwrap()
         .replace('/', "%2F");
-    let routes: Vec<(&str, String, Vec<(&str, Value)>)> = vec![
+    let routes: Vec<(&str, String, Fields)> = vec![
         (
             "POST",
             "/api/v1/billing-policies".into(),

@@ -7,8 +7,9 @@
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use rand::RngCore;
+use sha2::{Digest, Sha256};
 use std::fs::OpenOptions;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -33,34 +34,98 @@ pub enum CipherError {
     /// A sealed value is damaged or was sealed with another key or for another row.
     #[error("a sealed value cannot be opened with this data directory's key")]
     Unseal,
+    /// The database was sealed with a key and the data directory has none.
+    #[error(
+        "{path} is missing, but this database's passwords and secrets are sealed (expected \
+         key: {expected}): copy secret.key from the data directory of a node that serves \
+         this database (or from the backup this data directory came from) to {path}, then \
+         start again"
+    )]
+    MissingKey {
+        /// Where the key belongs.
+        path: PathBuf,
+        /// The fingerprint the database records, or which value the key must open.
+        expected: String,
+    },
+    /// The data directory's key is not the one the database was sealed with.
+    #[error(
+        "{path} is not the key this database is sealed with (expected key: {expected}; \
+         this file's: {found}): copy secret.key from the data directory of a node that \
+         serves this database (or from the backup this data directory came from) over \
+         {path}, then start again"
+    )]
+    WrongKey {
+        /// The key file.
+        path: PathBuf,
+        /// The fingerprint the database records, or which value the key must open.
+        expected: String,
+        /// The fingerprint of the file's key.
+        found: String,
+    },
 }
 
 /// The data directory's AES-256-GCM key.
 #[derive(Clone)]
 pub struct Cipher {
     aead: Aes256Gcm,
+    fingerprint: String,
 }
 
 impl std::fmt::Debug for Cipher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Cipher(*redacted*)")
+        write!(f, "Cipher({})", self.fingerprint)
     }
+}
+
+/// The key file of a data directory.
+pub fn key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(KEY_FILE)
+}
+
+/// Creates the data directory, mode 0700, if it does not exist.
+pub fn make_data_dir(data_dir: &Path) -> Result<(), CipherError> {
+    if data_dir.exists() {
+        return Ok(());
+    }
+    let io_err = |source| CipherError::KeyFile {
+        path: key_path(data_dir),
+        source,
+    };
+    std::fs::create_dir_all(data_dir).map_err(io_err)?;
+    std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700)).map_err(io_err)
 }
 
 impl Cipher {
     /// Reads `<data_dir>/secret.key`, creating it (and the directory, mode 0700) with a
     /// fresh random key if it does not exist yet.
     pub fn open_or_create(data_dir: &Path) -> Result<Cipher, CipherError> {
-        let path = data_dir.join(KEY_FILE);
+        match Cipher::load(data_dir)? {
+            Some(cipher) => Ok(cipher),
+            None => Cipher::create(data_dir),
+        }
+    }
+
+    /// Reads `<data_dir>/secret.key`; None if there is no such file.
+    pub fn load(data_dir: &Path) -> Result<Option<Cipher>, CipherError> {
+        let path = key_path(data_dir);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(CipherError::KeyFile { path, source }),
+        };
+        let key: [u8; 32] = bytes.try_into().map_err(|_| CipherError::BadKey(path))?;
+        Ok(Some(Cipher::new(&key)))
+    }
+
+    /// Creates `<data_dir>/secret.key` (and the directory, mode 0700) with a fresh random
+    /// key; if another process created it first, reads that one.
+    pub fn create(data_dir: &Path) -> Result<Cipher, CipherError> {
+        let path = key_path(data_dir);
         let io_err = |source| CipherError::KeyFile {
             path: path.clone(),
             source,
         };
-        if !data_dir.exists() {
-            std::fs::create_dir_all(data_dir).map_err(io_err)?;
-            std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(io_err)?;
-        }
+        make_data_dir(data_dir)?;
         let mut key = [0u8; 32];
         match OpenOptions::new()
             .write(true)
@@ -72,21 +137,31 @@ impl Cipher {
                 rand::rngs::OsRng.fill_bytes(&mut key);
                 file.write_all(&key).map_err(io_err)?;
                 file.sync_all().map_err(io_err)?;
+                Ok(Cipher::new(&key))
             }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                let mut bytes = Vec::new();
-                std::fs::File::open(&path)
-                    .and_then(|mut f| f.read_to_end(&mut bytes))
-                    .map_err(io_err)?;
-                key = bytes
-                    .try_into()
-                    .map_err(|_| CipherError::BadKey(path.clone()))?;
-            }
-            Err(e) => return Err(io_err(e)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Cipher::load(data_dir)?
+                .ok_or_else(|| io_err(io::Error::from(io::ErrorKind::NotFound))),
+            Err(e) => Err(io_err(e)),
         }
-        Ok(Cipher {
-            aead: Aes256Gcm::new(&key.into()),
-        })
+    }
+
+    fn new(key: &[u8; 32]) -> Cipher {
+        // A hash of the key under a label of its own: it tells keys apart and reveals
+        // nothing of the key (nor of what it seals).
+        let digest = Sha256::new()
+            .chain_update(b"turnstile secret.key fingerprint\0")
+            .chain_update(key)
+            .finalize();
+        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        Cipher {
+            aead: Aes256Gcm::new(key.into()),
+            fingerprint: format!("sha256:{hex}"),
+        }
+    }
+
+    /// What tells this key from another (`sha256:` and 32 hex digits), never the key.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// Seals `plain` for the row named by `context` (e.g. `user:alice`).
@@ -140,5 +215,22 @@ mod tests {
         let b = Cipher::open_or_create(dir.path()).unwrap();
         assert_eq!(b.open("user:alice", &sealed).unwrap(), b"correct horse");
         assert!(b.open("user:bob", &sealed).is_err());
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        assert_eq!(a.fingerprint().len(), "sha256:".len() + 32);
+        let other = tempfile::tempdir().unwrap();
+        let c = Cipher::open_or_create(other.path()).unwrap();
+        assert_ne!(a.fingerprint(), c.fingerprint());
+    }
+
+    #[test]
+    fn a_missing_key_is_not_created_by_load() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(Cipher::load(dir.path()).unwrap().is_none());
+        assert!(!key_path(dir.path()).exists());
+        std::fs::write(key_path(dir.path()), b"short").unwrap();
+        assert!(matches!(
+            Cipher::load(dir.path()),
+            Err(CipherError::BadKey(_))
+        ));
     }
 }

@@ -3,7 +3,8 @@
 //! [`SessionStore`] (online sessions and history), [`ChangeLog`],
 //! [`billing::BillingStore`] (usage, packages, ledger, settlements),
 //! [`access::AccessStore`] (API tokens, the audit log) and [`lease::LeaseStore`]
-//! (once-only work in a cluster). A backend implements them all.
+//! (once-only work in a cluster) and [`seal::SealStore`] (which key sealed the
+//! database). A backend implements them all.
 //!
 //! SQLite is the embedded default ([`sqlite::SqliteStore`]); PostgreSQL
 //! ([`postgres::PgStore`]) is the store a cluster of nodes shares. Both run the same
@@ -19,6 +20,7 @@ pub mod import;
 pub mod lease;
 pub mod nas;
 pub mod postgres;
+pub mod seal;
 pub mod sessions;
 pub mod sqlite;
 pub mod users;
@@ -41,6 +43,7 @@ use access::AccessStore;
 use billing::BillingStore;
 use cipher::{Cipher, CipherError};
 use lease::LeaseStore;
+use seal::SealStore;
 
 /// Errors of the store.
 #[derive(Debug, Error)]
@@ -93,6 +96,7 @@ pub trait Store:
     + BillingStore
     + AccessStore
     + LeaseStore
+    + SealStore
 {
 }
 
@@ -105,6 +109,7 @@ impl<T> Store for T where
         + BillingStore
         + AccessStore
         + LeaseStore
+        + SealStore
 {
 }
 
@@ -157,13 +162,15 @@ pub struct Backend {
 }
 
 impl Backend {
-    /// Opens (creating if needed) the store and key `options` name.
+    /// Opens (creating if needed) the store and key `options` name, and refuses a key
+    /// that is not the one the database is sealed with ([`check_key`]).
     pub async fn open(options: &OpenOptions) -> Result<Backend, StoreError> {
-        let cipher = Cipher::open_or_create(&options.data_dir)?;
+        cipher::make_data_dir(&options.data_dir)?;
         let store: Arc<dyn Store> = match &options.location {
             StoreLocation::Sqlite(path) => Arc::new(sqlite::SqliteStore::open(path).await?),
             StoreLocation::Postgres(url) => Arc::new(postgres::PgStore::open(url).await?),
         };
+        let cipher = check_key(store.as_ref(), &options.data_dir).await?;
         Ok(Backend { store, cipher })
     }
 
@@ -191,6 +198,66 @@ impl Backend {
     pub fn seal_secret(&self, name: &str, secret: &[u8]) -> Vec<u8> {
         self.cipher.seal(&nas_context(name), secret)
     }
+}
+
+/// The data directory's key, checked against the database: a database records the
+/// fingerprint of the key that sealed it, and a key of another fingerprint is refused
+/// ([`CipherError::WrongKey`]), as is a missing key file where the database is sealed
+/// ([`CipherError::MissingKey`]: none is created then). A database that records none yet
+/// (an empty one, or one from before fingerprints) gets this key's, provided the key
+/// opens a value sealed in it.
+pub async fn check_key(
+    store: &dyn Store,
+    data_dir: &std::path::Path,
+) -> Result<Cipher, StoreError> {
+    let path = cipher::key_path(data_dir);
+    let recorded = store.key_fingerprint().await?;
+    let cipher = match Cipher::load(data_dir)? {
+        Some(cipher) => cipher,
+        None => match &recorded {
+            Some(expected) => {
+                return Err(CipherError::MissingKey {
+                    path,
+                    expected: expected.clone(),
+                }
+                .into())
+            }
+            None if store.any_sealed_value().await?.is_some() => {
+                return Err(CipherError::MissingKey {
+                    path,
+                    expected: "none recorded yet, the one that sealed its values".into(),
+                }
+                .into())
+            }
+            None => Cipher::create(data_dir)?,
+        },
+    };
+    let found = cipher.fingerprint().to_string();
+    let expected = match recorded {
+        Some(fingerprint) => fingerprint,
+        None => {
+            if let Some((context, sealed)) = store.any_sealed_value().await? {
+                if cipher.open(&context, &sealed).is_err() {
+                    return Err(CipherError::WrongKey {
+                        path,
+                        expected: format!("none recorded yet, the one that sealed {context}"),
+                        found,
+                    }
+                    .into());
+                }
+            }
+            store.record_key_fingerprint(&found).await?
+        }
+    };
+    if expected != found {
+        return Err(CipherError::WrongKey {
+            path,
+            expected,
+            found,
+        }
+        .into());
+    }
+    Ok(cipher)
 }
 
 /// Sealing context of a user's password.

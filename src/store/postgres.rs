@@ -46,6 +46,9 @@ mod nas;
 #[path = "sql/rows.rs"]
 #[allow(clippy::duplicate_mod)]
 mod rows;
+#[path = "sql/seal.rs"]
+#[allow(clippy::duplicate_mod)]
+mod seal;
 #[path = "sql/sessions.rs"]
 #[allow(clippy::duplicate_mod)]
 mod sessions;

@@ -30,6 +30,8 @@ mod lease;
 mod nas;
 #[path = "sql/rows.rs"]
 mod rows;
+#[path = "sql/seal.rs"]
+mod seal;
 #[path = "sql/sessions.rs"]
 mod sessions;
 #[path = "sql/users.rs"]
