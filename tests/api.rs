@@ -458,6 +458,93 @@ fn roles_decide_what_a_token_may_call() {
 }
 
 #[test]
+fn calls_refused_for_their_token_are_audited_within_a_rate() {
+    let d = Daemon::start();
+    let admin = d.api();
+    let body = json!({"name": "mallory", "password": "pw"});
+    let secret = "guessed-token-0123456789";
+    expect(
+        &call(
+            &admin.with_token(""),
+            "POST",
+            "/api/v1/users",
+            Some(body.clone()),
+        ),
+        401,
+        401,
+    );
+    expect(
+        &call(
+            &admin.with_token(secret),
+            "DELETE",
+            "/api/v1/users/alice",
+            None,
+        ),
+        401,
+        401,
+    );
+    let audit = call(&admin, "GET", "/api/v1/audit?limit=1000", None);
+    let rows = audit.body["data"].as_array().unwrap();
+    let refused: Vec<&Value> = rows.iter().filter(|r| r["actor"] == "-").collect();
+    assert_eq!(refused.len(), 2, "{audit:?}");
+    for (row, (method, path)) in refused
+        .iter()
+        .zip([("DELETE", "/api/v1/users/alice"), ("POST", "/api/v1/users")])
+    {
+        assert_eq!(
+            (row["method"].as_str(), row["path"].as_str()),
+            (Some(method), Some(path))
+        );
+        assert_eq!(
+            (row["status"].as_u64(), row["code"].as_u64()),
+            (Some(401), Some(401))
+        );
+        let source: std::net::SocketAddr = row["source"].as_str().unwrap().parse().unwrap();
+        assert!(source.ip().is_loopback(), "{row}");
+    }
+    assert!(
+        !audit.body.to_string().contains(secret),
+        "no secret in the log"
+    );
+    // An authenticated call has its source too.
+    expect(
+        &call(&admin, "POST", "/api/v1/users", Some(body.clone())),
+        200,
+        0,
+    );
+    let newest = &call(&admin, "GET", "/api/v1/audit?limit=1", None).body["data"][0];
+    assert!(newest["actor"] != "-" && newest["source"].as_str().unwrap().starts_with("127.0.0.1:"));
+
+    // A flood: the first calls of a burst are written, the rest only counted.
+    let flood = admin.with_token(secret);
+    let started = std::time::Instant::now();
+    for _ in 0..300 {
+        expect(
+            &call(&flood, "POST", "/api/v1/users", Some(body.clone())),
+            401,
+            401,
+        );
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let written = call(&admin, "GET", "/api/v1/audit?actor=-&limit=10000", None).body["data"]
+        .as_array()
+        .unwrap()
+        .len() as f64;
+    let (total, unwritten) = (
+        d.metric("turnstile_audit_unauthenticated_total"),
+        d.metric("turnstile_audit_unauthenticated_unwritten_total"),
+    );
+    assert_eq!(total, 302.0);
+    assert_eq!(written + unwritten, total);
+    // 100 at once, then one a second.
+    assert!(written >= 100.0, "{written} written");
+    assert!(
+        written <= 100.0 + elapsed.ceil() + 1.0,
+        "{written} written in {elapsed} s"
+    );
+}
+
+#[test]
 fn the_catalog_is_managed_over_the_api() {
     let d = Daemon::start();
     let api = d.api();

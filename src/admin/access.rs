@@ -86,16 +86,30 @@ pub async fn authenticate(
         .to_string();
     match state.tokens.caller(&state.backend, &secret).await {
         Ok(Some(caller)) => {
-            req.extensions_mut().insert(caller);
-            next.run(req).await
+            req.extensions_mut().insert(caller.clone());
+            let mut response = next.run(req).await;
+            // For the audit log, which runs outside this layer so that it sees refusals.
+            response.extensions_mut().insert(caller);
+            response
         }
         Ok(None) => {
             metrics::counter!("turnstile_api_unauthorized_total").increment(1);
-            ApiError::status(
+            let mut refused = ApiError::status(
                 StatusCode::UNAUTHORIZED,
                 "missing, unknown or revoked bearer token",
             )
-            .into_response()
+            .into_response();
+            // The body is not read for a caller who may not call: the connection ends
+            // with this reply, and the client is told so rather than left to reuse it.
+            if req.headers().contains_key(header::CONTENT_LENGTH)
+                || req.headers().contains_key(header::TRANSFER_ENCODING)
+            {
+                refused.headers_mut().insert(
+                    header::CONNECTION,
+                    header::HeaderValue::from_static("close"),
+                );
+            }
+            refused
         }
         Err(e) => ApiError::from_ops(state.lang, e).into_response(),
     }

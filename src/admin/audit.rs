@@ -1,13 +1,20 @@
-//! The audit log: every mutating call (who, what, when, the result code) is written
-//! before its reply leaves. Writes are group-committed: one writer takes everything
-//! queued, stores it in one transaction and then releases the replies, so a burst of
-//! calls costs one commit, not one each.
+//! The audit log: every mutating call (who, from where, what, when, the result code) is
+//! written before its reply leaves. Writes are group-committed: one writer takes
+//! everything queued, stores it in one transaction and then releases the replies, so a
+//! burst of calls costs one commit, not one each.
+//!
+//! Calls refused for a missing or unknown token are written too (actor `-`), but at most
+//! [`REFUSED_BURST`] at once and [`REFUSED_PER_SEC`] a second after that, so that a flood
+//! of them cannot fill the disk; the rest are counted
+//! (`turnstile_audit_unauthenticated_unwritten_total`).
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 use super::access::Caller;
@@ -19,12 +26,43 @@ use crate::store::{unix_now, Store};
 /// Most entries queued before callers wait for room.
 const QUEUE: usize = 4096;
 
+/// Calls refused for their token that are written at once before the rate applies.
+pub const REFUSED_BURST: f64 = 100.0;
+
+/// Calls refused for their token written per second, past the burst.
+pub const REFUSED_PER_SEC: f64 = 1.0;
+
+/// Longest path written; a longer one is cut (a caller chooses it, token or not).
+const PATH_CHARS: usize = 256;
+
 type Entry = (AuditRecord, oneshot::Sender<()>);
 
 /// A handle to the audit writer.
 #[derive(Clone)]
 pub struct AuditLog {
     queue: mpsc::Sender<Entry>,
+    refused: Arc<Mutex<Allowance>>,
+}
+
+/// A token bucket: how many more refused calls may be written now.
+struct Allowance {
+    left: f64,
+    at: Instant,
+}
+
+impl Allowance {
+    /// Takes one if there is one, after adding what the time since the last call earned.
+    fn take(&mut self, now: Instant) -> bool {
+        let earned = now.duration_since(self.at).as_secs_f64() * REFUSED_PER_SEC;
+        self.left = (self.left + earned).min(REFUSED_BURST);
+        self.at = now;
+        if self.left >= 1.0 {
+            self.left -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 impl AuditLog {
@@ -32,7 +70,21 @@ impl AuditLog {
     pub fn start(store: Arc<dyn Store>) -> AuditLog {
         let (queue, rx) = mpsc::channel(QUEUE);
         tokio::spawn(write(store, rx));
-        AuditLog { queue }
+        AuditLog {
+            queue,
+            refused: Arc::new(Mutex::new(Allowance {
+                left: REFUSED_BURST,
+                at: Instant::now(),
+            })),
+        }
+    }
+
+    /// Whether a call refused for its token is written: false past the rate.
+    fn admit_refused(&self) -> bool {
+        self.refused
+            .lock()
+            .map(|mut a| a.take(Instant::now()))
+            .unwrap_or(false)
     }
 
     /// Records an entry; returns once it is stored (or its write failed, which is
@@ -64,26 +116,68 @@ async fn write(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Entry>) {
     }
 }
 
-/// Writes an audit entry for every call that is not a read (reads are not audited).
+/// Writes an audit entry for every call that is not a read (reads are not audited),
+/// those refused for their token included, within [`REFUSED_PER_SEC`].
 pub async fn audit(State(state): State<Arc<AdminState>>, req: Request, next: Next) -> Response {
     let method = req.method().clone();
     if method == Method::GET || method == Method::HEAD {
         return next.run(req).await;
     }
-    let caller = req.extensions().get::<Caller>().map(|c| c.name.clone());
-    let path = req.uri().path().to_string();
+    let source = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.to_string())
+        .unwrap_or_default();
+    let path: String = req.uri().path().chars().take(PATH_CHARS).collect();
     let response = next.run(req).await;
+    // The caller is known once authentication passed (it leaves it on the response).
+    let actor = match response.extensions().get::<Caller>() {
+        Some(caller) => caller.name.clone(),
+        None => {
+            metrics::counter!("turnstile_audit_unauthenticated_total").increment(1);
+            if !state.audit.admit_refused() {
+                metrics::counter!("turnstile_audit_unauthenticated_unwritten_total").increment(1);
+                return response;
+            }
+            "-".into()
+        }
+    };
     let code = response.extensions().get::<Outcome>().map_or(0, |o| o.0);
     state
         .audit
         .record(AuditRecord {
             at: unix_now(),
-            actor: caller.unwrap_or_else(|| "-".into()),
+            actor,
             method: method.to_string(),
             path,
+            source,
             status: response.status().as_u16(),
             code,
         })
         .await;
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn refused_calls_are_written_in_a_burst_then_at_the_rate() {
+        let start = Instant::now();
+        let mut a = Allowance {
+            left: REFUSED_BURST,
+            at: start,
+        };
+        let burst = (0..1000).filter(|_| a.take(start)).count();
+        assert_eq!(burst, REFUSED_BURST as usize);
+        // Ten seconds later, ten more.
+        let later = start + Duration::from_secs(10);
+        let more = (0..1000).filter(|_| a.take(later)).count();
+        assert_eq!(more, (10.0 * REFUSED_PER_SEC) as usize);
+        // An hour of silence refills the burst, no more.
+        let hour = later + Duration::from_secs(3600);
+        assert_eq!((0..1000).filter(|_| a.take(hour)).count(), burst);
+    }
 }

@@ -16,9 +16,9 @@
 //! | [`client`] | the client the CLI, the tests and the bench tool use |
 //! | [`tls`] | optional TLS (rustls) |
 //!
-//! A request flows: body limit ─▶ [`access::authenticate`] (token ─▶ [`access::Caller`])
-//! ─▶ [`audit::audit`] (non-GET) ─▶ handler: `caller.need(role)` ─▶ [`crate::ops`] ─▶
-//! [`reply`].
+//! A request flows: body limit ─▶ [`audit::audit`] (non-GET, refusals for the token
+//! included) ─▶ [`access::authenticate`] (token ─▶ [`access::Caller`]) ─▶ handler:
+//! `caller.need(role)` ─▶ [`crate::ops`] ─▶ [`reply`].
 
 pub mod access;
 pub mod audit;
@@ -83,11 +83,11 @@ pub fn router(state: Arc<AdminState>) -> Router {
         })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            audit::audit,
+            access::authenticate,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            access::authenticate,
+            audit::audit,
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)

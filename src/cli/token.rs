@@ -92,8 +92,8 @@ pub async fn audit(
                 })
                 .unwrap_or_default();
             println!(
-                "{at}\t{}\t{} {}\t{}\t{}",
-                r.actor, r.method, r.path, r.status, r.code
+                "{at}\t{}\t{}\t{} {}\t{}\t{}",
+                r.actor, r.source, r.method, r.path, r.status, r.code
             );
         }
     }

@@ -25,12 +25,14 @@ pub struct TokenRecord {
 pub struct AuditRecord {
     /// Unix seconds.
     pub at: i64,
-    /// The token's name.
+    /// The token's name; `-` for a call refused for a missing or unknown token.
     pub actor: String,
     /// HTTP method.
     pub method: String,
     /// Path (without the query).
     pub path: String,
+    /// The caller's address and port (empty in entries from before it was recorded).
+    pub source: String,
     /// HTTP status of the reply.
     pub status: u16,
     /// 0 or the E-code number of the reply.

@@ -28,6 +28,7 @@ fn audit_from_row(row: &DbRow) -> Result<AuditRecord, StoreError> {
         actor: row.try_get("actor")?,
         method: row.try_get("method")?,
         path: row.try_get("path")?,
+        source: row.try_get("source")?,
         status: u16::try_from(status).unwrap_or(0),
         code: u32::try_from(code).unwrap_or(0),
     })
@@ -89,15 +90,17 @@ impl AccessStore for SqlStore {
             return Ok(());
         }
         let mut tx = self.pool.begin().await?;
-        // 6 values a row; SQLite allows 32,766 bound values per statement.
+        // 7 values a row; SQLite allows 32,766 bound values per statement.
         for chunk in entries.chunks(1000) {
-            let mut q: QueryBuilder<Db> =
-                QueryBuilder::new("INSERT INTO audit_log (at, actor, method, path, status, code) ");
+            let mut q: QueryBuilder<Db> = QueryBuilder::new(
+                "INSERT INTO audit_log (at, actor, method, path, source, status, code) ",
+            );
             q.push_values(chunk, |mut row, e| {
                 row.push_bind(e.at)
                     .push_bind(e.actor.clone())
                     .push_bind(e.method.clone())
                     .push_bind(e.path.clone())
+                    .push_bind(e.source.clone())
                     .push_bind(i64::from(e.status))
                     .push_bind(i64::from(e.code));
             });
@@ -109,7 +112,7 @@ impl AccessStore for SqlStore {
 
     async fn audit(&self, actor: Option<&str>, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
         sqlx::query(
-            "SELECT at, actor, method, path, status, code FROM audit_log \
+            "SELECT at, actor, method, path, source, status, code FROM audit_log \
              WHERE $1 IS NULL OR actor = $1 ORDER BY id DESC LIMIT $2",
         )
         .bind(actor)
