@@ -870,3 +870,131 @@ fn the_timer_settles_at_start_what_ended_while_the_daemon_was_down() {
     d.wait_log(&["settlement run finished", "settled=1"]);
     assert_eq!(settlement(&d, "t")["code"], 7013);
 }
+
+#[test]
+fn billing_lists_page_past_a_thousand_rows_and_user_rows_carry_balances() {
+    use turnstile::store::billing::LogEntry;
+    let d = daemon("0", "", &[]);
+    // 2,600 settlement log lines written behind the daemon's back, in its own store.
+    let settings = turnstile::config::Settings::load(&d.config).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let backend = turnstile::store::Backend::open(&settings.store_options().unwrap())
+            .await
+            .unwrap();
+        let lines: Vec<LogEntry> = (0..2600)
+            .map(|i| LogEntry {
+                id: 0,
+                at: 1_800_000_000 + i,
+                user: if i % 13 == 0 { "eve" } else { "bob" }.into(),
+                product: None,
+                cycle_start: None,
+                code: 7003,
+                amount_fen: i,
+                detail: format!("line {i}"),
+            })
+            .collect();
+        backend.store.append_log(&lines).await.unwrap();
+    });
+    let api = d.api();
+    let get = |path: &str| {
+        let reply = api.request("GET", path, None).unwrap();
+        assert_eq!(reply.status, 200, "{path}: {}", reply.body);
+        reply.body
+    };
+
+    // A limit over 1,000 is capped, and the reply says so.
+    let first = get("/api/v1/settlement-log?limit=100000");
+    assert_eq!(first["data"]["limit"], 1000);
+    assert_eq!(first["data"]["total"], 2600);
+    assert!(
+        first["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("capped to 1000"),
+        "{}",
+        first["warnings"]
+    );
+    // Walked with `before`: every line once, newest first, the last page says so.
+    let mut seen: Vec<i64> = Vec::new();
+    let mut before = None::<i64>;
+    let mut pages = 0;
+    loop {
+        let path = match before {
+            None => "/api/v1/settlement-log?limit=1000".to_string(),
+            Some(b) => format!("/api/v1/settlement-log?limit=1000&before={b}"),
+        };
+        let page = get(&path);
+        assert!(page["warnings"].is_null());
+        let rows = page["data"]["rows"].as_array().unwrap();
+        seen.extend(rows.iter().map(|r| r["id"].as_i64().unwrap()));
+        pages += 1;
+        match page["data"]["next_before"].as_i64() {
+            Some(b) => before = Some(b),
+            None => break,
+        }
+    }
+    assert_eq!((pages, seen.len()), (3, 2600));
+    assert!(
+        seen.windows(2).all(|w| w[0] > w[1]),
+        "newest first, no repeat"
+    );
+    // Page numbers give the same rows.
+    let third = get("/api/v1/settlement-log?limit=1000&page=3");
+    let third: Vec<i64> = third["data"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(third, seen[2000..]);
+    // One user's: the total is theirs.
+    let eve = get("/api/v1/settlement-log?user=eve&limit=1000");
+    assert_eq!(eve["data"]["total"], 200);
+    assert!(eve["data"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["user"] == "eve"));
+    assert!(eve["data"]["next_before"].is_null());
+    // Nonsense is refused.
+    for bad in ["limit=0", "page=0", "before=x", "offset=3"] {
+        let reply = api
+            .request("GET", &format!("/api/v1/settlement-log?{bad}"), None)
+            .unwrap();
+        assert_eq!(
+            (reply.status, reply.body["code"].as_u64()),
+            (400, Some(5991)),
+            "{bad}"
+        );
+    }
+    // The CLI pages on by itself.
+    let all = d.cli_json(&["settlement-log", "--limit", "100000", "--json"]);
+    assert_eq!(all.as_array().unwrap().len(), 2600);
+    let some = d.cli_json(&["settlement-log", "--limit", "1500", "--json"]);
+    assert_eq!(some.as_array().unwrap().len(), 1500);
+    let ledger = get("/api/v1/ledger");
+    assert_eq!(ledger["data"]["total"], 0);
+    assert_eq!(
+        get("/api/v1/settlements")["data"]["rows"],
+        Value::Array(vec![])
+    );
+
+    // The user list carries the wallet and each instance's balance.
+    product(&d, "day", &["--kind", "free"], &[], &[]);
+    d.cli_ok(&[
+        "user",
+        "add",
+        "payer",
+        "--password",
+        "pw",
+        "--product",
+        "day",
+    ]);
+    d.cli_ok(&["pay", "payer", "--amount", "300", "--to", "day"]);
+    d.cli_ok(&["pay", "payer", "--amount", "70"]);
+    let users = get("/api/v1/users?name=payer");
+    let payer = &users["data"]["users"][0];
+    assert_eq!(payer["balance_fen"], 70);
+    assert_eq!(payer["product_balances"], serde_json::json!({"day": 300}));
+}

@@ -18,7 +18,7 @@ use turnstile::catalog::{
     BillingKind, BillingPolicy, CatalogKind, CatalogRow, ControlPolicy, CycleUnit, Product,
 };
 use turnstile::codes::ECode;
-use turnstile::store::billing::SettleScope;
+use turnstile::store::billing::{ListPage, SettleScope};
 use turnstile::store::postgres::PgStore;
 use turnstile::store::sqlite::SqliteStore;
 use turnstile::store::{Put, Store, UserRecord};
@@ -145,11 +145,16 @@ fn settler(store: &Arc<dyn Store>) -> Settler {
 /// Balance, settlement records, ledger entries and log lines of bob.
 async fn state(store: &Arc<dyn Store>) -> (i64, usize, usize, usize) {
     let account = store.account("bob").await.unwrap().unwrap();
+    let bob = ListPage {
+        user: Some("bob".into()),
+        limit: 100,
+        ..ListPage::default()
+    };
     (
         account.holdings[0].0.balance_fen,
-        store.settlements(Some("bob"), 100).await.unwrap().len(),
-        store.ledger(Some("bob"), 100).await.unwrap().len(),
-        store.settlement_log(Some("bob"), 100).await.unwrap().len(),
+        store.settlements(&bob).await.unwrap().1.len(),
+        store.ledger(&bob).await.unwrap().1.len(),
+        store.settlement_log(&bob).await.unwrap().1.len(),
     )
 }
 
@@ -178,7 +183,11 @@ async fn a_failed_write_leaves_nothing_partial_and_the_next_run_settles_once() {
             (5000, 0, 0, 0),
             "nothing partial after {code}"
         );
-        let log = s.store.settlement_log(None, 1).await.unwrap();
+        let newest = ListPage {
+            limit: 1,
+            ..ListPage::default()
+        };
+        let (_, log) = s.store.settlement_log(&newest).await.unwrap();
         assert_eq!(
             (log[0].code, log[0].user.as_str()),
             (code.number(), "*"),
@@ -205,7 +214,12 @@ async fn a_failed_write_leaves_nothing_partial_and_the_next_run_settles_once() {
 
     // Should an instance ever show a settled cycle as due again, the unique key's record
     // keeps it from being charged twice.
-    let done = &s.store.settlements(Some("bob"), 1).await.unwrap()[0];
+    let newest = ListPage {
+        user: Some("bob".into()),
+        limit: 1,
+        ..ListPage::default()
+    };
+    let done = &s.store.settlements(&newest).await.unwrap().1[0];
     let rewind = format!(
         "UPDATE user_products SET cycle_start = {}, cycle_end = {}",
         done.cycle_start, done.cycle_end

@@ -10,11 +10,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use super::access::Caller;
-use super::reply::{success, ApiError, Body, ErrorReply, Params};
+use super::reply::{envelope, success, ApiError, Body, ErrorReply, Params};
 use super::AdminState;
 use crate::billing::package;
 use crate::billing::payment::{self, Payment};
@@ -22,8 +22,9 @@ use crate::billing::settle::SettleError;
 use crate::codes::{ECode, Lang};
 use crate::config::PayTo;
 use crate::ops::tokens::Role;
+use crate::ops::users::MAX_PAGE;
 use crate::ops::{Failure, OpsError};
-use crate::store::billing::{Account, Refusal, SettleScope};
+use crate::store::billing::{Account, ListPage, Refusal, SettleScope};
 use crate::store::unix_now;
 
 /// The routes.
@@ -44,17 +45,17 @@ type Answer = Result<Response, ApiError>;
 type Filter = Params<ListFilter>;
 type PackageBody = Body<PackageRequest>;
 
-#[utoipa::path(get, path = "/api/v1/ledger", tag = "billing", params(("user" = Option<String>, Query), ("limit" = Option<u32>, Query)), responses((status = 200, description = "Ledger entries (every movement of money), newest first")))]
+#[utoipa::path(get, path = "/api/v1/ledger", tag = "billing", params(ListFilter), responses((status = 200, description = "Ledger entries (every movement of money), newest first: a page (`data`: total, page, limit, rows, next_before)", body = ListPageView)))]
 pub(super) async fn ledger(s: State<Arc<AdminState>>, c: Caller, q: Filter) -> Answer {
     list(s, c, q, Listing::Ledger).await
 }
 
-#[utoipa::path(get, path = "/api/v1/settlements", tag = "billing", params(("user" = Option<String>, Query), ("limit" = Option<u32>, Query)), responses((status = 200, description = "Settled cycles, newest first")))]
+#[utoipa::path(get, path = "/api/v1/settlements", tag = "billing", params(ListFilter), responses((status = 200, description = "Settled cycles, newest first: a page (`data`: total, page, limit, rows, next_before)", body = ListPageView)))]
 pub(super) async fn settlements(s: State<Arc<AdminState>>, c: Caller, q: Filter) -> Answer {
     list(s, c, q, Listing::Settlements).await
 }
 
-#[utoipa::path(get, path = "/api/v1/settlement-log", tag = "billing", params(("user" = Option<String>, Query), ("limit" = Option<u32>, Query)), responses((status = 200, description = "The settlement log (settlement and payment codes), each with its code's text")))]
+#[utoipa::path(get, path = "/api/v1/settlement-log", tag = "billing", params(ListFilter), responses((status = 200, description = "The settlement log (settlement and payment codes), each with its code's text: a page (`data`: total, page, limit, rows, next_before)", body = ListPageView)))]
 pub(super) async fn settlement_log(s: State<Arc<AdminState>>, c: Caller, q: Filter) -> Answer {
     list(s, c, q, Listing::Log).await
 }
@@ -200,18 +201,42 @@ pub(super) async fn pay(
     }
 }
 
-/// `GET /api/v1/ledger|settlements|settlement-log|packages?user=&limit=`.
-#[derive(Deserialize, utoipa::ToSchema)]
+/// `GET /api/v1/ledger|settlements|settlement-log?user=&limit=&page=&before=`.
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListFilter {
+    /// One user's rows only.
     user: Option<String>,
+    /// Rows per page: 1 to 1000 (default 100); more is capped to 1000, with a warning.
     limit: Option<u32>,
+    /// Page number, from 1: skips (page − 1) × limit rows (after `before`).
+    page: Option<u64>,
+    /// Rows with an id below this one only: the `next_before` of the page before, which
+    /// costs the same at any depth.
+    before: Option<i64>,
 }
 
-impl ListFilter {
-    fn limit(&self) -> u32 {
-        self.limit.unwrap_or(100).min(10_000)
-    }
+/// `GET /api/v1/packages?user=`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct UserParam {
+    user: Option<String>,
+}
+
+/// A page of a billing list, newest first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct ListPageView {
+    /// Rows of the user filter in all.
+    total: u64,
+    /// This page's number, from 1.
+    page: u64,
+    /// Rows per page (after the cap).
+    limit: u32,
+    /// The rows, each with its `id`.
+    rows: Vec<serde_json::Value>,
+    /// The `before` of the next page; null on the last.
+    next_before: Option<i64>,
 }
 
 /// One of the billing lists.
@@ -225,40 +250,75 @@ pub(super) enum Listing {
     Log,
 }
 
-/// `GET /api/v1/ledger|settlements|settlement-log`: newest first.
+/// `GET /api/v1/ledger|settlements|settlement-log`: a page, newest first.
 async fn list(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
     Params(f): Params<ListFilter>,
     listing: Listing,
 ) -> Result<Response, ApiError> {
-    let limit = f.limit();
-    let user = caller.scope(f.user, Role::Readonly)?;
-    let user = user.as_deref();
-    let store = state.kicker.directory.store();
-    fn json<T: serde::Serialize>(rows: T) -> serde_json::Value {
-        serde_json::to_value(rows).unwrap_or_default()
+    let lang = state.lang;
+    let asked = f.limit.unwrap_or(100);
+    if asked == 0 {
+        return Err(ApiError::invalid(lang, "limit must be at least 1"));
     }
-    let rows: Result<serde_json::Value, _> = match listing {
-        Listing::Ledger => store.ledger(user, limit).await.map(json),
-        Listing::Settlements => store.settlements(user, limit).await.map(json),
-        Listing::Log => {
-            let lang = state.lang;
-            store.settlement_log(user, limit).await.map(|lines| {
-                lines
-                    .into_iter()
-                    .map(|l| {
-                        let text = ECode::from_number(l.code)
-                            .map_or_else(|| format!("E{:04}", l.code), |c| c.wire(lang));
-                        let mut v = serde_json::to_value(&l).unwrap_or_default();
-                        v["text"] = text.into();
-                        v
-                    })
-                    .collect()
-            })
-        }
+    let limit = asked.min(MAX_PAGE);
+    let page = f.page.unwrap_or(1);
+    if page == 0 {
+        return Err(ApiError::invalid(lang, "page counts from 1"));
+    }
+    let query = ListPage {
+        user: caller.scope(f.user, Role::Readonly)?,
+        before: f.before,
+        offset: (page - 1).saturating_mul(u64::from(limit)),
+        limit,
     };
-    Ok(success(rows.map_err(store_error(state.lang))?))
+    let store = state.kicker.directory.store();
+    fn rows<T: serde::Serialize>(listed: (u64, Vec<T>)) -> (u64, Vec<serde_json::Value>) {
+        let rows = listed
+            .1
+            .iter()
+            .map(|r| serde_json::to_value(r).unwrap_or_default());
+        (listed.0, rows.collect())
+    }
+    let listed = match listing {
+        Listing::Ledger => store.ledger(&query).await.map(rows),
+        Listing::Settlements => store.settlements(&query).await.map(rows),
+        Listing::Log => store.settlement_log(&query).await.map(|(total, lines)| {
+            let lines = lines.into_iter().map(|l| {
+                let text = ECode::from_number(l.code)
+                    .map_or_else(|| format!("E{:04}", l.code), |c| c.wire(lang));
+                let mut v = serde_json::to_value(&l).unwrap_or_default();
+                v["text"] = text.into();
+                v
+            });
+            (total, lines.collect())
+        }),
+    };
+    let (total, rows) = listed.map_err(store_error(lang))?;
+    let next_before = match rows.last() {
+        Some(last) if rows.len() == limit as usize => last["id"].as_i64(),
+        _ => None,
+    };
+    let mut extra = serde_json::Map::new();
+    if asked > limit {
+        extra.insert(
+            "warnings".into(),
+            serde_json::json!([format!(
+                "limit {asked} is capped to {limit} rows a page: page on with before={}",
+                next_before
+                    .map_or_else(|| "(none: this is the last page)".into(), |b| b.to_string())
+            )]),
+        );
+    }
+    let view = ListPageView {
+        total,
+        page,
+        limit,
+        rows,
+        next_before,
+    };
+    Ok(envelope(view, extra))
 }
 
 /// `GET /api/v1/packages?user=U`: a user's packages and instances.
@@ -266,7 +326,7 @@ async fn list(
 pub(super) async fn packages(
     State(state): State<Arc<AdminState>>,
     caller: Caller,
-    Params(f): Params<ListFilter>,
+    Params(f): Params<UserParam>,
 ) -> Result<Response, ApiError> {
     let lang = state.lang;
     let user = f.user.ok_or_else(|| incomplete(lang, "user"))?;

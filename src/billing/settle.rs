@@ -198,6 +198,7 @@ pub fn plan(i: &DueInstance, ctx: &Context<'_>) -> InstanceOutcome {
     });
     InstanceOutcome::Settled(Box::new(SettlementWrite {
         record: SettlementRecord {
+            id: 0,
             user: i.user.clone(),
             product: h.product.clone(),
             cycle_start: h.cycle_start,

@@ -217,16 +217,28 @@ pub fn list(settings: &Settings, listing: Listing, args: ListArgs) -> Result<()>
         Listing::Settlements => "settlements",
         Listing::Log => "settlement-log",
     };
-    let data = call(
-        settings,
-        "GET",
-        &format!("/api/v1/{path}{}", query(&args.user, Some(args.limit))),
-        None,
-    )?;
-    if !data.is_array() {
-        bail!("unexpected reply from the daemon");
+    // Page by page (the API gives at most MAX_PAGE rows each), each from where the
+    // one before ended, until `--limit` rows or the oldest.
+    let mut rows: Vec<Value> = Vec::new();
+    let mut before: Option<i64> = None;
+    loop {
+        let left = args.limit.saturating_sub(rows.len() as u32).max(1);
+        let page_limit = left.min(turnstile::ops::users::MAX_PAGE);
+        let mut url = format!("/api/v1/{path}{}", query(&args.user, Some(page_limit)));
+        if let Some(b) = before {
+            url.push_str(&format!("&before={b}"));
+        }
+        let data = call(settings, "GET", &url, None)?;
+        let Some(page) = data["rows"].as_array() else {
+            bail!("unexpected reply from the daemon");
+        };
+        rows.extend(page.iter().cloned());
+        before = data["next_before"].as_i64();
+        if before.is_none() || rows.len() >= args.limit as usize {
+            break;
+        }
     }
-    print(&data, args.json, |r| match listing {
+    print(&Value::Array(rows), args.json, |r| match listing {
         Listing::Ledger => format!(
             "{}\t{}\t{}\t{}\t{:>+}\tbalance {}\t{}\t{}",
             text(&r["id"]),

@@ -2,6 +2,7 @@
 //! and disable, move between groups, import from CSV, delete.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use super::{Done, Failure, OpsError};
 use crate::account::{Binding, Holding, Profile, ProfilePatch, Usage, UserChange};
@@ -10,7 +11,7 @@ use crate::codes::ECode;
 use crate::store::import::{self, check_name, check_password};
 use crate::store::{unix_now, Backend, StoreError, UserQuery, UserRecord};
 
-/// Largest page of [`list`].
+/// Largest page of [`list`] and of the billing lists.
 pub const MAX_PAGE: u32 = 1000;
 
 /// A new account (`POST /api/v1/users`, `turnstile user add`).
@@ -179,6 +180,8 @@ pub struct UserView {
     pub bindings: Vec<Binding>,
     /// Products held.
     pub products: Vec<String>,
+    /// Each product instance's balance (产品余额), fen; the wallet is `balance_fen`.
+    pub product_balances: BTreeMap<String, i64>,
 }
 
 impl From<UserRecord> for UserView {
@@ -190,6 +193,11 @@ impl From<UserRecord> for UserView {
             updated_at: u.updated_at,
             profile: u.profile,
             bindings: u.bindings,
+            product_balances: u
+                .holdings
+                .iter()
+                .map(|h| (h.product.clone(), h.balance_fen))
+                .collect(),
             products: u.holdings.into_iter().map(|h| h.product).collect(),
         }
     }

@@ -131,6 +131,8 @@ pub struct LogEntry {
 /// One settled cycle (结算清单).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SettlementRecord {
+    /// Row id (0 before it is written).
+    pub id: i64,
     /// User name.
     pub user: String,
     /// Product.
@@ -329,18 +331,28 @@ pub trait BillingStore: Send + Sync {
     /// Deletes packages expired at `now`, logging E7014 per user in the same transaction;
     /// returns (user, packages deleted).
     async fn delete_expired_packages(&self, now: i64) -> Result<Vec<(String, u64)>, StoreError>;
-    /// Ledger entries, newest first: of one user or everyone, at most `limit`.
-    async fn ledger(&self, user: Option<&str>, limit: u32) -> Result<Vec<LedgerEntry>, StoreError>;
-    /// Settlement records, newest first.
+    /// A page of ledger entries, newest first, and how many match in all.
+    async fn ledger(&self, page: &ListPage) -> Result<(u64, Vec<LedgerEntry>), StoreError>;
+    /// A page of settlement records, newest first, and how many match in all.
     async fn settlements(
         &self,
-        user: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<SettlementRecord>, StoreError>;
-    /// Settlement log lines, newest first.
-    async fn settlement_log(
-        &self,
-        user: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<LogEntry>, StoreError>;
+        page: &ListPage,
+    ) -> Result<(u64, Vec<SettlementRecord>), StoreError>;
+    /// A page of settlement log lines, newest first, and how many match in all.
+    async fn settlement_log(&self, page: &ListPage) -> Result<(u64, Vec<LogEntry>), StoreError>;
+}
+
+/// Which rows of a billing list (ledger, settlements, settlement log), newest first:
+/// those of one user or everyone, with an id below `before` (keyset paging: a late page
+/// costs what the first does), skipping `offset`, at most `limit`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListPage {
+    /// One user's rows only.
+    pub user: Option<String>,
+    /// Rows with an id below this one only (the last id of the page before).
+    pub before: Option<i64>,
+    /// Rows skipped first.
+    pub offset: u64,
+    /// Most rows.
+    pub limit: u32,
 }

@@ -13,9 +13,9 @@ use super::rows::{
 use super::{begin_write, Db, DbRow, SqlStore};
 use crate::account::{Holding, Usage};
 use crate::store::billing::{
-    Account, BillingStore, DueInstance, InstanceOutcome, LedgerEntry, LedgerKind, LogEntry,
-    MoneyPlan, MoneyWrite, PackageRecord, Refusal, SettleFailure, SettlePlan, SettleScope,
-    SettleStep, SettledBatch, SettlementRecord,
+    Account, BillingStore, DueInstance, InstanceOutcome, LedgerEntry, LedgerKind, ListPage,
+    LogEntry, MoneyPlan, MoneyWrite, PackageRecord, Refusal, SettleFailure, SettlePlan,
+    SettleScope, SettleStep, SettledBatch, SettlementRecord,
 };
 use crate::store::{Entity, StoreError, ALL_KEYS};
 
@@ -94,6 +94,7 @@ fn log_from_row(row: &DbRow) -> Result<LogEntry, StoreError> {
 fn settlement_from_row(row: &DbRow) -> Result<SettlementRecord, StoreError> {
     let code: i64 = row.try_get("code")?;
     Ok(SettlementRecord {
+        id: row.try_get("id")?,
         user: row.try_get("user_name")?,
         product: row.try_get("product")?,
         cycle_start: row.try_get("cycle_start")?,
@@ -586,55 +587,37 @@ impl BillingStore for SqlStore {
         Ok(deleted)
     }
 
-    async fn ledger(&self, user: Option<&str>, limit: u32) -> Result<Vec<LedgerEntry>, StoreError> {
-        sqlx::query(
-            "SELECT id, at, user_name, product, amount_fen, balance_fen, kind, ref, note \
-             FROM ledger WHERE $1 IS NULL OR user_name = $1 ORDER BY id DESC LIMIT $2",
-        )
-        .bind(user)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(ledger_from_row)
-        .collect()
+    async fn ledger(&self, page: &ListPage) -> Result<(u64, Vec<LedgerEntry>), StoreError> {
+        let columns = "id, at, user_name, product, amount_fen, balance_fen, kind, ref, note";
+        let (total, rows) = self.list_page("ledger", columns, page).await?;
+        Ok((
+            total,
+            rows.iter().map(ledger_from_row).collect::<Result<_, _>>()?,
+        ))
     }
 
     async fn settlements(
         &self,
-        user: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<SettlementRecord>, StoreError> {
-        sqlx::query(
-            "SELECT user_name, product, cycle_start, cycle_end, settled_at, used_secs, used_in, \
-             used_out, logins, fee_fen, usage_fen, charged_fen, balance_fen, code \
-             FROM settlements WHERE $1 IS NULL OR user_name = $1 ORDER BY id DESC LIMIT $2",
-        )
-        .bind(user)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(settlement_from_row)
-        .collect()
+        page: &ListPage,
+    ) -> Result<(u64, Vec<SettlementRecord>), StoreError> {
+        let columns = "id, user_name, product, cycle_start, cycle_end, settled_at, used_secs, \
+                       used_in, used_out, logins, fee_fen, usage_fen, charged_fen, balance_fen, code";
+        let (total, rows) = self.list_page("settlements", columns, page).await?;
+        Ok((
+            total,
+            rows.iter()
+                .map(settlement_from_row)
+                .collect::<Result<_, _>>()?,
+        ))
     }
 
-    async fn settlement_log(
-        &self,
-        user: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<LogEntry>, StoreError> {
-        sqlx::query(
-            "SELECT id, at, user_name, product, cycle_start, code, amount_fen, detail \
-             FROM settlement_log WHERE $1 IS NULL OR user_name = $1 ORDER BY id DESC LIMIT $2",
-        )
-        .bind(user)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(log_from_row)
-        .collect()
+    async fn settlement_log(&self, page: &ListPage) -> Result<(u64, Vec<LogEntry>), StoreError> {
+        let columns = "id, at, user_name, product, cycle_start, code, amount_fen, detail";
+        let (total, rows) = self.list_page("settlement_log", columns, page).await?;
+        Ok((
+            total,
+            rows.iter().map(log_from_row).collect::<Result<_, _>>()?,
+        ))
     }
 }
 
@@ -720,4 +703,38 @@ async fn read_account(
         holdings,
         packages,
     }))
+}
+
+impl SqlStore {
+    /// `page` of `table` (ledger, settlements, settlement_log: an `id` key and an index on
+    /// `(user_name, id)`), newest first, and how many rows its user filter matches. The
+    /// conditions are written only where they filter, so each query walks its index from
+    /// `before` down.
+    async fn list_page(
+        &self,
+        table: &str,
+        columns: &str,
+        page: &ListPage,
+    ) -> Result<(u64, Vec<DbRow>), StoreError> {
+        let mut count: QueryBuilder<Db> =
+            QueryBuilder::new(format!("SELECT COUNT(*) FROM {table}"));
+        if let Some(user) = &page.user {
+            count.push(" WHERE user_name = ").push_bind(user.as_str());
+        }
+        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        let mut rows: QueryBuilder<Db> =
+            QueryBuilder::new(format!("SELECT {columns} FROM {table} WHERE 1 = 1"));
+        if let Some(user) = &page.user {
+            rows.push(" AND user_name = ").push_bind(user.as_str());
+        }
+        if let Some(before) = page.before {
+            rows.push(" AND id < ").push_bind(before);
+        }
+        rows.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(page.limit))
+            .push(" OFFSET ")
+            .push_bind(i64::try_from(page.offset).unwrap_or(i64::MAX));
+        let rows = rows.build().fetch_all(&self.pool).await?;
+        Ok((u64::try_from(total).unwrap_or(0), rows))
+    }
 }
