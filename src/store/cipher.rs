@@ -96,15 +96,6 @@ pub fn make_data_dir(data_dir: &Path) -> Result<(), CipherError> {
 }
 
 impl Cipher {
-    /// Reads `<data_dir>/secret.key`, creating it (and the directory, mode 0700) with a
-    /// fresh random key if it does not exist yet.
-    pub fn open_or_create(data_dir: &Path) -> Result<Cipher, CipherError> {
-        match Cipher::load(data_dir)? {
-            Some(cipher) => Ok(cipher),
-            None => Cipher::create(data_dir),
-        }
-    }
-
     /// Reads `<data_dir>/secret.key`; None if there is no such file.
     pub fn load(data_dir: &Path) -> Result<Option<Cipher>, CipherError> {
         let path = key_path(data_dir);
@@ -204,7 +195,7 @@ mod tests {
     #[test]
     fn key_is_created_once_with_mode_0600_and_values_round_trip() {
         let dir = tempfile::tempdir().unwrap();
-        let a = Cipher::open_or_create(dir.path()).unwrap();
+        let a = Cipher::create(dir.path()).unwrap();
         let mode = std::fs::metadata(dir.path().join(KEY_FILE))
             .unwrap()
             .permissions()
@@ -212,13 +203,13 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         let sealed = a.seal("user:alice", b"correct horse");
         assert!(!sealed.windows(13).any(|w| w == b"correct horse"));
-        let b = Cipher::open_or_create(dir.path()).unwrap();
+        let b = Cipher::load(dir.path()).unwrap().unwrap();
         assert_eq!(b.open("user:alice", &sealed).unwrap(), b"correct horse");
         assert!(b.open("user:bob", &sealed).is_err());
         assert_eq!(a.fingerprint(), b.fingerprint());
         assert_eq!(a.fingerprint().len(), "sha256:".len() + 32);
         let other = tempfile::tempdir().unwrap();
-        let c = Cipher::open_or_create(other.path()).unwrap();
+        let c = Cipher::create(other.path()).unwrap();
         assert_ne!(a.fingerprint(), c.fingerprint());
     }
 
