@@ -9,6 +9,7 @@ use thiserror::Error;
 use tokio::sync::watch;
 
 use crate::admin::AdminState;
+use crate::auth::Service;
 use crate::billing::meter::Meter;
 use crate::billing::settle::Settler;
 use crate::clock::Zone;
@@ -18,10 +19,10 @@ use crate::directory::{Directory, DirectoryError};
 use crate::duty::Duty;
 use crate::radius::acct_server::{self, AcctContext};
 use crate::radius::backlog::AuthBacklog;
-use crate::radius::dynauth::DynAuthClient;
 use crate::radius::reply_cache::ReplyCache;
 use crate::radius::server::{AuthContext, AuthServer};
 use crate::reload::Reloader;
+use crate::session::dynauth::DynAuthClient;
 use crate::session::kick::Kicker;
 use crate::session::online::OnlineTable;
 use crate::session::tracker::{Journal, SessionTracker};
@@ -154,7 +155,7 @@ pub async fn serve(
         addr: acct_addr.to_string(),
         source,
     };
-    let acct_socket = crate::radius::socket::bind(acct_addr, settings.radius.recv_buffer_bytes)
+    let acct_socket = crate::udp_socket::bind(acct_addr, settings.radius.recv_buffer_bytes)
         .map_err(acct_bind_error)?;
     let acct_local = acct_socket.local_addr().map_err(acct_bind_error)?;
 
@@ -211,7 +212,7 @@ pub async fn serve(
             write(lock).await;
         }
     });
-    let ctx = Arc::new(AuthContext::new(
+    let service = Arc::new(Service::new(
         &settings,
         directory.clone(),
         online.clone(),
@@ -219,8 +220,9 @@ pub async fn serve(
         lockouts,
     ));
     for (user, until) in restored_locks {
-        ctx.authenticator.throttle.restore_lock(&user, until);
+        service.authenticator.throttle.restore_lock(&user, until);
     }
+    let ctx = Arc::new(AuthContext::new(&settings, service.clone()));
     let auth_backlog = Arc::new(AuthBacklog::new(server.receive_capacity()));
     let acct = tokio::spawn(acct_server::serve(
         acct_socket,
@@ -348,7 +350,7 @@ pub async fn serve(
         None => None,
         Some(addr) => {
             let state = Arc::new(crate::portal::server::PortalState {
-                auth: ctx.clone(),
+                auth: service.clone(),
                 kicker: kicker.clone(),
                 challenges: crate::portal::challenge::Challenges::new(Duration::from_secs(
                     settings.portal.challenge_secs,
@@ -377,7 +379,7 @@ pub async fn serve(
         config,
         settings.clone(),
         directory.clone(),
-        ctx.clone(),
+        service.clone(),
         log_filter,
     );
     let ctx_keep = ctx.clone();

@@ -6,16 +6,18 @@
 //! | --- | --- |
 //! | [`codes`] | the E-code catalog: every Srun code with its Chinese and English text |
 //! | [`config`] | typed settings from `config/turnstile.toml` and `TURNSTILE__…` variables |
-//! | [`radius`] | wire format, MD5/HMAC cryptography, NAS client table, reply cache, the auth and accounting listeners, vendor attributes, the DM/CoA client, UDP sockets with their receive buffers |
+//! | [`proto`] | wire formats, pure and fuzzable: the RADIUS packet view and builder, its MD5/HMAC cryptography, vendor attributes, Class, the DM/CoA codec; the Srun portal codec; JSONP |
+//! | [`radius`] | the RADIUS listeners: reply cache, the auth and accounting servers |
+//! | [`udp_socket`] | UDP sockets with their receive buffers, and the kernel's counters of them |
 //! | [`auth`] | the [`auth::authenticator::Authenticator`] RADIUS and the portal share: credential checks (PAP, CHAP), login history and [`auth::policy::evaluate`]: grant with limits, or refuse with a code |
 //! | [`account`] | what a user holds: profile, bindings, product instances |
 //! | [`catalog`] | groups, products, billing and control policies, blacklists, IP tables, system switches |
-//! | [`session`] | the online table, the accounting journal (group commit, rating), kicks, the sweeper, policy changes on live sessions |
+//! | [`session`] | the online table, the accounting journal (group commit, rating), kicks and the DM/CoA client that sends them, the sweeper, policy changes on live sessions |
 //! | [`billing`] | rating, the usage meter, where a user stands (quota, money), cycles, settlement, payments, packages |
 //! | [`ops`] | operator operations (users, catalog, NAS devices, tokens) with their E5xxx results, under the CLI and the API |
 //! | [`admin`] | the operator API over HTTP: envelope, tokens and roles, audit log, users, catalog, the device registry, sessions, billing, the OpenAPI document, the client the CLI uses |
-//! | [`portal`] | the Srun-compatible portal: codec (xencode, Srun base64, chksum, sign), JSONP, challenges, endpoints, the login page (HTML/CSS/JS in the binary) |
-//! | [`directory`] | the in-memory users, NAS clients and catalog that the packet path reads |
+//! | [`portal`] | the Srun-compatible portal: challenges, endpoints, the login page (HTML/CSS/JS in the binary) |
+//! | [`directory`] | the in-memory users, NAS client table and catalog that the packet path reads |
 //! | [`clock`] | the daemon's clock (shiftable for drills and tests) and time zones |
 //! | [`mac`], [`vendor`], [`address`] | small shared types: MAC addresses as NASes write them, NAS vendor dialects, address ranges |
 //! | [`store`] | the [`store::Store`] traits, one per concern (users, NAS, catalog, sessions, change log, billing, access, leases), and their two backends, SQLite (embedded) and PostgreSQL (cluster), sharing one set of queries (`store/sql/`); sealed secrets; CSV import |
@@ -32,7 +34,7 @@
 //!              batches: radius::batch) ─▶ directory:
 //!              │ client table ─▶ reply_cache   (unknown source: drop;
 //!              ▼                                 retransmission: resend cached reply)
-//!            radius::access ─ packet::Packet::parse,
+//!            radius::access ─ proto::radius::packet::Packet::parse,
 //!              Message-Authenticator check ─▶ policy::Request view ─▶
 //!              auth::authenticator ─▶ auth::policy::evaluate(request, user, catalog,
 //!              online counts, history, clock) ─▶ Decision::Accept(Grant) | Reject(ECode) ─▶ reply
@@ -50,7 +52,7 @@
 //!            billing::meter in memory) ─▶ Accounting-Response
 //! other nodes' notices ─▶ session::tracker reads those sessions again into memory
 //! sweeper (billing::standing: quota E3001, money E3004) / admin API ─▶ session::kick ─▶
-//!            radius::dynauth ─▶ NAS:3799 ─▶ ACK ─▶ tracker
+//!            session::dynauth (proto::radius::dynauth) ─▶ NAS:3799 ─▶ ACK ─▶ tracker
 //! ```
 //!
 //! # How settlement flows
@@ -68,9 +70,9 @@
 //! ```text
 //! browser / script ─HTTP─▶ portal::server: get_challenge (portal::challenge) ─▶
 //!            srun_portal?action=login: rate limit, challenge taken, info decoded and
-//!            chksum checked (portal::srun_codec) ─▶ auth::authenticator (interface
+//!            chksum checked (proto::srun) ─▶ auth::authenticator (interface
 //!            "portal") ─▶ [CoA activation on the ac_id's NAS: session::kick] ─▶
-//!            session::tracker (a session::event, NAS "portal") ─▶ JSONP reply (portal::jsonp)
+//!            session::tracker (a session::event, NAS "portal") ─▶ JSONP reply (proto::jsonp)
 //! logout / rad_user_dm / kick ─▶ session::kick::Kicker::end_portal ─▶ tracker
 //! ```
 //!
@@ -82,6 +84,27 @@
 //!            (one transaction, with its change-log entry) ─▶ directory::Directory::follow
 //!            applies it to memory within one sync interval
 //! ```
+//!
+//! # Layers
+//!
+//! From the top down. A module imports only its own layer's siblings and what lies
+//! below; a type two layers need moves down. `tests/layers.rs` reads this table and
+//! checks every `crate::` and `super::` path of the library against it.
+//!
+//! | layer | modules |
+//! | --- | --- |
+//! | composition root | `daemon` |
+//! | front doors | `radius`, `portal`, `admin`, `reload` |
+//! | sessions | `session` |
+//! | login | `auth` |
+//! | money and operator rules | `billing`, `ops` |
+//! | memory views and plumbing | `directory`, `duty`, `http_listener`, `telemetry`, `udp_socket` |
+//! | persistence | `store` |
+//! | data types | `account`, `catalog`, `config` |
+//! | wire formats | `proto` |
+//! | small shared types | `codes`, `clock`, `mac`, `vendor`, `address` |
+//!
+//! The binaries (`main`, `cli/`, `bin/`) stand above them all.
 
 pub mod account;
 pub mod address;
@@ -99,9 +122,11 @@ pub mod http_listener;
 pub mod mac;
 pub mod ops;
 pub mod portal;
+pub mod proto;
 pub mod radius;
 pub mod reload;
 pub mod session;
 pub mod store;
 pub mod telemetry;
+pub mod udp_socket;
 pub mod vendor;

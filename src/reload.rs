@@ -15,9 +15,9 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use crate::auth::Service;
 use crate::config::{ConfigError, Settings};
 use crate::directory::{Directory, DirectoryError};
-use crate::radius::server::AuthContext;
 use crate::telemetry::LogFilter;
 
 /// Why a reload changed nothing.
@@ -45,7 +45,7 @@ pub struct Reloader {
     path: PathBuf,
     running: Mutex<Settings>,
     directory: Arc<Directory>,
-    auth: Arc<AuthContext>,
+    auth: Arc<Service>,
     log_filter: Option<LogFilter>,
 }
 
@@ -55,7 +55,7 @@ impl Reloader {
         path: PathBuf,
         running: Settings,
         directory: Arc<Directory>,
-        auth: Arc<AuthContext>,
+        auth: Arc<Service>,
         log_filter: Option<LogFilter>,
     ) -> Reloader {
         Reloader {

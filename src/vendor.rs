@@ -1,5 +1,5 @@
 //! NAS vendors: the attribute dialects a NAS client can be configured with. How each is
-//! written on the wire is `radius::vendor`'s business.
+//! written on the wire is `proto::radius::vendor`'s business.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

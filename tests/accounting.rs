@@ -12,8 +12,8 @@ use radius::core::rfc2866::{
 use radius::core::rfc2869::{ACCT_OUTPUT_GIGAWORDS_TYPE, NAS_PORT_ID_TYPE};
 use std::net::UdpSocket;
 use std::time::Duration;
-use turnstile::radius::crypto::SharedSecret;
-use turnstile::radius::packet::PacketBuilder;
+use turnstile::proto::radius::crypto::SharedSecret;
+use turnstile::proto::radius::packet::PacketBuilder;
 
 #[test]
 fn kill_9_loses_no_acknowledged_start() {
@@ -218,7 +218,7 @@ fn message_authenticator_in_accounting_is_checked_when_present() {
             // the Message-Authenticator is wrong.
             bytes[22] ^= 0xff;
             bytes[4..20].fill(0);
-            let auth = turnstile::radius::crypto::response_authenticator(
+            let auth = turnstile::proto::radius::crypto::response_authenticator(
                 &bytes,
                 common::SECRET.as_bytes(),
             );

@@ -696,7 +696,7 @@ fn packages_are_bought_reserved_and_deleted_when_expired() {
 
 #[test]
 fn a_plan_change_reaches_live_sessions_by_coa_or_dm() {
-    use turnstile::radius::packet::Packet;
+    use turnstile::proto::radius::packet::Packet;
     let sim = NasSim::start("127.0.0.6", Answer::Ack);
     let d = daemon("0", &sim.client_entry("sim-nas", "huawei"), &[]);
     let mut acct_nas = Nas::accounting("127.0.0.6", &d);

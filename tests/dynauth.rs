@@ -11,7 +11,7 @@ use radius::core::rfc2865::{NAS_IP_ADDRESS_TYPE, USER_NAME_TYPE, VENDOR_SPECIFIC
 use radius::core::rfc2866::ACCT_SESSION_ID_TYPE;
 use radius::core::rfc2869::EVENT_TIMESTAMP_TYPE;
 use std::time::{Duration, Instant};
-use turnstile::radius::packet::Packet;
+use turnstile::proto::radius::packet::Packet;
 
 /// A daemon whose NAS at 127.0.0.6 takes DM/CoA on the simulator's port.
 fn setup(answer: Answer, vendor: &str, env: &[(&str, &str)]) -> (Daemon, NasSim, Nas) {

@@ -11,8 +11,8 @@ use radius::core::rfc2866::{
 };
 use serde_json::Value;
 use turnstile::portal::query_escape;
-use turnstile::portal::srun_codec::{client_login, dm_sign, hmac_md5_hex};
-use turnstile::radius::packet::Packet;
+use turnstile::proto::radius::packet::Packet;
+use turnstile::proto::srun::{client_login, dm_sign, hmac_md5_hex};
 
 /// One GET to the portal: (status, headers, body).
 fn get(d: &Daemon, path: &str) -> (u16, String, String) {

@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use turnstile::portal::srun_codec::{client_login, hmac_md5_hex};
+use turnstile::proto::srun::{client_login, hmac_md5_hex};
 
 /// One exchange with chromedriver; the reply's JSON `value`.
 fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> Value {

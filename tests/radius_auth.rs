@@ -168,8 +168,8 @@ impl PacketRewrite {
     fn resign(r: &common::Request, nas: &Nas) -> common::Request {
         let mut bytes = r.bytes.clone();
         bytes[22..38].fill(0);
-        let secret = turnstile::radius::crypto::SharedSecret::new(&nas.secret);
-        let mac = turnstile::radius::crypto::message_authenticator(&secret, &bytes);
+        let secret = turnstile::proto::radius::crypto::SharedSecret::new(&nas.secret);
+        let mac = turnstile::proto::radius::crypto::message_authenticator(&secret, &bytes);
         bytes[22..38].copy_from_slice(&mac);
         common::Request {
             bytes,

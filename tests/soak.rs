@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use turnstile::portal::query_escape;
-use turnstile::portal::srun_codec::{client_login, hmac_md5_hex};
+use turnstile::proto::srun::{client_login, hmac_md5_hex};
 
 /// One tick of traffic every this often.
 const TICK: Duration = Duration::from_millis(100);

@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::OnceLock;
 use turnstile::radius::access::handle;
-use turnstile::radius::crypto::verify_response;
+use turnstile::proto::radius::crypto::verify_response;
 
 #[path = "../fixture/mod.rs"]
 mod fixture;
@@ -19,11 +19,11 @@ fn context() -> &'static fixture::Fixture {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let ctx = &context().ctx;
-    let clients = ctx.directory.clients();
+    let service = &context().service;
+    let clients = service.directory.clients();
     let source = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let client = clients.lookup(source).expect("the fuzz NAS").clone();
-    if let Ok(reply) = handle(data, &client, source, ctx) {
+    if let Ok(reply) = handle(data, &client, source, service) {
         let authenticator: [u8; 16] = data[4..20].try_into().expect("a parsed header");
         assert!(verify_response(
             &reply.bytes,

@@ -4,8 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use turnstile::radius::accounting::{parse, response};
-use turnstile::radius::clients::NasClient;
-use turnstile::radius::crypto::verify_response;
+use turnstile::directory::clients::NasClient;
+use turnstile::proto::radius::crypto::verify_response;
 use turnstile::vendor::Vendor;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use turnstile::radius::crypto::verify_response;
+use turnstile::proto::radius::crypto::verify_response;
 
 fuzz_target!(|data: &[u8]| {
     let request_authenticator = [7u8; 16];

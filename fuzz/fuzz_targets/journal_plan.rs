@@ -8,9 +8,9 @@
 use libfuzzer_sys::fuzz_target;
 use std::collections::HashMap;
 use turnstile::radius::accounting::parse;
-use turnstile::radius::clients::NasClient;
-use turnstile::radius::crypto::SharedSecret;
-use turnstile::radius::packet::PacketBuilder;
+use turnstile::directory::clients::NasClient;
+use turnstile::proto::radius::crypto::SharedSecret;
+use turnstile::proto::radius::packet::PacketBuilder;
 use turnstile::session::tracker::fuzzing::{Step, Store};
 use turnstile::store::{OnlineChange, OnlineRecord};
 use turnstile::vendor::Vendor;

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use turnstile::portal::jsonp::{callback_allowed, wrap};
+use turnstile::proto::jsonp::{callback_allowed, wrap};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(name) = std::str::from_utf8(data) else {

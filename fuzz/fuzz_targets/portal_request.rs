@@ -17,8 +17,8 @@ use tower::ServiceExt;
 use turnstile::portal::challenge::Challenges;
 use turnstile::portal::rate::LoginRate;
 use turnstile::portal::server::{router, PortalState};
-use turnstile::portal::srun_codec::client_login;
-use turnstile::radius::dynauth::DynAuthClient;
+use turnstile::proto::srun::client_login;
+use turnstile::session::dynauth::DynAuthClient;
 use turnstile::session::kick::Kicker;
 use turnstile::session::tracker::{Journal, SessionTracker};
 
@@ -69,7 +69,7 @@ fn portal() -> &'static Portal {
                 activation: settings.portal.activation.clone(),
             });
             router(Arc::new(PortalState {
-                auth: fixture.ctx.clone(),
+                auth: fixture.service.clone(),
                 kicker,
                 challenges: Challenges::new(Duration::from_secs(settings.portal.challenge_secs)),
                 ac_ids: settings.portal.ac_ids.clone(),

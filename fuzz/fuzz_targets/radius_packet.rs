@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use turnstile::radius::packet::Packet;
+use turnstile::proto::radius::packet::Packet;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(packet) = Packet::parse(data) else {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use turnstile::portal::srun_codec::{
+use turnstile::proto::srun::{
     base64_decode, base64_encode, decode_info, encode_info, xdecode, xencode,
 };
 

@@ -2,6 +2,8 @@
 
 use md5::{Digest, Md5};
 
+use crate::proto::radius::crypto::constant_time_eq;
+
 /// How a request proves the password.
 #[derive(Debug)]
 pub enum Credentials<'a> {
@@ -42,11 +44,6 @@ pub fn chap_response(ident: u8, password: &[u8], challenge: &[u8]) -> [u8; 16] {
     md5.update(password);
     md5.update(challenge);
     md5.finalize().into()
-}
-
-/// Compares two byte strings in time independent of where they differ.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -2,14 +2,17 @@
 //! get online, with what limits? [`policy::evaluate`] decides; it is a pure function, so
 //! every refusal code is testable in microseconds. The other modules read what a request
 //! carries ([`nas_port`], [`credentials`]; MAC addresses are [`crate::mac`]) or
-//! remember recent logins ([`throttle`]). [`authenticator`] is the service RADIUS and the
-//! portal both call: request view ─▶ credentials ─▶ `evaluate` ─▶ note.
+//! remember recent logins ([`throttle`]). [`authenticator`] is what RADIUS and the portal
+//! both call (request view ─▶ credentials ─▶ `evaluate` ─▶ note), held in the one login
+//! [`Service`] of every front door.
 
 pub mod authenticator;
 pub mod credentials;
 pub mod nas_port;
 pub mod policy;
+pub mod service;
 pub mod throttle;
 
 pub use credentials::Credentials;
 pub use policy::{evaluate, Decision, Grant};
+pub use service::Service;

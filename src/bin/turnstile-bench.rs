@@ -27,8 +27,8 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use turnstile::radius::crypto::{hide_password, verify_response, SharedSecret};
-use turnstile::radius::packet::{Packet, PacketBuilder};
+use turnstile::proto::radius::crypto::{hide_password, verify_response, SharedSecret};
+use turnstile::proto::radius::packet::{Packet, PacketBuilder};
 
 #[derive(Parser, Clone)]
 #[command(about = "RADIUS Access-Request load generator")]
@@ -173,7 +173,7 @@ fn run_portal_client(
     stop: Arc<AtomicBool>,
 ) -> Tally {
     use turnstile::portal::query_escape;
-    use turnstile::portal::srun_codec::{client_login, hmac_md5_hex};
+    use turnstile::proto::srun::{client_login, hmac_md5_hex};
     let mut tally = Tally::default();
     let host = opts.server.to_string();
     let mut n = 0u32;

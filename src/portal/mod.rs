@@ -1,17 +1,15 @@
-//! The Srun-compatible portal. [`srun_codec`] holds the protocol's algorithms (the
-//! `xencode` cipher, its base64 alphabet, `chksum`, the signed-logout `sign`);
-//! [`jsonp`] frames replies; [`challenge`] keeps login challenges; [`rate`] limits login
+//! The Srun-compatible portal. Its wire format (the `xencode` cipher, its base64
+//! alphabet, `chksum`, the signed-logout `sign`, JSONP framing) is in
+//! [`crate::proto::srun`] and [`crate::proto::jsonp`]; [`challenge`] keeps login challenges; [`rate`] limits login
 //! attempts per address, and [`address_lock`] lets one login per address run at a
 //! time; [`server`] serves the `/cgi-bin/*` API, and [`page`] the login
 //! page with its script, which speaks the same API.
 
 pub mod address_lock;
 pub mod challenge;
-pub mod jsonp;
 pub mod page;
 pub mod rate;
 pub mod server;
-pub mod srun_codec;
 
 /// Percent-encodes a query value: RFC 3986 unreserved characters stay, every other byte
 /// becomes `%XX` (the `info` value carries `+`, `/` and `=`).

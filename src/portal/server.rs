@@ -16,14 +16,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::challenge::Challenges;
-use super::jsonp::{callback_allowed, wrap, Fields};
-use super::srun_codec::{chksum, decode_info, dm_sign, Signed};
 use crate::account::Interface;
 use crate::auth::nas_port::Vlans;
 use crate::auth::policy::{NasIdentity, Request};
+use crate::auth::Service;
 use crate::auth::{Credentials, Decision};
 use crate::codes::{ECode, Lang};
-use crate::radius::server::AuthContext;
+use crate::proto::jsonp::{callback_allowed, wrap, Fields};
+use crate::proto::srun::{chksum, decode_info, dm_sign, Signed};
 use crate::session::event::{AccountingEvent, AcctStatus};
 use crate::session::kick::{KickMode, KickSource, Kicker};
 use crate::store::unix_now;
@@ -36,9 +36,10 @@ const BAS_TIMEOUT: &str = "INFO failed, BAS respond timeout.";
 
 /// What the handlers share.
 pub struct PortalState {
-    /// Directory, login history, online table, language.
-    pub auth: Arc<AuthContext>,
-    /// Records portal sessions, ends them, and switches their service on a NAS.
+    /// The login service: directory, login history, language.
+    pub auth: Arc<Service>,
+    /// The online table; records portal sessions, ends them, and switches their service
+    /// on a NAS.
     pub kicker: Arc<Kicker>,
     /// Live challenges.
     pub challenges: Challenges,
@@ -250,7 +251,7 @@ async fn login(state: &PortalState, client: IpAddr, p: &Params) -> Response {
     }
     let username = param(p, "username");
     let _held = state.logins.hold(ip).await;
-    if !state.auth.online.with_ip(ip).is_empty() {
+    if !state.kicker.online.with_ip(ip).is_empty() {
         // Real portals answer this before looking at the password.
         let fields = base(client, ip, "ok")
             .set("suc_msg", "ip_already_online_error")
@@ -413,7 +414,7 @@ enum Logout {
 /// `ip` itself, RADIUS sessions by Disconnect-Request to their NAS. (Srun logs out any
 /// address without authentication; a stranger's RADIUS session is not ours to offer.)
 async fn log_out(state: &PortalState, client: IpAddr, ip: IpAddr, cause: ECode) -> Logout {
-    let mut keys = state.auth.online.with_ip(ip);
+    let mut keys = state.kicker.online.with_ip(ip);
     if client != ip {
         keys.retain(|k| &*k.nas == PORTAL_NAS);
     }
@@ -467,10 +468,10 @@ async fn rad_user_info(
 ) -> Response {
     let client = source.ip();
     let ip = online_ip(&p, client);
-    let keys = state.auth.online.with_ip(ip);
+    let keys = state.kicker.online.with_ip(ip);
     // A NAS's own accounting for the address knows its traffic; a portal session does not.
     let key = keys.iter().find(|k| &*k.nas != PORTAL_NAS).or(keys.first());
-    let session = key.and_then(|k| state.auth.online.get(k));
+    let session = key.and_then(|k| state.kicker.online.get(k));
     let Some(s) = session else {
         return respond(
             &p,
@@ -505,7 +506,7 @@ async fn rad_user_info(
         .set("products_id", "")
         .set(
             "online_device_total",
-            state.auth.online.counts(&r.user).user.to_string(),
+            state.kicker.online.counts(&r.user).user.to_string(),
         )
         .set("ServerFlag", 0)
         .set("sysver", env!("CARGO_PKG_VERSION"));
@@ -642,7 +643,7 @@ mod checklist {
         let t = "e6843f26b8544327a3a25978dd3c5f89e6b745df1732993b88fe082c13a34cb9";
         let read_at = |json: &str, user: &str, ac: &str, ip: &str| {
             let q = query(&[("username", user), ("ac_id", ac), ("ip", ip)]);
-            read_info(&super::super::srun_codec::encode_info(json, t), t, &q)
+            read_info(&crate::proto::srun::encode_info(json, t), t, &q)
         };
         let read = |json: &str, user: &str, ac: &str| read_at(json, user, ac, "");
         let forms = [

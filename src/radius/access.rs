@@ -11,17 +11,16 @@ use radius::core::rfc2865::{
 use radius::core::rfc2869::{ACCT_INTERIM_INTERVAL_TYPE, EAP_MESSAGE_TYPE, NAS_PORT_ID_TYPE};
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::class::SessionClass;
-use super::clients::NasClient;
-use super::crypto::{unhide_password, verify_message_authenticator};
-use super::packet::{MalformedPacket, Packet, PacketBuilder, PacketTooLarge};
-use super::server::AuthContext;
 use crate::account::Interface;
 use crate::auth::nas_port::Vlans;
 use crate::auth::policy::{Grant, NasIdentity, Request};
-use crate::auth::{Credentials, Decision};
+use crate::auth::{Credentials, Decision, Service};
 use crate::codes::ECode;
+use crate::directory::clients::NasClient;
 use crate::mac::MacAddr;
+use crate::proto::radius::class::SessionClass;
+use crate::proto::radius::crypto::{unhide_password, verify_message_authenticator};
+use crate::proto::radius::packet::{MalformedPacket, Packet, PacketBuilder, PacketTooLarge};
 
 /// Why a request is dropped without an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +80,7 @@ pub fn handle(
     datagram: &[u8],
     client: &NasClient,
     source: IpAddr,
-    ctx: &AuthContext,
+    service: &Service,
 ) -> Result<Reply, Discard> {
     let packet = Packet::parse(datagram).map_err(Discard::Malformed)?;
     let code = packet.code();
@@ -112,13 +111,13 @@ pub fn handle(
         .map(String::from_utf8_lossy)
         .unwrap_or_default()
         .into_owned();
-    let decision = decide(&packet, client, source, ctx, &user)?;
+    let decision = decide(&packet, client, source, service, &user)?;
     let bytes = match &decision {
         Decision::Accept(grant) => reply(&packet, Code::AccessAccept, client, |b| {
             grant_attributes(b, grant, &user, client)
         })?,
         Decision::Reject(code) => {
-            let message = code.wire(ctx.lang);
+            let message = code.wire(service.lang);
             reply(&packet, Code::AccessReject, client, |mut b| {
                 for part in split_utf8(message.as_bytes(), 253) {
                     b = b.attribute(REPLY_MESSAGE_TYPE, part)?;
@@ -166,7 +165,7 @@ fn decide(
     packet: &Packet<'_>,
     client: &NasClient,
     source: IpAddr,
-    ctx: &AuthContext,
+    service: &Service,
     user: &str,
 ) -> Result<Decision, Discard> {
     let authenticator = packet.authenticator();
@@ -215,7 +214,7 @@ fn decide(
         nas_port_id: text(NAS_PORT_ID_TYPE),
         vlans: nas_port_id.map(Vlans::from_nas_port_id).unwrap_or_default(),
     };
-    Ok(ctx.authenticator.authenticate(user, &request))
+    Ok(service.authenticator.authenticate(user, &request))
 }
 
 /// Builds a reply: Message-Authenticator first, then what `body` adds, then the request's

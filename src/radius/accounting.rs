@@ -17,10 +17,10 @@ use radius::core::rfc2869::{
 use std::net::Ipv4Addr;
 
 use super::access::Discard;
-use super::class::SessionClass;
-use super::clients::NasClient;
-use super::crypto::{verify_message_authenticator, verify_signed_request};
-use super::packet::{Packet, PacketBuilder};
+use crate::directory::clients::NasClient;
+use crate::proto::radius::class::SessionClass;
+use crate::proto::radius::crypto::{verify_message_authenticator, verify_signed_request};
+use crate::proto::radius::packet::{Packet, PacketBuilder};
 use crate::session::event::{AccountingEvent, AcctStatus};
 
 /// Validates an Accounting-Request from `client` and reads it.

@@ -16,10 +16,10 @@ use super::access::Discard;
 use super::accounting;
 use super::backlog::AuthBacklog;
 use super::batch::{Received, Replies, BATCH};
-use super::clients::NasClient;
-use super::packet::HEADER_LEN;
 use super::reply_cache::{Lookup, ReplyCache, RequestKey};
+use crate::directory::clients::NasClient;
 use crate::directory::Directory;
+use crate::proto::radius::packet::HEADER_LEN;
 use crate::session::event::AcctStatus;
 use crate::session::tracker::{Queued, SessionTracker, TrackerError};
 
@@ -131,7 +131,7 @@ async fn export_socket_stats(socket: Arc<UdpSocket>, mut shutdown: watch::Receiv
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
-        if let Some(stats) = super::socket::socket_stats(port) {
+        if let Some(stats) = crate::udp_socket::socket_stats(port) {
             overflow.absolute(stats.drops);
             metrics::gauge!("turnstile_accounting_socket_queue_bytes")
                 .set(stats.queued_bytes as f64);

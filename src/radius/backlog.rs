@@ -9,7 +9,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use super::socket::SocketStats;
+use crate::udp_socket::SocketStats;
 
 /// The authentication backlog, as last sampled from the kernel.
 #[derive(Debug)]

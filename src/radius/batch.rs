@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use socket2::SockAddr;
 
-use super::packet::MAX_PACKET_LEN;
+use crate::proto::radius::packet::MAX_PACKET_LEN;
 
 /// Datagrams taken by one call.
 pub const BATCH: usize = 32;

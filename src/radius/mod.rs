@@ -1,18 +1,11 @@
-//! RADIUS: the wire format, its cryptography, the NAS client table, the reply cache and
-//! the authentication and accounting listeners (accounting yielding to authentication when
-//! it falls behind), and the UDP sockets they read from.
+//! The RADIUS listeners: the reply cache and the authentication and accounting servers
+//! (accounting yielding to authentication when it falls behind). The wire format is in
+//! [`crate::proto::radius`], the NAS client table in [`crate::directory::clients`].
 
 pub mod access;
 pub mod accounting;
 pub mod acct_server;
 pub mod backlog;
 pub mod batch;
-pub mod class;
-pub mod clients;
-pub mod crypto;
-pub mod dynauth;
-pub mod packet;
 pub mod reply_cache;
 pub mod server;
-pub mod socket;
-pub mod vendor;

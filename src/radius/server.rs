@@ -16,22 +16,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::UnboundedSender;
 
 use super::access::{self, Discard};
 use super::backlog::AuthBacklog;
 use super::batch::{Received, Replies};
-use super::packet::HEADER_LEN;
 use super::reply_cache::{Lookup, ReplyCache, RequestKey};
-use super::socket::socket_stats;
-use crate::auth::authenticator::Authenticator;
-use crate::auth::throttle::Throttle;
-use crate::billing::meter::Meter;
-use crate::codes::Lang;
+use crate::auth::Service;
 use crate::config::Settings;
 use crate::directory::Directory;
-use crate::session::online::OnlineTable;
+use crate::proto::radius::packet::HEADER_LEN;
 use crate::telemetry::RadiusMetrics;
+use crate::udp_socket::socket_stats;
 use radius::core::code::Code;
 
 /// How often an idle worker looks at the stop flag.
@@ -41,46 +36,27 @@ const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// surge of logins, and resumes after it.
 const SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 
-/// What the workers share.
+/// What the workers share: the login service they hand each request to, and the
+/// listener's own reply cache and counters.
 pub struct AuthContext {
+    /// Checks credentials and decides.
+    pub service: Arc<Service>,
     /// Users and NAS clients.
     pub directory: Arc<Directory>,
     /// Replies of recent requests.
     pub cache: ReplyCache,
-    /// Language of Reply-Message.
-    pub lang: Lang,
     /// Hot-path counters.
     pub metrics: RadiusMetrics,
-    /// Sessions online (the portal reads them by address).
-    pub online: Arc<OnlineTable>,
-    /// Checks credentials and decides, for RADIUS and the portal.
-    pub authenticator: Authenticator,
 }
 
 impl AuthContext {
-    /// The context `settings` describe, over the daemon's `directory`, online table and
-    /// meter; new lockouts are sent to `lockouts` to be stored.
-    pub fn new(
-        settings: &Settings,
-        directory: Arc<Directory>,
-        online: Arc<OnlineTable>,
-        meter: Arc<Meter>,
-        lockouts: UnboundedSender<(Box<str>, i64)>,
-    ) -> AuthContext {
+    /// The listener's context for `service`, with the reply cache `settings` size.
+    pub fn new(settings: &Settings, service: Arc<Service>) -> AuthContext {
         AuthContext {
-            directory: directory.clone(),
+            directory: service.directory.clone(),
+            service,
             cache: ReplyCache::for_settings(&settings.radius),
-            lang: settings.general.language,
             metrics: RadiusMetrics::default(),
-            online: online.clone(),
-            authenticator: Authenticator {
-                directory,
-                throttle: Throttle::new(settings.policy),
-                sessions: online,
-                lockouts,
-                meter,
-                default_interim_secs: settings.sessions.default_interim_secs,
-            },
         }
     }
 }
@@ -98,7 +74,7 @@ pub struct AuthWorkers {
 }
 
 fn reuseport_socket(addr: SocketAddr, recv_buffer: usize) -> io::Result<UdpSocket> {
-    let socket = super::socket::open(addr, recv_buffer, true)?;
+    let socket = crate::udp_socket::open(addr, recv_buffer, true)?;
     socket.set_read_timeout(Some(POLL_INTERVAL))?;
     Ok(socket.into())
 }
@@ -226,7 +202,7 @@ fn handle_datagram(ctx: &AuthContext, datagram: &[u8], source: SocketAddr) -> Op
             }
         }
     }
-    match access::handle(datagram, client, source.ip(), ctx) {
+    match access::handle(datagram, client, source.ip(), &ctx.service) {
         Ok(reply) => {
             let bytes: Arc<[u8]> = reply.bytes.into();
             if let Some(key) = &key {
@@ -292,7 +268,10 @@ async fn upkeep(
             // Freed here, on a blocking thread, not on a packet path.
             let old = ctx.cache.rotate();
             tokio::task::spawn_blocking(move || drop(old));
-            ctx.authenticator.throttle.prune(crate::store::unix_now());
+            ctx.service
+                .authenticator
+                .throttle
+                .prune(crate::store::unix_now());
         }
         metrics::gauge!("turnstile_reply_cache_entries").set(ctx.cache.len() as f64);
         let Some(stats) = socket_stats(port) else {

@@ -8,13 +8,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::dynauth::DynAuthClient;
 use super::online::{OnlineTable, SessionKey};
 use super::tracker::SessionTracker;
 use super::PORTAL_NAS;
 use crate::codes::ECode;
 use crate::config::PortalActivation;
 use crate::directory::Directory;
-use crate::radius::dynauth::{Action, DynAuthClient, Outcome, SessionRef, SESSION_NOT_FOUND};
+use crate::proto::radius::dynauth::{Action, Outcome, SessionRef, SESSION_NOT_FOUND};
 use crate::store::unix_now;
 
 /// How to take a session down.
@@ -342,7 +343,7 @@ impl Kicker {
         nas: &str,
     ) -> Option<(
         SocketAddr,
-        crate::radius::crypto::SharedSecret,
+        crate::proto::radius::crypto::SharedSecret,
         crate::vendor::Vendor,
     )> {
         let clients = self.directory.clients();

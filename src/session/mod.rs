@@ -3,6 +3,7 @@
 //! recorded on the session they end. [`event::AccountingEvent`] is what the tracker takes,
 //! from a NAS or from the portal.
 
+pub mod dynauth;
 pub mod event;
 pub mod kick;
 pub mod online;

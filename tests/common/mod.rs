@@ -17,10 +17,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use turnstile::auth::credentials::chap_response;
-use turnstile::radius::crypto::{
+use turnstile::proto::radius::crypto::{
     hide_password, verify_message_authenticator, verify_response, SharedSecret,
 };
-use turnstile::radius::packet::{Packet, PacketBuilder};
+use turnstile::proto::radius::packet::{Packet, PacketBuilder};
 
 /// Shared secret of the test NAS clients.
 pub const SECRET: &str = "s3cret-test";
@@ -884,8 +884,10 @@ impl NasSim {
                     continue;
                 };
                 // The request authenticator: MD5 over the packet with a zero one (RFC 5176).
-                if !turnstile::radius::crypto::verify_signed_request(&bytes, SECRET.as_bytes())
-                    || verify_message_authenticator(&bytes, &[0; 16], &secret) != Some(true)
+                if !turnstile::proto::radius::crypto::verify_signed_request(
+                    &bytes,
+                    SECRET.as_bytes(),
+                ) || verify_message_authenticator(&bytes, &[0; 16], &secret) != Some(true)
                 {
                     continue;
                 }

@@ -1,7 +1,9 @@
 //! The in-memory view of the store that the packet path reads: users by name, the NAS
 //! client table and the policy [`Catalog`]. It follows the store's change log, so changes made with the CLI
 //! (or by another node) arrive within one sync interval, with no database read per
-//! packet.
+//! packet. [`clients`] is the NAS client table.
+
+pub mod clients;
 
 use arc_swap::{ArcSwap, Guard};
 use dashmap::DashMap;
@@ -17,8 +19,8 @@ use crate::account::{Binding, Holding, Profile};
 use crate::address::parse_address_range;
 use crate::catalog::{Catalog, DEFAULT_GROUP};
 use crate::config::ClientSettings;
-use crate::radius::clients::{ClientTable, NasClient};
 use crate::store::{nas_context, user_context, Backend, Entity, StoreError, UserRecord, ALL_KEYS};
+use clients::{ClientTable, NasClient};
 
 /// Keep this many change-log entries behind the newest when pruning.
 const CHANGE_LOG_KEEP: i64 = 100_000;

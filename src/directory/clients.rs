@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::crypto::SharedSecret;
 use crate::config::DEFAULT_COA_PORT;
+use crate::proto::radius::crypto::SharedSecret;
 use crate::vendor::Vendor;
 
 /// One NAS (or a range of them sharing a secret).

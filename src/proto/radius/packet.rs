@@ -9,10 +9,9 @@ use radius::core::code::Code;
 use radius::core::rfc2869::MESSAGE_AUTHENTICATOR_TYPE;
 use thiserror::Error;
 
+use super::attribute::{walk, BadFraming};
+pub use super::attribute::{Attribute, HEADER_LEN};
 use super::crypto::{self, SharedSecret};
-
-/// Length of the fixed header: code, identifier, length, authenticator.
-pub const HEADER_LEN: usize = 20;
 /// Largest packet RFC 2865 allows.
 pub const MAX_PACKET_LEN: usize = 4096;
 /// Length of the Message-Authenticator attribute, header included.
@@ -61,17 +60,6 @@ pub struct Packet<'a> {
     bytes: &'a [u8],
 }
 
-/// One attribute: its type and value, and where it starts in the packet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Attribute<'a> {
-    /// Attribute type (RFC 2865 dictionary number).
-    pub typ: u8,
-    /// Attribute value, without the two header bytes.
-    pub value: &'a [u8],
-    /// Offset of the attribute's type byte in the packet.
-    pub offset: usize,
-}
-
 impl<'a> Packet<'a> {
     /// Validates the header and every attribute's framing. Bytes after the header's
     /// length are padding and ignored, as RFC 2865 says.
@@ -90,19 +78,11 @@ impl<'a> Packet<'a> {
             return Err(MalformedPacket::UnknownCode(datagram[0]));
         }
         let bytes = &datagram[..length as usize];
-        let mut offset = HEADER_LEN;
-        while offset < bytes.len() {
-            if offset + 2 > bytes.len() {
-                return Err(MalformedPacket::AttributeOverrun(offset));
-            }
-            let len = bytes[offset + 1] as usize;
-            if len < 2 {
-                return Err(MalformedPacket::AttributeTooShort(offset));
-            }
-            if offset + len > bytes.len() {
-                return Err(MalformedPacket::AttributeOverrun(offset));
-            }
-            offset += len;
+        for attribute in walk(bytes) {
+            attribute.map_err(|e| match e {
+                BadFraming::TooShort(at) => MalformedPacket::AttributeTooShort(at),
+                BadFraming::Overrun(at) => MalformedPacket::AttributeOverrun(at),
+            })?;
         }
         Ok(Packet { bytes })
     }
@@ -131,21 +111,8 @@ impl<'a> Packet<'a> {
 
     /// Every attribute, in order.
     pub fn attributes(&self) -> impl Iterator<Item = Attribute<'a>> + 'a {
-        let bytes = self.bytes;
-        let mut offset = HEADER_LEN;
-        std::iter::from_fn(move || {
-            if offset >= bytes.len() {
-                return None;
-            }
-            let len = bytes[offset + 1] as usize;
-            let attr = Attribute {
-                typ: bytes[offset],
-                value: &bytes[offset + 2..offset + len],
-                offset,
-            };
-            offset += len;
-            Some(attr)
-        })
+        // `parse` walked them all already: none is badly framed.
+        walk(self.bytes).map_while(Result::ok)
     }
 
     /// The value of the first attribute of this type.

@@ -7,8 +7,7 @@ use md5::{Digest, Md5};
 use radius::core::rfc2869::MESSAGE_AUTHENTICATOR_TYPE;
 use std::fmt;
 
-use super::packet::HEADER_LEN;
-use crate::auth::credentials::constant_time_eq;
+use super::attribute::{walk, HEADER_LEN};
 
 type HmacMd5 = Hmac<Md5>;
 
@@ -40,33 +39,37 @@ impl fmt::Debug for SharedSecret {
     }
 }
 
+/// Compares two byte strings in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// HMAC-MD5 of `packet`, with `authenticator` in the header and the value of every
-/// Message-Authenticator attribute taken as zero. `packet` must be structurally valid.
-fn hmac_over(packet: &[u8], authenticator: &[u8; 16], secret: &SharedSecret) -> [u8; 16] {
+/// Message-Authenticator attribute taken as zero; None when its attributes are badly
+/// framed.
+fn hmac_over(packet: &[u8], authenticator: &[u8; 16], secret: &SharedSecret) -> Option<[u8; 16]> {
     let mut mac = secret.hmac.clone();
     mac.update(&packet[..4]);
     mac.update(authenticator);
-    let mut offset = HEADER_LEN;
-    while offset + 2 <= packet.len() {
-        let len = (packet[offset + 1] as usize).max(2);
-        let end = (offset + len).min(packet.len());
-        if packet[offset] == MESSAGE_AUTHENTICATOR_TYPE {
-            mac.update(&packet[offset..offset + 2]);
-            mac.update(&[0u8; 16][..end - offset - 2]);
+    for attribute in walk(packet) {
+        let a = attribute.ok()?;
+        let whole = &packet[a.offset..a.offset + 2 + a.value.len()];
+        if a.typ == MESSAGE_AUTHENTICATOR_TYPE {
+            mac.update(&whole[..2]);
+            mac.update(&[0u8; 16][..a.value.len().min(16)]);
         } else {
-            mac.update(&packet[offset..end]);
+            mac.update(whole);
         }
-        offset = end;
     }
-    mac.finalize().into_bytes().into()
+    Some(mac.finalize().into_bytes().into())
 }
 
 /// The Message-Authenticator of a packet we are building, whose header already holds the
 /// authenticator to sign over. Only for outgoing packets: panics below the 20-byte header,
-/// which [`crate::radius::packet::PacketBuilder`] always writes.
+/// which [`super::packet::PacketBuilder`] always writes.
 pub fn message_authenticator(secret: &SharedSecret, packet: &[u8]) -> [u8; 16] {
     let authenticator: [u8; 16] = packet[4..HEADER_LEN].try_into().expect("header present");
-    hmac_over(packet, &authenticator, secret)
+    hmac_over(packet, &authenticator, secret).expect("a built packet is well framed")
 }
 
 /// Checks a packet's Message-Authenticator, computed over `authenticator` (the packet's
@@ -77,20 +80,20 @@ pub fn verify_message_authenticator(
     authenticator: &[u8; 16],
     secret: &SharedSecret,
 ) -> Option<bool> {
-    let mut offset = HEADER_LEN;
     let mut found = None;
-    while offset + 2 <= packet.len() {
-        let len = (packet[offset + 1] as usize).max(2);
-        if packet[offset] == MESSAGE_AUTHENTICATOR_TYPE {
-            if found.is_some() || len != 18 || offset + len > packet.len() {
+    for attribute in walk(packet) {
+        let Ok(a) = attribute else {
+            return Some(false);
+        };
+        if a.typ == MESSAGE_AUTHENTICATOR_TYPE {
+            if found.is_some() || a.value.len() != 16 {
                 return Some(false);
             }
-            found = Some(&packet[offset + 2..offset + 18]);
+            found = Some(a.value);
         }
-        offset += len;
     }
     let received = found?;
-    let expected = hmac_over(packet, authenticator, secret);
+    let expected = hmac_over(packet, authenticator, secret)?;
     Some(constant_time_eq(received, &expected))
 }
 

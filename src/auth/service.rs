@@ -1,0 +1,48 @@
+//! The login service every front door holds (the RADIUS listener, the portal, reload;
+//! EAP, the BRAS portal and self-service next): the [`Authenticator`] with the directory
+//! it reads and the language refusals are written in.
+
+use std::sync::Arc;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::authenticator::{Authenticator, Sessions};
+use super::throttle::Throttle;
+use crate::billing::meter::Meter;
+use crate::codes::Lang;
+use crate::config::Settings;
+use crate::directory::Directory;
+
+/// Checks credentials and decides, for every way in.
+pub struct Service {
+    /// Users, NAS clients and the catalog.
+    pub directory: Arc<Directory>,
+    /// Language of refusal texts.
+    pub lang: Lang,
+    /// Credentials ─▶ policy ─▶ note.
+    pub authenticator: Authenticator,
+}
+
+impl Service {
+    /// The service `settings` describe, over the daemon's `directory`, sessions online and
+    /// meter; new lockouts are sent to `lockouts` to be stored.
+    pub fn new(
+        settings: &Settings,
+        directory: Arc<Directory>,
+        sessions: Arc<dyn Sessions>,
+        meter: Arc<Meter>,
+        lockouts: UnboundedSender<(Box<str>, i64)>,
+    ) -> Service {
+        Service {
+            directory: directory.clone(),
+            lang: settings.general.language,
+            authenticator: Authenticator {
+                directory,
+                throttle: Throttle::new(settings.policy),
+                sessions,
+                lockouts,
+                meter,
+                default_interim_secs: settings.sessions.default_interim_secs,
+            },
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! Wire formats: what goes over the network, byte for byte, and nothing of what the
+//! daemon does with it. Pure and fuzzable: no sockets, no store, no domain types; only the
+//! small shared types (`codes`, `vendor`, `mac`, `address`, `clock`) below.
+//!
+//! | module | what |
+//! | --- | --- |
+//! | [`radius`] | RADIUS: the packet view and builder, its cryptography (authenticators, Message-Authenticator, User-Password hiding), vendor attributes, the Class layout, the DM/CoA request and reply codec |
+//! | [`srun`] | the Srun portal's algorithms: `xencode`, its base64 alphabet, `chksum`, the signed-logout `sign` |
+//! | [`jsonp`] | JSONP framing of portal replies |
+//!
+//! The EAP codec, TLS-in-EAP framing, MS-CHAP, the BRAS Portal protocol and CMPP belong
+//! here too.
+
+pub mod jsonp;
+pub mod radius;
+pub mod srun;
