@@ -9,14 +9,14 @@
 //! | [`proto`] | wire formats, pure and fuzzable: the RADIUS packet view and builder, its MD5/HMAC cryptography, vendor attributes, Class, the DM/CoA codec; the Srun portal codec; JSONP |
 //! | [`radius`] | the RADIUS listeners: reply cache, the auth and accounting servers |
 //! | [`udp_socket`] | UDP sockets with their receive buffers, and the kernel's counters of them |
-//! | [`auth`] | the [`auth::authenticator::Authenticator`] RADIUS and the portal share: credential checks (PAP, CHAP), login history and [`auth::policy::evaluate`]: grant with limits, or refuse with a code |
+//! | [`auth`] | [`auth::Service`], the one login service every front door holds, around the [`auth::authenticator::Authenticator`]: credential checks (PAP, CHAP), login history and [`auth::policy::evaluate`]: grant with limits, or refuse with a code |
 //! | [`account`] | what a user holds: profile, bindings, product instances |
 //! | [`catalog`] | groups, products, billing and control policies, blacklists, IP tables, system switches |
 //! | [`session`] | the online table, the accounting journal (group commit, rating), kicks and the DM/CoA client that sends them, the sweeper, policy changes on live sessions |
 //! | [`billing`] | rating, the usage meter, where a user stands (quota, money), cycles, settlement, payments, packages |
 //! | [`ops`] | operator operations (users, catalog, NAS devices, tokens) with their E5xxx results, under the CLI and the API |
 //! | [`admin`] | the operator API over HTTP: envelope, tokens and roles, audit log, users, catalog, the device registry, sessions, billing, the OpenAPI document, the client the CLI uses |
-//! | [`portal`] | the Srun-compatible portal: challenges, endpoints, the login page (HTML/CSS/JS in the binary) |
+//! | [`portal`] | the Srun-compatible portal: challenges, endpoints, the login and logout flow free of HTTP (`portal::login`), the login page (HTML/CSS/JS in the binary) |
 //! | [`directory`] | the in-memory users, NAS client table and catalog that the packet path reads |
 //! | [`clock`] | the daemon's clock (shiftable for drills and tests) and time zones |
 //! | [`mac`], [`vendor`], [`address`] | small shared types: MAC addresses as NASes write them, NAS vendor dialects, address ranges |
@@ -70,10 +70,12 @@
 //! ```text
 //! browser / script ─HTTP─▶ portal::server: get_challenge (portal::challenge) ─▶
 //!            srun_portal?action=login: rate limit, challenge taken, info decoded and
-//!            chksum checked (proto::srun) ─▶ auth::authenticator (interface
-//!            "portal") ─▶ [CoA activation on the ac_id's NAS: session::kick] ─▶
-//!            session::tracker (a session::event, NAS "portal") ─▶ JSONP reply (proto::jsonp)
-//! logout / rad_user_dm / kick ─▶ session::kick::Kicker::end_portal ─▶ tracker
+//!            chksum checked (proto::srun) ─▶ portal::login (no HTTP in it):
+//!            auth::Service (interface "portal") ─▶ [CoA activation on the ac_id's NAS:
+//!            session::kick] ─▶ session::tracker (a session::event, NAS "portal") ─▶
+//!            JSONP reply (proto::jsonp)
+//! logout / rad_user_dm ─▶ portal::login::log_out ─▶ session::kick::Kicker::end_portal ─▶
+//!            tracker
 //! ```
 //!
 //! # How an operator's change flows

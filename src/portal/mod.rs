@@ -3,10 +3,12 @@
 //! [`crate::proto::srun`] and [`crate::proto::jsonp`]; [`challenge`] keeps login challenges; [`rate`] limits login
 //! attempts per address, and [`address_lock`] lets one login per address run at a
 //! time; [`server`] serves the `/cgi-bin/*` API, and [`page`] the login
-//! page with its script, which speaks the same API.
+//! page with its script, which speaks the same API. [`login`] is the login and logout
+//! flow itself, free of HTTP, for every way a portal login arrives.
 
 pub mod address_lock;
 pub mod challenge;
+pub mod login;
 pub mod page;
 pub mod rate;
 pub mod server;

@@ -1,8 +1,8 @@
 //! The portal's HTTP endpoints, wire-compatible with the Srun portal: `/` redirects to the
 //! page URL with `ac_id`; `/cgi-bin/get_challenge`, `/cgi-bin/srun_portal` (login and
 //! logout), `/cgi-bin/rad_user_info` and `/cgi-bin/rad_user_dm`. Every outcome is HTTP
-//! 200 with the reply shapes real clients parse; a login runs the same policy as RADIUS
-//! and creates an online session (NAS `portal`) through the accounting journal.
+//! 200 with the reply shapes real clients parse. Once the Srun checks pass, a login or
+//! logout is [`super::login`]'s, which knows nothing of HTTP.
 
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, StatusCode};
@@ -16,17 +16,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::challenge::Challenges;
-use crate::account::Interface;
-use crate::auth::nas_port::Vlans;
-use crate::auth::policy::{NasIdentity, Request};
+use super::login::{self, Attempt, Logout, Refusal};
 use crate::auth::Service;
-use crate::auth::{Credentials, Decision};
+use crate::clock;
 use crate::codes::{ECode, Lang};
 use crate::proto::jsonp::{callback_allowed, wrap, Fields};
 use crate::proto::srun::{chksum, decode_info, dm_sign, Signed};
-use crate::session::event::{AccountingEvent, AcctStatus};
-use crate::session::kick::{KickMode, KickSource, Kicker};
-use crate::store::unix_now;
+use crate::session::kick::Kicker;
 
 pub use crate::session::PORTAL_NAS;
 /// The version banner clients see.
@@ -121,7 +117,7 @@ fn base(client: IpAddr, online: IpAddr, error: &str) -> Fields {
         .set("error_msg", "")
         .set("res", error)
         .set("srun_ver", SRUN_VER)
-        .set("st", unix_now())
+        .set("st", clock::now())
 }
 
 /// The reply: JSONP with a callback, else `legacy` text (or the bare JSON when None).
@@ -286,56 +282,23 @@ async fn login(state: &PortalState, client: IpAddr, p: &Params) -> Response {
         return refuse(p, client, ip, "sign_error");
     }
 
-    let account = account_name(state, username);
-    let decision = decide(state, account, &password, ip);
-    if let Decision::Reject(code) = decision {
-        let fields = base(client, ip, "login_error")
-            .set("ecode", code.to_string())
-            .set("error_msg", code.wire(lang));
-        return respond(p, fields, Some(format!("login_error#{}", code.wire(lang))));
-    }
-    let session_id = format!("{:016x}", rand::random::<u64>());
-    let ac_id = param(p, "ac_id");
-    let kicker = &state.kicker;
-    if let Err(detail) = kicker
-        .switch_portal_service(ac_id, true, account, &session_id, Some(ip))
-        .await
-    {
-        tracing::warn!(user = ?account, ip = %ip, %detail, "portal login not activated");
-        return bas_timeout(p, client, ip);
-    }
-    let start = AccountingEvent {
-        status: AcctStatus::Start,
-        session_id: session_id.clone(),
-        user: account.to_string(),
-        terminate_cause: None,
-        session_time: None,
-        input_octets: 0,
-        output_octets: 0,
-        gigawords: false,
-        framed_ip: match ip {
-            IpAddr::V4(v4) => Some(v4),
-            IpAddr::V6(_) => None,
-        },
-        nas_ip: None,
-        station: None,
-        // The access point, so that logout finds the NAS its login activated.
-        nas_port: Some(ac_id.to_string()),
-        class_product: None,
+    let attempt = Attempt {
+        account: account_name(state, username),
+        password: &password,
+        ip,
+        ac_id: param(p, "ac_id"),
     };
-    if let Err(e) = kicker
-        .tracker
-        .apply(PORTAL_NAS, start, ip, unix_now())
-        .await
-    {
-        tracing::error!(error = %e, "portal session not recorded");
-        // Take back what the NAS was told, if anything: the login did not happen.
-        let _ = kicker
-            .switch_portal_service(ac_id, false, account, &session_id, Some(ip))
-            .await;
-        return refuse(p, client, ip, "no_response_data_error");
+    match login::login(&state.auth, &state.kicker, &attempt).await {
+        Ok(_) => {}
+        Err(Refusal::Rejected(code)) => {
+            let fields = base(client, ip, "login_error")
+                .set("ecode", code.to_string())
+                .set("error_msg", code.wire(lang));
+            return respond(p, fields, Some(format!("login_error#{}", code.wire(lang))));
+        }
+        Err(Refusal::NotActivated) => return bas_timeout(p, client, ip),
+        Err(Refusal::NotRecorded) => return refuse(p, client, ip, "no_response_data_error"),
     }
-    tracing::info!(user = ?account, ip = %ip, "portal login");
     let fields = base(client, ip, "ok")
         .set("suc_msg", "login_ok")
         .set("ploy_msg", ECode::LoginSuccess.wire(Lang::En))
@@ -377,69 +340,6 @@ fn read_info(info: &str, challenge: &str, query: &Params) -> Option<String> {
     Some(v["password"].as_str()?.to_string())
 }
 
-fn decide(state: &PortalState, account: &str, password: &str, ip: IpAddr) -> Decision {
-    let request = Request {
-        interface: Interface::Portal,
-        credentials: Credentials::Pap {
-            password: password.as_bytes(),
-        },
-        mac: None,
-        station: None,
-        ip: Some(ip),
-        nas: NasIdentity {
-            client: PORTAL_NAS,
-            ip: None,
-            identifier: None,
-        },
-        nas_port_id: None,
-        vlans: Vlans::default(),
-    };
-    let decision = state.auth.authenticator.authenticate(account, &request);
-    tracing::info!(user = ?account, ip = %ip, code = %decision.code(), "portal decision");
-    decision
-}
-
-/// What became of a logout.
-enum Logout {
-    /// Nothing was online at the address.
-    NotOnline,
-    /// Every session at the address ended.
-    Ended,
-    /// The NAS did not confirm; the session stays.
-    Kept,
-}
-
-/// Ends the sessions at `ip` with `cause`: portal sessions here (deactivating their
-/// service on the NAS when their login activated it), and, when the request comes from
-/// `ip` itself, RADIUS sessions by Disconnect-Request to their NAS. (Srun logs out any
-/// address without authentication; a stranger's RADIUS session is not ours to offer.)
-async fn log_out(state: &PortalState, client: IpAddr, ip: IpAddr, cause: ECode) -> Logout {
-    let mut keys = state.kicker.online.with_ip(ip);
-    if client != ip {
-        keys.retain(|k| &*k.nas == PORTAL_NAS);
-    }
-    if keys.is_empty() {
-        return Logout::NotOnline;
-    }
-    let mut outcome = Logout::Ended;
-    for key in keys {
-        let result = if &*key.nas == PORTAL_NAS {
-            state.kicker.end_portal(&key, cause, None).await
-        } else {
-            let source = KickSource::SelfService;
-            state
-                .kicker
-                .kick(&key, KickMode::Dm, source, Some(cause))
-                .await
-        };
-        if !result.ended {
-            tracing::warn!(session = %result.session, detail = %result.detail, "logout incomplete");
-            outcome = Logout::Kept;
-        }
-    }
-    outcome
-}
-
 /// The NAS did not confirm an activation or deactivation.
 fn bas_timeout(p: &Params, client: IpAddr, ip: IpAddr) -> Response {
     let fields = base(client, ip, "login_error").set("error_msg", BAS_TIMEOUT);
@@ -448,7 +348,7 @@ fn bas_timeout(p: &Params, client: IpAddr, ip: IpAddr) -> Response {
 
 async fn logout(state: &PortalState, client: IpAddr, p: &Params) -> Response {
     let ip = online_ip(p, client);
-    match log_out(state, client, ip, ECode::UserRequest).await {
+    match login::log_out(&state.kicker, client, ip, ECode::UserRequest).await {
         Logout::Ended => respond(p, base(client, ip, "ok"), Some("logout_ok".into())),
         Logout::Kept => bas_timeout(p, client, ip),
         Logout::NotOnline => not_online(p, client, ip),
@@ -480,7 +380,7 @@ async fn rad_user_info(
         );
     };
     let r = &s.record;
-    let now = unix_now();
+    let now = clock::now();
     let (user, domain) = split_domain(&r.user);
     let balance = state
         .auth
@@ -539,7 +439,7 @@ async fn rad_user_dm(
     }
     let skew = time
         .parse::<i64>()
-        .map_or(i64::MAX, |t| (unix_now() - t).abs());
+        .map_or(i64::MAX, |t| (clock::now() - t).abs());
     if skew > 2 * 3600 {
         let code = ECode::ClientClockWrong;
         let fields = base(client, ip, "login_error")
@@ -547,7 +447,7 @@ async fn rad_user_dm(
             .set("error_msg", code.wire(state.auth.lang));
         return respond(&p, fields, Some(format!("login_error#{code}")));
     }
-    match log_out(&state, client, ip, ECode::DmFromSelfService).await {
+    match login::log_out(&state.kicker, client, ip, ECode::DmFromSelfService).await {
         Logout::Ended => respond(&p, base(client, ip, "logout_ok"), Some("logout_ok".into())),
         Logout::Kept => bas_timeout(&p, client, ip),
         Logout::NotOnline => not_online(&p, client, ip),
