@@ -244,13 +244,20 @@ impl FromStr for CycleUnit {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "day" => Ok(CycleUnit::Day),
-            "month" => Ok(CycleUnit::Month),
-            "year" => Ok(CycleUnit::Year),
-            _ => Err(format!("unknown cycle {s:?} (day, month or year)")),
-        }
+        by_name(s, "cycle", "day, month or year")
     }
+}
+
+/// A unit variant by its serde name (`by_time`, or a command line's `by-time`), so that
+/// each name is spelt once, in `rename_all`; `what` and `choices` word the refusal.
+fn by_name<T: serde::de::DeserializeOwned>(
+    s: &str,
+    what: &str,
+    choices: &str,
+) -> Result<T, String> {
+    let name = s.replace('-', "_");
+    T::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(&name))
+        .map_err(|_| format!("unknown {what} {s:?} ({choices})"))
 }
 
 /// What settlement does when an instance's balance (after taking what the wallet has)
@@ -272,14 +279,7 @@ impl FromStr for ShortBalance {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "skip" => Ok(ShortBalance::Skip),
-            "zero" => Ok(ShortBalance::Zero),
-            "negative" => Ok(ShortBalance::Negative),
-            _ => Err(format!(
-                "unknown short-balance rule {s:?} (skip, zero or negative)"
-            )),
-        }
+        by_name(s, "short-balance rule", "skip, zero or negative")
     }
 }
 
@@ -319,15 +319,7 @@ impl FromStr for BillingKind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "free" => Ok(BillingKind::Free),
-            "monthly" => Ok(BillingKind::Monthly),
-            "by-time" | "by_time" => Ok(BillingKind::ByTime),
-            "by-traffic" | "by_traffic" => Ok(BillingKind::ByTraffic),
-            _ => Err(format!(
-                "unknown billing kind {s:?} (free, monthly, by-time or by-traffic)"
-            )),
-        }
+        by_name(s, "billing kind", "free, monthly, by-time or by-traffic")
     }
 }
 
@@ -366,11 +358,7 @@ impl FromStr for OverLimit {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "refuse" => Ok(OverLimit::Refuse),
-            "kick-oldest" | "kick_oldest" => Ok(OverLimit::KickOldest),
-            _ => Err(format!("unknown action {s:?} (refuse or kick-oldest)")),
-        }
+        by_name(s, "action", "refuse or kick-oldest")
     }
 }
 

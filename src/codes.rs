@@ -270,6 +270,18 @@ impl ECode {
         format!("{self}: {}", self.text(lang))
     }
 
+    /// The name of a code number, `E2531`, whether the catalog has it or not (a stored
+    /// cause may be a raw Acct-Terminate-Cause).
+    pub fn name_of(number: u32) -> String {
+        format!("E{number:04}")
+    }
+
+    /// A code number as it goes on the wire, `E2531: 用户不存在`; one the catalog lacks
+    /// as its name alone.
+    pub fn wire_of(number: u32, lang: Lang) -> String {
+        ECode::from_number(number).map_or_else(|| ECode::name_of(number), |c| c.wire(lang))
+    }
+
     /// Codes this catalog adds to the Srun tables.
     pub const EXTENSIONS: &'static [ECode] = &[ECode::LostService];
 
@@ -300,7 +312,7 @@ impl ECode {
 impl fmt::Display for ECode {
     /// `E2531`; E0000 keeps its four digits.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "E{:04}", self.number())
+        f.write_str(&ECode::name_of(self.number()))
     }
 }
 

@@ -211,18 +211,21 @@ pub struct ClientSettings {
     #[serde(default)]
     pub vendor: Vendor,
     /// Drop Access-Requests without Message-Authenticator (BlastRADIUS defence).
-    #[serde(default = "yes")]
+    #[serde(default = "default_require_message_authenticator")]
     pub require_message_authenticator: bool,
     /// Port the NAS takes Disconnect and CoA requests on.
-    #[serde(default = "coa_port")]
+    #[serde(default = "default_coa_port")]
     pub coa_port: u16,
 }
 
-fn coa_port() -> u16 {
+/// A NAS client's `coa_port` when none is given (the NAS registry's too).
+pub fn default_coa_port() -> u16 {
     DEFAULT_COA_PORT
 }
 
-fn yes() -> bool {
+/// A NAS client's `require_message_authenticator` when none is given (the NAS
+/// registry's too): on.
+pub fn default_require_message_authenticator() -> bool {
     true
 }
 

@@ -138,26 +138,16 @@ pub async fn serve(
         settings.worker_count(),
         settings.radius.recv_buffer_bytes,
     )
-    .map_err(|source| DaemonError::Bind {
-        what: "RADIUS auth",
-        addr: auth_addr.to_string(),
-        source,
-    })?;
-    let auth_local = server.local_addr().map_err(|source| DaemonError::Bind {
-        what: "RADIUS auth",
-        addr: auth_addr.to_string(),
-        source,
-    })?;
+    .map_err(bind_error("RADIUS auth", auth_addr))?;
+    let auth_local = server
+        .local_addr()
+        .map_err(bind_error("RADIUS auth", auth_addr))?;
 
     let acct_addr = SocketAddr::new(settings.radius.listen, settings.radius.acct_port);
-    let acct_bind_error = |source| DaemonError::Bind {
-        what: "RADIUS accounting",
-        addr: acct_addr.to_string(),
-        source,
-    };
+    let acct_bind_error = bind_error("RADIUS accounting", acct_addr);
     let acct_socket = crate::udp_socket::bind(acct_addr, settings.radius.recv_buffer_bytes)
-        .map_err(acct_bind_error)?;
-    let acct_local = acct_socket.local_addr().map_err(acct_bind_error)?;
+        .map_err(&acct_bind_error)?;
+    let acct_local = acct_socket.local_addr().map_err(&acct_bind_error)?;
 
     let (stop, shutdown) = watch::channel(false);
     let metrics_local = match listen_address("metrics", &settings.telemetry.metrics_listen)? {
@@ -165,11 +155,7 @@ pub async fn serve(
         Some(addr) => Some(
             telemetry::serve_metrics(prometheus, addr, settings.http, shutdown.clone())
                 .await
-                .map_err(|source| DaemonError::Bind {
-                    what: "metrics",
-                    addr: addr.to_string(),
-                    source,
-                })?,
+                .map_err(bind_error("metrics", addr))?,
         ),
     };
     let online = Arc::new(OnlineTable::default());
@@ -185,7 +171,7 @@ pub async fn serve(
     let kick_tracker = tracker.clone();
     tracing::info!(sessions = online.len(), "online table restored");
     let store = directory.store();
-    let restored_locks = store.lockouts(crate::store::unix_now()).await?;
+    let restored_locks = store.lockouts(crate::clock::now()).await?;
     let (lockouts, mut new_lockouts) = tokio::sync::mpsc::unbounded_channel::<(Box<str>, i64)>();
     // Told once everything that locks accounts has stopped.
     let (writer_stop, mut writer_shutdown) = watch::channel(false);
@@ -241,11 +227,7 @@ pub async fn serve(
         settings.dynauth,
     )
     .await
-    .map_err(|source| DaemonError::Bind {
-        what: "DM/CoA client",
-        addr: settings.radius.listen.to_string(),
-        source,
-    })?;
+    .map_err(bind_error("DM/CoA client", settings.radius.listen))?;
     let kicker = Arc::new(Kicker {
         online: online.clone(),
         tracker: kick_tracker,
@@ -311,13 +293,10 @@ pub async fn serve(
         None => None,
         Some(addr) => {
             let token = crate::admin::token_file::load_or_create(&settings.general.data_dir)
-                .map_err(|source| DaemonError::Bind {
-                    what: "operator API token",
-                    addr: crate::admin::token_file::path(&settings.general.data_dir)
-                        .display()
-                        .to_string(),
-                    source,
-                })?;
+                .map_err(bind_error(
+                    "operator API token",
+                    crate::admin::token_file::path(&settings.general.data_dir).display(),
+                ))?;
             adopt_file_token(directory.backend(), &token).await?;
             let state = Arc::new(AdminState {
                 lang: settings.general.language,
@@ -334,11 +313,7 @@ pub async fn serve(
             };
             let bound = crate::admin::serve(addr, tls, state, settings.http, shutdown.clone())
                 .await
-                .map_err(|source| DaemonError::Bind {
-                    what: "operator API",
-                    addr: addr.to_string(),
-                    source,
-                })?;
+                .map_err(bind_error("operator API", addr))?;
             let file = crate::admin::token_file::address_path(&settings.general.data_dir);
             if let Err(e) = std::fs::write(&file, bound.to_string()) {
                 tracing::warn!(file = %file.display(), error = %e, "API address not written; the CLI will use the configured one");
@@ -362,11 +337,7 @@ pub async fn serve(
             Some(
                 crate::portal::server::serve(addr, state, settings.http, shutdown.clone())
                     .await
-                    .map_err(|source| DaemonError::Bind {
-                        what: "portal",
-                        addr: addr.to_string(),
-                        source,
-                    })?,
+                    .map_err(bind_error("portal", addr))?,
             )
         }
     };
@@ -385,11 +356,7 @@ pub async fn serve(
     let ctx_keep = ctx.clone();
     let workers = server
         .start(ctx, auth_backlog)
-        .map_err(|source| DaemonError::Bind {
-            what: "RADIUS auth workers",
-            addr: auth_addr.to_string(),
-            source,
-        })?;
+        .map_err(bind_error("RADIUS auth workers", auth_addr))?;
 
     let shown = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_string(), |a| a.to_string());
     let (metrics_text, api_text) = (shown(metrics_local), shown(api_local));
@@ -501,11 +468,22 @@ fn listen_address(what: &'static str, text: &str) -> Result<Option<SocketAddr>, 
     if text.is_empty() {
         return Ok(None);
     }
-    text.parse().map(Some).map_err(|_| DaemonError::Bind {
+    text.parse()
+        .map(Some)
+        .map_err(|_| bind_error(what, text)(std::io::ErrorKind::InvalidInput.into()))
+}
+
+/// The error of binding (or otherwise making ready) `what` on `addr`.
+fn bind_error(
+    what: &'static str,
+    addr: impl std::fmt::Display,
+) -> impl Fn(std::io::Error) -> DaemonError {
+    let addr = addr.to_string();
+    move |source| DaemonError::Bind {
         what,
-        addr: text.to_string(),
-        source: std::io::ErrorKind::InvalidInput.into(),
-    })
+        addr: addr.clone(),
+        source,
+    }
 }
 
 /// The signals the daemon acts on, registered before it says it is ready: until then a

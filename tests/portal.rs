@@ -221,7 +221,7 @@ fn protocol_errors() {
 fn signed_logout() {
     let d = Daemon::start();
     assert_eq!(login(&d, "alice", "wonderland")["error"], "ok");
-    let time = turnstile::store::unix_now().to_string();
+    let time = turnstile::clock::now().to_string();
     let bad = format!(
         "/cgi-bin/rad_user_dm?callback=jsonp&ip=127.0.0.1&username=alice&time={time}&unbind=1&sign=00"
     );

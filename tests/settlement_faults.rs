@@ -123,7 +123,7 @@ async fn setup() -> Setup {
         holdings: vec![Holding::new("daily", 0)],
     };
     store.add_user(&user).await.unwrap();
-    let now = turnstile::store::unix_now() + 3 * DAY;
+    let now = turnstile::clock::now() + 3 * DAY;
     db.sql("UPDATE user_products SET balance_fen = 5000").await;
     Setup {
         _dir: dir,

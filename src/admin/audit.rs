@@ -20,8 +20,9 @@ use tokio::sync::{mpsc, oneshot};
 use super::access::Caller;
 use super::reply::Outcome;
 use super::AdminState;
+use crate::clock;
 use crate::store::access::AuditRecord;
-use crate::store::{unix_now, Store};
+use crate::store::Store;
 
 /// Most entries queued before callers wait for room.
 const QUEUE: usize = 4096;
@@ -146,7 +147,7 @@ pub async fn audit(State(state): State<Arc<AdminState>>, req: Request, next: Nex
     state
         .audit
         .record(AuditRecord {
-            at: unix_now(),
+            at: clock::now(),
             actor,
             method: method.to_string(),
             path,

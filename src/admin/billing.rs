@@ -19,13 +19,13 @@ use super::AdminState;
 use crate::billing::package;
 use crate::billing::payment::{self, Payment};
 use crate::billing::settle::SettleError;
+use crate::clock;
 use crate::codes::{ECode, Lang};
 use crate::config::PayTo;
 use crate::ops::tokens::Role;
 use crate::ops::users::MAX_PAGE;
 use crate::ops::{Failure, OpsError};
 use crate::store::billing::{Account, ListPage, Refusal, SettleScope};
-use crate::store::unix_now;
 
 /// The routes.
 pub fn routes() -> Router<Arc<AdminState>> {
@@ -129,7 +129,7 @@ pub(super) async fn settle(
         user: req.user,
         product: req.product,
     };
-    match state.settler.run(&scope, unix_now(), req.dry_run).await {
+    match state.settler.run(&scope, clock::now(), req.dry_run).await {
         Ok(report) => Ok(success(report)),
         Err(e) => {
             let status = match e {
@@ -178,7 +178,7 @@ pub(super) async fn pay(
             .and_then(|a| a.holdings.first().map(|(h, _)| h.product.clone())),
         None => None,
     };
-    let at = unix_now();
+    let at = clock::now();
     let reference = req
         .reference
         .unwrap_or_else(|| format!("pay:{}:{at}:{:016x}", req.user, rand::random::<u64>()));
@@ -286,8 +286,7 @@ async fn list(
         Listing::Settlements => store.settlements(&query).await.map(rows),
         Listing::Log => store.settlement_log(&query).await.map(|(total, lines)| {
             let lines = lines.into_iter().map(|l| {
-                let text = ECode::from_number(l.code)
-                    .map_or_else(|| format!("E{:04}", l.code), |c| c.wire(lang));
+                let text = ECode::wire_of(l.code, lang);
                 let mut v = serde_json::to_value(&l).unwrap_or_default();
                 v["text"] = text.into();
                 v
@@ -401,7 +400,7 @@ async fn package(
     caller.need(Role::Operator)?;
     let lang = state.lang;
     let catalog = stored_catalog(&state).await?;
-    let now = unix_now();
+    let now = clock::now();
     let product = req.product.as_deref();
     let planned = |a: &Account| match op {
         PackageOp::Buy => {

@@ -117,9 +117,7 @@ pub(super) async fn sessions(
         })?;
     let lang = state.lang;
     let view = |h: HistoryRecord| {
-        let text = |n: Option<u32>| {
-            n.map(|n| ECode::from_number(n).map_or_else(|| format!("E{n:04}"), |c| c.wire(lang)))
-        };
+        let text = |n: Option<u32>| n.map(|n| ECode::wire_of(n, lang));
         let mut v = serde_json::to_value(RecordView::from(h.session)).unwrap_or(Value::Null);
         if let Value::Object(map) = &mut v {
             map.insert(
@@ -159,10 +157,7 @@ fn parse_session(lang: Lang, s: &str) -> Result<SessionKey, ApiError> {
     let (nas, id) = s
         .split_once('/')
         .ok_or_else(|| ApiError::invalid(lang, format!("session {s:?} is not NAS/SESSION-ID")))?;
-    Ok(SessionKey {
-        nas: nas.into(),
-        id: id.into(),
-    })
+    Ok(SessionKey::new(nas, id))
 }
 
 /// Kicks every session of a user, or one session. A self-service token may end its own

@@ -513,13 +513,13 @@ impl Settler {
                         .increment(u64::try_from(w.record.charged_fen).unwrap_or(0));
                     super::count_ledger(&w.ledger);
                     for l in w.log.iter().skip(1) {
-                        metrics::counter!("turnstile_settlements_total", "code" => code_text(l.code))
+                        metrics::counter!("turnstile_settlements_total", "code" => ECode::name_of(l.code))
                             .increment(1);
                     }
                 }
                 // Reserved package purchases (E7016 / E7017) follow the settlement's line.
                 for l in w.log.iter().skip(1) {
-                    *report.codes.entry(code_text(l.code)).or_default() += 1;
+                    *report.codes.entry(ECode::name_of(l.code)).or_default() += 1;
                 }
                 if !dry_run {
                     if let Some(tx) = &self.settled {
@@ -530,13 +530,9 @@ impl Settler {
             }
         };
         if !dry_run {
-            metrics::counter!("turnstile_settlements_total", "code" => code_text(code))
+            metrics::counter!("turnstile_settlements_total", "code" => ECode::name_of(code))
                 .increment(1);
         }
-        *report.codes.entry(code_text(code)).or_default() += 1;
+        *report.codes.entry(ECode::name_of(code)).or_default() += 1;
     }
-}
-
-fn code_text(n: u32) -> String {
-    ECode::from_number(n).map_or_else(|| format!("E{n:04}"), |c| c.to_string())
 }

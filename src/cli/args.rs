@@ -89,7 +89,7 @@ pub fn moment(s: &str) -> Result<OrNone<i64>, String> {
                     'h' => 3600,
                     _ => 86_400,
                 };
-                return Ok(turnstile::store::unix_now() + n.checked_mul(secs).ok_or_else(bad)?);
+                return Ok(turnstile::clock::now() + n.checked_mul(secs).ok_or_else(bad)?);
             }
         }
         for format in [
@@ -167,7 +167,7 @@ mod tests {
         let OrNone::Value(t) = moment("2h").unwrap() else {
             panic!("a duration")
         };
-        assert!((t - turnstile::store::unix_now() - 7200).abs() <= 1);
+        assert!((t - turnstile::clock::now() - 7200).abs() <= 1);
         assert!(moment("soon").is_err());
         assert_eq!(yes_no("no"), Ok(false));
     }

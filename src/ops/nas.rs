@@ -9,9 +9,10 @@ use thiserror::Error;
 use super::{Failure, OpsError};
 use crate::address::parse_address_range;
 use crate::catalog::check_object_name;
+use crate::clock;
 use crate::codes::ECode;
-use crate::config::{ClientSettings, DEFAULT_COA_PORT};
-use crate::store::{unix_now, Backend, NasRecord, StoreError};
+use crate::config::ClientSettings;
+use crate::store::{Backend, NasRecord, StoreError};
 use crate::vendor::Vendor;
 
 /// Longest alias, in characters.
@@ -35,19 +36,11 @@ pub struct NewNas {
     #[serde(default)]
     pub vendor: Vendor,
     /// Port the NAS takes Disconnect and CoA requests on.
-    #[serde(default = "coa_port")]
+    #[serde(default = "crate::config::default_coa_port")]
     pub coa_port: u16,
     /// Drop Access-Requests without Message-Authenticator.
-    #[serde(default = "yes")]
+    #[serde(default = "crate::config::default_require_message_authenticator")]
     pub require_message_authenticator: bool,
-}
-
-fn coa_port() -> u16 {
-    DEFAULT_COA_PORT
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// A NAS as operators see it (never the secret).
@@ -158,7 +151,7 @@ pub async fn add(
         vendor: new.vendor,
         coa_port: new.coa_port,
         require_message_authenticator: new.require_message_authenticator,
-        created_at: unix_now(),
+        created_at: clock::now(),
     };
     match backend.store.add_nas(&record).await {
         Err(StoreError::NasExists(name)) => return Err(NasError::NameTaken(name)),

@@ -7,9 +7,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::{Failure, OpsError};
+use crate::clock;
 use crate::codes::ECode;
 use crate::store::access::TokenRecord;
-use crate::store::{unix_now, Backend, StoreError};
+use crate::store::{Backend, StoreError};
 
 /// What a token may do.
 #[derive(
@@ -142,7 +143,7 @@ pub async fn add_with_secret(
         role: role.name().to_string(),
         user: user.map(str::to_string),
         hash: hash(secret),
-        created_at: unix_now(),
+        created_at: clock::now(),
     };
     match backend.store.add_token(&record).await {
         Ok(()) => Ok(Issued {

@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use super::{Done, Failure, OpsError};
 use crate::account::{Binding, Holding, Profile, ProfilePatch, Usage, UserChange};
 use crate::catalog::CatalogKind;
+use crate::clock;
 use crate::codes::ECode;
 use crate::store::import::{self, check_name, check_password};
-use crate::store::{unix_now, Backend, StoreError, UserQuery, UserRecord};
+use crate::store::{Backend, StoreError, UserQuery, UserRecord};
 
 /// Largest page of [`list`] and of the billing lists.
 pub const MAX_PAGE: u32 = 1000;
@@ -288,7 +289,7 @@ pub async fn create(backend: &Backend, new: NewUser) -> Result<Done, OpsError> {
         max_online: new.max_online,
         ..Profile::default()
     };
-    let now = unix_now();
+    let now = clock::now();
     record.holdings = new.products.iter().map(|p| Holding::new(p, now)).collect();
     record.bindings = new.bindings;
     match backend.store.add_user(&record).await {

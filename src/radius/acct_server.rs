@@ -195,7 +195,7 @@ async fn admit(ctx: &AcctContext, datagram: &[u8], source: SocketAddr) -> Admiss
         Err(reason) => return abandon(ctx, &key, reason),
     };
     let status = request.status;
-    let now = crate::store::unix_now();
+    let now = crate::clock::now();
     match ctx
         .tracker
         .queue(&client.name, request, source.ip(), now)

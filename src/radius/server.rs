@@ -271,7 +271,7 @@ async fn upkeep(
             ctx.service
                 .authenticator
                 .throttle
-                .prune(crate::store::unix_now());
+                .prune(crate::clock::now());
         }
         metrics::gauge!("turnstile_reply_cache_entries").set(ctx.cache.len() as f64);
         let Some(stats) = socket_stats(port) else {

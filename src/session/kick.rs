@@ -12,11 +12,11 @@ use super::dynauth::DynAuthClient;
 use super::online::{OnlineTable, SessionKey};
 use super::tracker::SessionTracker;
 use super::PORTAL_NAS;
+use crate::clock;
 use crate::codes::ECode;
 use crate::config::PortalActivation;
 use crate::directory::Directory;
 use crate::proto::radius::dynauth::{Action, Outcome, SessionRef, SESSION_NOT_FOUND};
-use crate::store::unix_now;
 
 /// How to take a session down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -175,7 +175,7 @@ impl Kicker {
         via: Option<ECode>,
         detail: String,
     ) -> KickResult {
-        let ended = match self.tracker.end(key, cause, via, unix_now()).await {
+        let ended = match self.tracker.end(key, cause, via, clock::now()).await {
             Ok(()) => {
                 tracing::info!(user = ?user, nas = %key.nas, session = ?key.id, cause = %cause, via = ?via.map(|v| v.to_string()), "session ended");
                 true

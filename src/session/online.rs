@@ -10,8 +10,6 @@ use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::mac::MacAddr;
-
 use crate::auth::policy::OnlineCounts;
 use crate::codes::ECode;
 use crate::store::OnlineRecord;
@@ -23,6 +21,21 @@ pub struct SessionKey {
     pub nas: Box<str>,
     /// Acct-Session-Id.
     pub id: Box<str>,
+}
+
+impl SessionKey {
+    /// The key of session `id` on NAS `nas`.
+    pub fn new(nas: &str, id: &str) -> SessionKey {
+        SessionKey {
+            nas: nas.into(),
+            id: id.into(),
+        }
+    }
+
+    /// The key of a stored session.
+    pub fn of(record: &OnlineRecord) -> SessionKey {
+        SessionKey::new(&record.nas, &record.session_id)
+    }
 }
 
 /// One online session.
@@ -43,10 +56,7 @@ pub struct Session {
 impl Session {
     /// The in-memory form of a stored session.
     pub fn from_record(record: OnlineRecord) -> (SessionKey, Session) {
-        let key = SessionKey {
-            nas: record.nas.as_str().into(),
-            id: record.session_id.as_str().into(),
-        };
+        let key = SessionKey::of(&record);
         let session = Session {
             user: record.user.as_str().into(),
             started_at: record.started_at,
@@ -104,29 +114,22 @@ pub struct OnlineTable {
     sessions: DashMap<SessionKey, Session>,
     by_user: Index<Box<str>>,
     by_ip: Index<IpAddr>,
-    by_mac: Index<MacAddr>,
     total: AtomicU32,
 }
 
-/// The framed IP and MAC of a session, for the indexes.
-fn addresses(s: &Session) -> (Option<IpAddr>, Option<MacAddr>) {
-    (
-        s.record.framed_ip.as_deref().and_then(|ip| ip.parse().ok()),
-        s.record
-            .station
-            .as_deref()
-            .and_then(|m| MacAddr::from_station_id(m.as_bytes())),
-    )
+/// The framed IP of a session, for its index.
+fn framed_ip(s: &Session) -> Option<IpAddr> {
+    s.record.framed_ip.as_deref().and_then(|ip| ip.parse().ok())
 }
 
 impl OnlineTable {
     /// Adds or replaces a session.
     pub fn insert(&self, key: SessionKey, session: Session) {
-        let (ip, mac) = addresses(&session);
+        let ip = framed_ip(&session);
         let user = session.user.clone();
         if let Some(old) = self.sessions.insert(key.clone(), session) {
             // An update (Interim-Update) seldom changes what is indexed.
-            if old.user == user && addresses(&old) == (ip, mac) {
+            if old.user == user && framed_ip(&old) == ip {
                 return;
             }
             self.unindex(&key, &old);
@@ -136,9 +139,6 @@ impl OnlineTable {
         self.by_user.add(user, &key);
         if let Some(ip) = ip {
             self.by_ip.add(ip, &key);
-        }
-        if let Some(mac) = mac {
-            self.by_mac.add(mac, &key);
         }
     }
 
@@ -151,13 +151,9 @@ impl OnlineTable {
     }
 
     fn unindex(&self, key: &SessionKey, session: &Session) {
-        let (ip, mac) = addresses(session);
         self.by_user.remove(&*session.user, key);
-        if let Some(ip) = ip {
+        if let Some(ip) = framed_ip(session) {
             self.by_ip.remove(&ip, key);
-        }
-        if let Some(mac) = mac {
-            self.by_mac.remove(&mac, key);
         }
     }
 
@@ -172,11 +168,6 @@ impl OnlineTable {
     /// Sessions with this framed IP address.
     pub fn with_ip(&self, ip: IpAddr) -> Vec<SessionKey> {
         self.by_ip.get(&ip)
-    }
-
-    /// Sessions of the device with this MAC address.
-    pub fn with_mac(&self, mac: MacAddr) -> Vec<SessionKey> {
-        self.by_mac.get(&mac)
     }
 
     /// Marks the oldest session of `user` not already marked to be ended with `cause`;
@@ -276,10 +267,7 @@ mod tests {
     use super::*;
 
     fn key(id: &str) -> SessionKey {
-        SessionKey {
-            nas: "bras".into(),
-            id: id.into(),
-        }
+        SessionKey::new("bras", id)
     }
 
     fn session(user: &str, started_at: i64) -> Session {
@@ -315,22 +303,20 @@ mod tests {
     }
 
     #[test]
-    fn indexes_by_nas_ip_and_mac() {
+    fn indexes_by_nas_and_ip() {
         let t = OnlineTable::default();
         let mut s = session("alice", 1);
         s.record.framed_ip = Some("10.0.0.7".into());
         s.record.station = Some("AA-BB-CC-DD-EE-FF".into());
         t.insert(key("1"), s.clone());
         let ip = "10.0.0.7".parse().unwrap();
-        let mac = "aa:bb:cc:dd:ee:ff".parse().unwrap();
         assert_eq!(t.with_ip(ip), vec![key("1")]);
-        assert_eq!(t.with_mac(mac), vec![key("1")]);
         // A new address replaces the old in the index.
         s.record.framed_ip = Some("10.0.0.8".into());
         t.insert(key("1"), s);
         assert!(t.with_ip(ip).is_empty());
         assert_eq!(t.remove_nas("bras"), 1);
-        assert!(t.with_mac(mac).is_empty());
+        assert!(t.with_ip("10.0.0.8".parse().unwrap()).is_empty());
         assert!(t.is_empty());
     }
 

@@ -16,10 +16,10 @@ use super::online::{Session, SessionKey};
 use crate::billing::meter::Meter;
 use crate::billing::standing;
 use crate::catalog::Catalog;
+use crate::clock;
 use crate::codes::ECode;
 use crate::directory::{Reloaded, UserEntry};
 use crate::duty::Duty;
-use crate::store::unix_now;
 
 /// What a change means for one session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,7 +154,7 @@ pub async fn follow(
             _ = shutdown.changed() => return,
         };
         let catalog = kicker.directory.catalog();
-        let now = unix_now();
+        let now = clock::now();
         // (session, its plan), for every session the change may touch.
         let mut plans = Vec::new();
         match change {
@@ -249,7 +249,7 @@ async fn apply(kicker: &Kicker, key: &SessionKey, plan: Replan) {
                     .increment(1);
                 if let Err(e) = kicker
                     .tracker
-                    .split(key, cause, via, Some(product), unix_now())
+                    .split(key, cause, via, Some(product), clock::now())
                     .await
                 {
                     tracing::warn!(nas = %key.nas, session = ?key.id, error = %e, "policy change not recorded");

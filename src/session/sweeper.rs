@@ -17,11 +17,11 @@ use super::online::{OnlineTable, SessionKey};
 use crate::billing::meter::Meter;
 use crate::billing::standing;
 use crate::catalog::{Catalog, ControlPolicy};
+use crate::clock;
 use crate::codes::ECode;
 use crate::config::SessionSettings;
 use crate::directory::Directory;
 use crate::duty::Duty;
-use crate::store::unix_now;
 
 /// A session the server must end, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,7 +139,7 @@ pub async fn run(
         }
         let started = Instant::now();
         let catalog = kicker.directory.catalog();
-        let now = unix_now();
+        let now = clock::now();
         let directory = &kicker.directory;
         let due = due(
             &kicker.online,
@@ -162,7 +162,11 @@ pub async fn run(
             tokio::spawn(async move {
                 if d.cause == ECode::HeartbeatLost {
                     // The NAS stopped reporting: there is nobody to send a DM to.
-                    if let Err(e) = kicker.tracker.end(&d.key, d.cause, None, unix_now()).await {
+                    if let Err(e) = kicker
+                        .tracker
+                        .end(&d.key, d.cause, None, clock::now())
+                        .await
+                    {
                         tracing::warn!(error = %e, "heartbeat end not recorded");
                     }
                     tracing::info!(nas = %d.key.nas, session = ?d.key.id, cause = %d.cause, "session ended");

@@ -323,21 +323,12 @@ async fn refresh(journal: &Journal, unread: &mut SessionsTouched) {
     };
     let online = &journal.online;
     let mut users: HashSet<String> = HashSet::new();
-    let present: HashSet<SessionKey> = records
-        .iter()
-        .map(|r| SessionKey {
-            nas: r.nas.as_str().into(),
-            id: r.session_id.as_str().into(),
-        })
-        .collect();
+    let present: HashSet<SessionKey> = records.iter().map(SessionKey::of).collect();
     // Gone from the store: ended elsewhere.
     let mut gone: Vec<SessionKey> = touched
         .sessions
         .iter()
-        .map(|(nas, id)| SessionKey {
-            nas: nas.as_str().into(),
-            id: id.as_str().into(),
-        })
+        .map(|(nas, id)| SessionKey::new(nas, id))
         .filter(|k| !present.contains(k))
         .collect();
     if touched.all || !touched.nases.is_empty() {
@@ -431,10 +422,7 @@ fn plan(
         entry.usage = entry.usage.plus(d);
     };
     for (p, stored_as) in batch.iter().zip(keys) {
-        let key = SessionKey {
-            nas: p.nas.clone(),
-            id: p.op.session_id().into(),
-        };
+        let key = SessionKey::new(&p.nas, p.op.session_id());
         let prior = match seen.get(&key) {
             Some(s) => s.clone(),
             None if cleared.contains(&*p.nas) => None,
@@ -636,17 +624,10 @@ fn apply(online: &OnlineTable, change: &OnlineChange) -> Moved {
             online.insert(key, session);
         }
         OnlineChange::Split { session, .. } => {
-            let key = SessionKey {
-                nas: session.nas.as_str().into(),
-                id: session.session_id.as_str().into(),
-            };
-            online.update(&key, |s| s.record = session.clone());
+            online.update(&SessionKey::of(session), |s| s.record = session.clone());
         }
         OnlineChange::End(h) => {
-            let gone = online.remove(&SessionKey {
-                nas: h.session.nas.as_str().into(),
-                id: h.session.session_id.as_str().into(),
-            });
+            let gone = online.remove(&SessionKey::of(&h.session));
             moved.ended = usize::from(gone.is_some());
         }
         OnlineChange::EndNas { nas, .. } => {
@@ -665,8 +646,8 @@ fn count(change: &OnlineChange, moved: Moved) {
     }
     if moved.ended > 0 {
         let cause = match change {
-            OnlineChange::End(h) => h.cause.map(|c| format!("E{c:04}")),
-            OnlineChange::EndNas { cause, .. } => Some(format!("E{cause:04}")),
+            OnlineChange::End(h) => h.cause.map(ECode::name_of),
+            OnlineChange::EndNas { cause, .. } => Some(ECode::name_of(*cause)),
             _ => None,
         };
         let cause = cause.unwrap_or_else(|| "none".into());

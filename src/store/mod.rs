@@ -176,7 +176,7 @@ impl Backend {
 
     /// A new, enabled user record with the password sealed.
     pub fn new_user(&self, name: &str, password: &[u8]) -> UserRecord {
-        let now = unix_now();
+        let now = crate::clock::now();
         UserRecord {
             name: name.to_string(),
             password_sealed: self.seal_password(name, password),
@@ -268,9 +268,4 @@ pub fn user_context(name: &str) -> String {
 /// Sealing context of a NAS device's secret.
 pub fn nas_context(name: &str) -> String {
     format!("nas:{name}")
-}
-
-/// Seconds since the Unix epoch, by the daemon's clock ([`crate::clock`]).
-pub fn unix_now() -> i64 {
-    crate::clock::now()
 }

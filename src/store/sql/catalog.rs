@@ -6,8 +6,9 @@ use sqlx::Row;
 use super::rows::{corrupt, is_unique_violation};
 use super::{DbRow, SqlStore};
 use crate::catalog::{CatalogKind, CatalogRow};
+use crate::clock;
 use crate::store::CatalogStore;
-use crate::store::{catalog_key, unix_now, Entity, Put, StoreError};
+use crate::store::{catalog_key, Entity, Put, StoreError};
 
 #[async_trait]
 impl CatalogStore for SqlStore {
@@ -38,7 +39,7 @@ impl CatalogStore for SqlStore {
             .bind(row.kind.as_str())
             .bind(&row.name)
             .bind(&row.body)
-            .bind(unix_now());
+            .bind(clock::now());
         match self
             .touch(Entity::Catalog, &catalog_key(row.kind, &row.name), q)
             .await

@@ -7,8 +7,9 @@ use sqlx::{Row, Transaction};
 
 use super::rows::corrupt;
 use super::{begin_write, Db, SqlStore};
+use crate::clock;
 use crate::store::ChangeLog;
-use crate::store::{unix_now, Change, Entity, StoreError};
+use crate::store::{Change, Entity, StoreError};
 
 pub(super) async fn log_change(
     tx: &mut Transaction<'_, Db>,
@@ -87,7 +88,7 @@ impl ChangeLog for SqlStore {
             "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
         )
         .bind(format!("claimed:{key}"))
-        .bind(unix_now().to_string())
+        .bind(clock::now().to_string())
         .execute(&self.pool)
         .await?
         .rows_affected()

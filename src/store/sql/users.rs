@@ -9,8 +9,9 @@ use super::changes::log_change;
 use super::rows::{corrupt, grant_from_row, holding_from_row, is_unique_violation};
 use super::{begin_write, Db, DbPool, DbRow, SqlStore};
 use crate::account::{Binding, Grant, Holding, Profile, UserChange};
+use crate::clock;
 use crate::store::UserStore;
-use crate::store::{unix_now, Entity, StoreError, UserQuery, UserRecord, ALL_KEYS};
+use crate::store::{Entity, StoreError, UserQuery, UserRecord, ALL_KEYS};
 use tokio::sync::{mpsc, oneshot};
 
 #[async_trait]
@@ -173,7 +174,7 @@ impl UserStore for SqlStore {
         let q =
             sqlx::query("UPDATE users SET password_sealed = $1, updated_at = $2 WHERE name = $3")
                 .bind(sealed)
-                .bind(unix_now())
+                .bind(clock::now())
                 .bind(name);
         self.touch(Entity::User, name, q).await
     }
@@ -181,7 +182,7 @@ impl UserStore for SqlStore {
     async fn change_user(&self, name: &str, change: &UserChange) -> Result<bool, StoreError> {
         let patch = &change.profile;
         let mut q: QueryBuilder<Db> = QueryBuilder::new("UPDATE users SET updated_at = ");
-        q.push_bind(unix_now());
+        q.push_bind(clock::now());
         // Each given field: name the column, then bind the value.
         macro_rules! field {
             ($value:expr, $column:literal) => {
@@ -256,7 +257,7 @@ impl UserStore for SqlStore {
         let mut tx = self.pool.begin().await?;
         // Expired locks are of no use; forget them while here.
         sqlx::query("DELETE FROM lockouts WHERE locked_until <= $1")
-            .bind(unix_now())
+            .bind(clock::now())
             .execute(&mut *tx)
             .await?;
         sqlx::query(
@@ -467,7 +468,7 @@ pub(super) async fn insert_holding(
     )
     .bind(name)
     .bind(product)
-    .bind(unix_now())
+    .bind(clock::now())
     .execute(&mut **tx)
     .await?;
     Ok(())
