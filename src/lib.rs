@@ -108,6 +108,12 @@
 //!
 //! The binaries (`main`, `cli/`, `bin/`) stand above them all.
 
+#![warn(missing_docs)]
+// Unsafe code only at the few sites that allow it, each with its SAFETY note.
+#![deny(unsafe_code)]
+// A panic on input is a bug: what cannot fail says why where it is allowed.
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod account;
 pub mod address;
 pub mod admin;

@@ -100,7 +100,11 @@ impl Reloader {
 
     async fn apply(&self) -> Result<Reloaded, ReloadError> {
         let new = Settings::load(&self.path)?;
-        let old = self.running.lock().expect("not poisoned").clone();
+        let old = self
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let mut reloaded = Reloaded::default();
         if new.radius.clients != old.radius.clients {
             self.directory
@@ -120,7 +124,7 @@ impl Reloader {
             }
         }
         reloaded.on_restart = changed_sections(&old, &new);
-        *self.running.lock().expect("not poisoned") = new;
+        *self.running.lock().unwrap_or_else(|e| e.into_inner()) = new;
         Ok(reloaded)
     }
 }

@@ -125,6 +125,7 @@ pub async fn serve_metrics(
 }
 
 /// This process's resident memory, from `/proc/self/statm` (Linux).
+#[allow(unsafe_code)]
 fn resident_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;

@@ -35,6 +35,7 @@ pub enum DirectoryError {
 
 /// Returns memory freed after a bulk load to the system, so that resident size reflects
 /// what is kept rather than the peak of the load.
+#[allow(unsafe_code)]
 fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free heap pages to the kernel.

@@ -200,10 +200,10 @@ impl<'de> Deserializer<'de> for Strict {
     ) -> Result<V::Value, Self::Error> {
         match self.0 {
             // `{"Variant": content}`: the content is read strictly too.
-            Value::Object(map) if map.len() == 1 => {
-                let (variant, content) = map.into_iter().next().expect("one entry");
-                visitor.visit_enum(Variant { variant, content })
-            }
+            Value::Object(map) if map.len() == 1 => match map.into_iter().next() {
+                Some((variant, content)) => visitor.visit_enum(Variant { variant, content }),
+                None => Err(de::Error::custom("an enum needs its variant")),
+            },
             other => other.deserialize_enum(name, variants, visitor),
         }
     }

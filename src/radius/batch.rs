@@ -2,6 +2,10 @@
 //! to [`BATCH`] requests and one for their replies, instead of two per request. Under
 //! load a worker finds many datagrams waiting and takes them at once; when idle it still
 //! answers each as soon as it arrives (`MSG_WAITFORONE`).
+//!
+//! One of the crate's few unsafe sites: the two system calls and the C structures they
+//! fill, each block with its SAFETY note.
+#![allow(unsafe_code)]
 
 use std::io;
 use std::mem::{size_of, zeroed};

@@ -181,14 +181,17 @@ fn handle_datagram(ctx: &AuthContext, datagram: &[u8], source: SocketAddr) -> Op
     };
     // Status-Server is never cached (RFC 5997 §3); a header too short for a key is
     // dropped by the parser below.
-    let key =
-        (datagram.len() >= HEADER_LEN && datagram[0] == Code::AccessRequest as u8).then(|| {
-            RequestKey {
+    let key = match (datagram.first(), datagram.get(4..HEADER_LEN)) {
+        (Some(&code), Some(authenticator)) if code == Code::AccessRequest as u8 => authenticator
+            .try_into()
+            .ok()
+            .map(|authenticator| RequestKey {
                 source,
                 identifier: datagram[1],
-                authenticator: datagram[4..HEADER_LEN].try_into().expect("length checked"),
-            }
-        });
+                authenticator,
+            }),
+        _ => None,
+    };
     if let Some(key) = key {
         match ctx.cache.begin(key, received) {
             Lookup::New | Lookup::Untracked => {}

@@ -79,6 +79,7 @@ impl SqliteStore {
 }
 
 /// Bytes of heap SQLite holds in this process now: page caches, prepared statements.
+#[allow(unsafe_code)]
 pub fn memory_used() -> i64 {
     // SAFETY: reads a counter; SQLite allows it from any thread at any time.
     unsafe { libsqlite3_sys::sqlite3_memory_used() }

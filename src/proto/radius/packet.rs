@@ -98,6 +98,7 @@ impl<'a> Packet<'a> {
     }
 
     /// The 16-byte authenticator.
+    #[allow(clippy::expect_used, reason = "parse checked the header's length")]
     pub fn authenticator(&self) -> &'a [u8; 16] {
         self.bytes[4..HEADER_LEN]
             .try_into()
