@@ -2,9 +2,9 @@
 # Runs the whole test suite: formatting, lints, unit tests, and the end-to-end tests twice:
 # on the embedded SQLite store, then on a throwaway PostgreSQL cluster (scripts/pg-cluster.sh);
 # then each fuzz target for a few seconds when the nightly toolchain is there.
-# Installs what the tests need (FreeRADIUS's radclient; Chromium, chromedriver and a CJK
-# font for the login page's browser test; PostgreSQL's server) when it can (root +
-# apt-get); otherwise it says exactly what is missing and stops.
+# Installs what the tests need (FreeRADIUS's radclient; the zone database; Chromium,
+# chromedriver and a CJK font for the login page's browser test; PostgreSQL's server)
+# when it can (root + apt-get); otherwise it says exactly what is missing and stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +14,8 @@ command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 # Without a CJK font the screenshots show the Chinese texts as boxes.
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need_apt+=(fonts-wqy-microhei)
+# The daylight-saving tests read the zone database.
+[ -e /usr/share/zoneinfo/America/New_York ] || need_apt+=(tzdata)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 ||
   need_apt+=(postgresql)
 
