@@ -13,7 +13,6 @@ use thiserror::Error;
 
 use crate::clock::Zone;
 use crate::codes::Lang;
-use crate::store::StoreLocation;
 use crate::vendor::Vendor;
 
 /// The port RFC 5176 assigns to Dynamic Authorization (a NAS's Disconnect and CoA).
@@ -44,7 +43,8 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    fn key(key: impl Into<String>, reason: impl Into<String>) -> Self {
+    /// Key `key` is wrong for `reason`.
+    pub fn key(key: impl Into<String>, reason: impl Into<String>) -> Self {
         ConfigError::Key {
             key: key.into(),
             reason: reason.into(),
@@ -598,7 +598,6 @@ impl Settings {
             }
             _ => {}
         }
-        self.store_location()?;
         if !(2..=300).contains(&self.store.lease_secs) {
             return Err(ConfigError::key(
                 "store.lease_secs",
@@ -703,14 +702,6 @@ impl Settings {
         Ok(())
     }
 
-    /// Where the store and its key are.
-    pub fn store_options(&self) -> Result<crate::store::OpenOptions, ConfigError> {
-        Ok(crate::store::OpenOptions {
-            data_dir: self.general.data_dir.clone(),
-            location: self.store_location()?,
-        })
-    }
-
     /// This node's name among the nodes of a cluster: the host and the data directory,
     /// the same across restarts.
     pub fn node_name(&self) -> String {
@@ -720,29 +711,6 @@ impl Settings {
         let dir = std::fs::canonicalize(&self.general.data_dir)
             .unwrap_or_else(|_| self.general.data_dir.clone());
         format!("{host}:{}", dir.display())
-    }
-
-    /// The database `store.url` names.
-    fn store_location(&self) -> Result<StoreLocation, ConfigError> {
-        let url = self.store.url.trim();
-        if url.is_empty() {
-            return Ok(StoreLocation::Sqlite(
-                self.general.data_dir.join("turnstile.db"),
-            ));
-        }
-        if let Some(path) = url.strip_prefix("sqlite://") {
-            if path.is_empty() {
-                return Err(ConfigError::key("store.url", "sqlite:// needs a file path"));
-            }
-            return Ok(StoreLocation::Sqlite(PathBuf::from(path)));
-        }
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(StoreLocation::Postgres(url.to_string()));
-        }
-        Err(ConfigError::key(
-            "store.url",
-            "must be sqlite://PATH or postgres://user:password@host:port/database",
-        ))
     }
 
     /// Number of RADIUS workers, resolving 0 to the CPU count.

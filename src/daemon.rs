@@ -122,7 +122,7 @@ pub async fn serve(
     crate::clock::set_offset(settings.general.clock_offset_secs);
     let prometheus =
         telemetry::install_metrics().map_err(|e| DaemonError::Metrics(e.to_string()))?;
-    let backend = Backend::open(&settings.store_options()?).await?;
+    let backend = Backend::open(&crate::store::OpenOptions::for_settings(&settings)?).await?;
     seed(&backend, &settings).await?;
     let directory = Arc::new(Directory::load(backend, settings.radius.clients.clone()).await?);
     tracing::info!(

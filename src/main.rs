@@ -233,6 +233,8 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Codes { .. } => unreachable!("handled above"),
         Command::CheckConfig => {
+            // The store's own rules for `[store] url`.
+            turnstile::store::OpenOptions::for_settings(&settings)?;
             println!(
                 "{}: ok ({} NAS client(s) in the file, data in {})",
                 cli.config.display(),

@@ -100,6 +100,8 @@ impl Reloader {
 
     async fn apply(&self) -> Result<Reloaded, ReloadError> {
         let new = Settings::load(&self.path)?;
+        // A store URL the store cannot read refuses the file like any bad key.
+        crate::store::OpenOptions::for_settings(&new)?;
         let old = self
             .running
             .lock()

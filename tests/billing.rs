@@ -879,9 +879,11 @@ fn billing_lists_page_past_a_thousand_rows_and_user_rows_carry_balances() {
     let settings = turnstile::config::Settings::load(&d.config).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let backend = turnstile::store::Backend::open(&settings.store_options().unwrap())
-            .await
-            .unwrap();
+        let backend = turnstile::store::Backend::open(
+            &turnstile::store::OpenOptions::for_settings(&settings).unwrap(),
+        )
+        .await
+        .unwrap();
         let lines: Vec<LogEntry> = (0..2600)
             .map(|i| LogEntry {
                 id: 0,

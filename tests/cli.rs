@@ -179,6 +179,10 @@ fn check_config_names_the_bad_key() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("radius.auth_port"));
     let out = run("[telemetry]\nmetrics_listen = \"nowhere\"\n", &[]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("telemetry.metrics_listen"));
+    // The store's own rules for its URL, checked with the rest.
+    let out = run("[store]\nurl = \"mysql://db/turnstile\"\n", &[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("store.url"));
     let out = run("", &[("TURNSTILE__STORE__BACKEND", "oracle")]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("store.backend"));

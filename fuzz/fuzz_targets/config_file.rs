@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
     std::fs::write(&path, data).expect("a writable temporary directory");
     match Settings::load_with_env(&path, Some(HashMap::new())) {
         Ok(settings) => {
-            let _ = settings.store_options();
+            let _ = turnstile::store::OpenOptions::for_settings(&settings);
         }
         Err(e) => {
             let message = e.to_string();

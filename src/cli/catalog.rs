@@ -398,7 +398,7 @@ fn print_objects(rows: &[Object], json: bool) -> Result<()> {
 }
 
 async fn object_command<F: Fields>(settings: &Settings, cmd: ObjectCommand<F>) -> Result<()> {
-    let backend = Backend::open(&settings.store_options()?).await?;
+    let backend = Backend::open(&turnstile::store::OpenOptions::for_settings(settings)?).await?;
     let lang = settings.general.language;
     let refused = refusal(lang);
     let kind = F::KIND;
@@ -458,7 +458,7 @@ pub async fn group(settings: &Settings, cmd: ObjectCommand<GroupArgs>) -> Result
 
 /// `turnstile blacklist`.
 pub async fn blacklist(settings: &Settings, cmd: BlacklistCommand) -> Result<()> {
-    let backend = Backend::open(&settings.store_options()?).await?;
+    let backend = Backend::open(&turnstile::store::OpenOptions::for_settings(settings)?).await?;
     let refused = refusal(settings.general.language);
     match cmd {
         BlacklistCommand::Add { target, note } => {
@@ -488,7 +488,7 @@ pub async fn blacklist(settings: &Settings, cmd: BlacklistCommand) -> Result<()>
 
 /// `turnstile ip-table`.
 pub async fn ip_table(settings: &Settings, cmd: IpTableCommand) -> Result<()> {
-    let backend = Backend::open(&settings.store_options()?).await?;
+    let backend = Backend::open(&turnstile::store::OpenOptions::for_settings(settings)?).await?;
     let refused = refusal(settings.general.language);
     let kind = CatalogKind::IpRange;
     match cmd {
@@ -520,7 +520,7 @@ pub async fn ip_table(settings: &Settings, cmd: IpTableCommand) -> Result<()> {
 
 /// `turnstile system`.
 pub async fn system(settings: &Settings, cmd: SystemCommand) -> Result<()> {
-    let backend = Backend::open(&settings.store_options()?).await?;
+    let backend = Backend::open(&turnstile::store::OpenOptions::for_settings(settings)?).await?;
     let refused = refusal(settings.general.language);
     let kind = CatalogKind::System;
     match cmd {

@@ -52,7 +52,7 @@ pub enum NasCommand {
 
 /// Runs a `turnstile nas` command.
 pub async fn run(settings: &Settings, cmd: NasCommand) -> Result<()> {
-    let backend = Backend::open(&settings.store_options()?).await?;
+    let backend = Backend::open(&turnstile::store::OpenOptions::for_settings(settings)?).await?;
     let config = &settings.radius.clients;
     let refused = |e: nas::NasError| refusal(settings.general.language)(OpsError::from(e));
     match cmd {

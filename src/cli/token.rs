@@ -38,7 +38,7 @@ pub enum TokenCommand {
 
 /// Runs a `turnstile token` command.
 pub async fn run(settings: &Settings, cmd: TokenCommand) -> Result<()> {
-    let backend = Backend::open(&settings.store_options()?).await?;
+    let backend = Backend::open(&turnstile::store::OpenOptions::for_settings(settings)?).await?;
     let refused = refusal(settings.general.language);
     match cmd {
         TokenCommand::Add { name, role, user } => {
@@ -78,7 +78,7 @@ pub async fn audit(
     limit: u32,
     json: bool,
 ) -> Result<()> {
-    let backend = Backend::open(&settings.store_options()?).await?;
+    let backend = Backend::open(&turnstile::store::OpenOptions::for_settings(settings)?).await?;
     let rows = backend.store.audit(actor.as_deref(), limit).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);

@@ -263,7 +263,7 @@ impl SetArgs {
 
 /// Runs a `turnstile user` command.
 pub async fn run(settings: &Settings, cmd: UserCommand) -> Result<()> {
-    let backend = Backend::open(&settings.store_options()?).await?;
+    let backend = Backend::open(&turnstile::store::OpenOptions::for_settings(settings)?).await?;
     let b = &backend;
     let lang = settings.general.language;
     let refused = refusal(lang);

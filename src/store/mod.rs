@@ -39,6 +39,7 @@ use thiserror::Error;
 
 use crate::account::Profile;
 use crate::catalog::CatalogKind;
+use crate::config::{ConfigError, Settings};
 use access::AccessStore;
 use billing::BillingStore;
 use cipher::{Cipher, CipherError};
@@ -122,6 +123,16 @@ pub struct OpenOptions {
     pub location: StoreLocation,
 }
 
+impl OpenOptions {
+    /// Where `settings` put the store and its key: `[store] url` in the data directory.
+    pub fn for_settings(settings: &Settings) -> Result<OpenOptions, ConfigError> {
+        Ok(OpenOptions {
+            data_dir: settings.general.data_dir.clone(),
+            location: StoreLocation::parse(&settings.store.url, &settings.general.data_dir)?,
+        })
+    }
+}
+
 /// Which database holds the store.
 #[derive(Clone, PartialEq, Eq)]
 pub enum StoreLocation {
@@ -129,6 +140,31 @@ pub enum StoreLocation {
     Sqlite(std::path::PathBuf),
     /// A PostgreSQL connection URL, shared by the nodes of a cluster.
     Postgres(String),
+}
+
+impl StoreLocation {
+    /// The database a `[store] url` names: empty is `DATA_DIR/turnstile.db`, else
+    /// `sqlite://PATH` or `postgres://…` (`postgresql://…`); anything else is an error
+    /// naming the key.
+    pub fn parse(url: &str, data_dir: &std::path::Path) -> Result<StoreLocation, ConfigError> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Ok(StoreLocation::Sqlite(data_dir.join("turnstile.db")));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(ConfigError::key("store.url", "sqlite:// needs a file path"));
+            }
+            return Ok(StoreLocation::Sqlite(std::path::PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(StoreLocation::Postgres(url.to_string()));
+        }
+        Err(ConfigError::key(
+            "store.url",
+            "must be sqlite://PATH or postgres://user:password@host:port/database",
+        ))
+    }
 }
 
 /// Shows the database without the password a PostgreSQL URL may carry.
@@ -268,4 +304,31 @@ pub fn user_context(name: &str) -> String {
 /// Sealing context of a NAS device's secret.
 pub fn nas_context(name: &str) -> String {
     format!("nas:{name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::{Path, PathBuf};
+
+    #[test]
+    fn store_urls_name_sqlite_or_postgresql_or_their_key() {
+        let data = Path::new("/var/lib/turnstile");
+        let parse = |url| StoreLocation::parse(url, data);
+        assert_eq!(
+            parse("").unwrap(),
+            StoreLocation::Sqlite(data.join("turnstile.db"))
+        );
+        assert_eq!(
+            parse(" sqlite:///tmp/t.db ").unwrap(),
+            StoreLocation::Sqlite(PathBuf::from("/tmp/t.db"))
+        );
+        for url in ["postgres://u@h/db", "postgresql://u@h/db"] {
+            assert_eq!(parse(url).unwrap(), StoreLocation::Postgres(url.into()));
+        }
+        for url in ["sqlite://", "mysql://h/db", "turnstile.db"] {
+            let e = parse(url).unwrap_err().to_string();
+            assert!(e.contains("store.url"), "{url}: {e}");
+        }
+    }
 }
