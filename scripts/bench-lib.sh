@@ -45,14 +45,16 @@ write_api_config() {
   turnstile_config "$scratch/data" "$1" 0 "" "127.0.0.1:$2" > "$scratch/turnstile.toml"
 }
 
-# Starts turnstile on $scratch/turnstile.toml (its pid in TURNSTILE_PID) and waits for
-# its ready line; a daemon that does not start stops the bench with its log.
+# Starts turnstile on $1/turnstile.toml (default: $scratch), with the binary $2 (default:
+# this tree's release build), its pid in TURNSTILE_PID, and waits for its ready line; a
+# daemon that does not start stops the bench with its log.
 start_turnstile() {
-  "$BIN/turnstile" --config "$scratch/turnstile.toml" serve > "$scratch/turnstile.out" 2> "$scratch/turnstile.log" &
+  local dir=${1:-$scratch} binary=${2:-$BIN/turnstile}
+  "$binary" --config "$dir/turnstile.toml" serve > "$dir/turnstile.out" 2> "$dir/turnstile.log" &
   TURNSTILE_PID=$!
   pids+=("$TURNSTILE_PID")
-  for _ in $(seq 1 100); do grep -q ready "$scratch/turnstile.out" && return 0; sleep 0.1; done
-  echo "bench: turnstile did not start:" >&2; cat "$scratch/turnstile.log" >&2; exit 1
+  for _ in $(seq 1 100); do grep -q ready "$dir/turnstile.out" && return 0; sleep 0.1; done
+  echo "bench: turnstile did not start:" >&2; cat "$dir/turnstile.log" >&2; exit 1
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

@@ -24,31 +24,9 @@ start_build() { # label binary; sets PORT_<label>
   local dir="$scratch/$1" port
   port=$(free_port)
   mkdir -p "$dir"
-  cat > "$dir/turnstile.toml" <<CONF
-[general]
-data_dir = "$dir/data"
-[radius]
-auth_port = $port
-acct_port = 0
-[[radius.clients]]
-name = "bench"
-address = "127.0.0.1"
-secret = "$SECRET"
-[policy]
-min_auth_interval_secs = 0
-[api]
-listen = ""
-[portal]
-listen = ""
-[telemetry]
-metrics_listen = ""
-log_level = "warn"
-CONF
+  turnstile_config "$dir/data" "$port" 0 > "$dir/turnstile.toml"
   "$2" --config "$dir/turnstile.toml" user import "$scratch/users.csv" >/dev/null
-  "$2" --config "$dir/turnstile.toml" serve > "$dir/out" 2> "$dir/log" &
-  pids+=($!)
-  for _ in $(seq 1 100); do grep -q ready "$dir/out" && break; sleep 0.1; done
-  grep -q ready "$dir/out" || { echo "bench: $1 did not start:" >&2; cat "$dir/log" >&2; exit 1; }
+  start_turnstile "$dir" "$2"
   printf -v "PORT_$1" '%s' "$port"
 }
 start_build this "$BIN/turnstile"

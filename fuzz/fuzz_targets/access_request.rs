@@ -20,7 +20,7 @@ fn context() -> &'static fixture::Fixture {
 
 fuzz_target!(|data: &[u8]| {
     let service = &context().service;
-    let clients = service.directory.clients();
+    let clients = service.directory().clients();
     let source = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let client = clients.lookup(source).expect("the fuzz NAS").clone();
     if let Ok(reply) = handle(data, &client, source, service) {

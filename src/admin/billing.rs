@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use super::access::Caller;
-use super::reply::{envelope, success, ApiError, Body, ErrorReply, Params};
+use super::reply::{done, success, ApiError, Body, ErrorReply, Params};
 use super::AdminState;
 use crate::billing::package;
 use crate::billing::payment::{self, Payment};
@@ -24,7 +24,7 @@ use crate::codes::{ECode, Lang};
 use crate::config::PayTo;
 use crate::ops::tokens::Role;
 use crate::ops::users::MAX_PAGE;
-use crate::ops::{Failure, OpsError};
+use crate::ops::{Done, Failure, OpsError};
 use crate::store::billing::{Account, ListPage, Refusal, SettleScope};
 
 /// The routes.
@@ -274,12 +274,11 @@ async fn list(
         limit,
     };
     let store = state.kicker.directory.store();
-    fn rows<T: serde::Serialize>(listed: (u64, Vec<T>)) -> (u64, Vec<serde_json::Value>) {
-        let rows = listed
-            .1
+    fn rows<T: Serialize>((total, rows): (u64, Vec<T>)) -> (u64, Vec<serde_json::Value>) {
+        let rows = rows
             .iter()
             .map(|r| serde_json::to_value(r).unwrap_or_default());
-        (listed.0, rows.collect())
+        (total, rows.collect())
     }
     let listed = match listing {
         Listing::Ledger => store.ledger(&query).await.map(rows),
@@ -299,16 +298,12 @@ async fn list(
         Some(last) if rows.len() == limit as usize => last["id"].as_i64(),
         _ => None,
     };
-    let mut extra = serde_json::Map::new();
+    let mut warnings = Vec::new();
     if asked > limit {
-        extra.insert(
-            "warnings".into(),
-            serde_json::json!([format!(
-                "limit {asked} is capped to {limit} rows a page: page on with before={}",
-                next_before
-                    .map_or_else(|| "(none: this is the last page)".into(), |b| b.to_string())
-            )]),
-        );
+        warnings.push(format!(
+            "limit {asked} is capped to {limit} rows a page: page on with before={}",
+            next_before.map_or_else(|| "(none: this is the last page)".into(), |b| b.to_string())
+        ));
     }
     let view = ListPageView {
         total,
@@ -317,7 +312,14 @@ async fn list(
         rows,
         next_before,
     };
-    Ok(envelope(view, extra))
+    Ok(done(
+        lang,
+        Done {
+            code: None,
+            warnings,
+        },
+        view,
+    ))
 }
 
 /// `GET /api/v1/packages?user=U`: a user's packages and instances.

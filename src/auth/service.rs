@@ -14,8 +14,6 @@ use crate::directory::Directory;
 
 /// Checks credentials and decides, for every way in.
 pub struct Service {
-    /// Users, NAS clients and the catalog.
-    pub directory: Arc<Directory>,
     /// Language of refusal texts.
     pub lang: Lang,
     /// Credentials ─▶ policy ─▶ note.
@@ -33,7 +31,6 @@ impl Service {
         lockouts: UnboundedSender<(Box<str>, i64)>,
     ) -> Service {
         Service {
-            directory: directory.clone(),
             lang: settings.general.language,
             authenticator: Authenticator {
                 directory,
@@ -44,5 +41,10 @@ impl Service {
                 default_interim_secs: settings.sessions.default_interim_secs,
             },
         }
+    }
+
+    /// Users, NAS clients and the catalog, as the authenticator reads them.
+    pub fn directory(&self) -> &Directory {
+        &self.authenticator.directory
     }
 }

@@ -5,7 +5,7 @@
 //! object, each key once, at every depth), [`from_json`] the typed value (a struct only
 //! from an object, at every depth).
 
-use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, Visitor};
 use serde_json::{Map, Value};
 use std::fmt;
 use thiserror::Error;
@@ -208,99 +208,10 @@ impl<'de> Deserializer<'de> for Strict {
         }
     }
 
-    // Everything else is what serde_json's own `Value` does with it.
-    fn deserialize_bool<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
-        self.0.deserialize_bool(v)
-    }
-    fn deserialize_i8<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
-        self.0.deserialize_i8(v)
-    }
-    fn deserialize_i16<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
-        self.0.deserialize_i16(v)
-    }
-    fn deserialize_i32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
-        self.0.deserialize_i32(v)
-    }
-    fn deserialize_i64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
-        self.0.deserialize_i64(v)
-    }
-    fn deserialize_u8<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
-        self.0.deserialize_u8(v)
-    }
-    fn deserialize_u16<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
-        self.0.deserialize_u16(v)
-    }
-    fn deserialize_u32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
-        self.0.deserialize_u32(v)
-    }
-    fn deserialize_u64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
-        self.0.deserialize_u64(v)
-    }
-    fn deserialize_f32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
-        self.0.deserialize_f32(v)
-    }
-    fn deserialize_f64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
-        self.0.deserialize_f64(v)
-    }
-    fn deserialize_char<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
-        self.0.deserialize_char(v)
-    }
-    fn deserialize_str<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
-        self.0.deserialize_str(v)
-    }
-    fn deserialize_string<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
-        self.0.deserialize_string(v)
-    }
-    fn deserialize_bytes<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
-        self.0.deserialize_bytes(v)
-    }
-    fn deserialize_byte_buf<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
-        self.0.deserialize_byte_buf(v)
-    }
-    fn deserialize_unit<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
-        self.0.deserialize_unit(v)
-    }
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        v: V,
-    ) -> Result<V::Value, Self::Error> {
-        self.0.deserialize_unit_struct(name, v)
-    }
-    fn deserialize_identifier<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
-        self.0.deserialize_identifier(v)
-    }
-    fn deserialize_seq<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
-        self.deserialize_any(v)
-    }
-    fn deserialize_tuple<V: Visitor<'de>>(
-        self,
-        _len: usize,
-        v: V,
-    ) -> Result<V::Value, Self::Error> {
-        self.deserialize_any(v)
-    }
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        _len: usize,
-        v: V,
-    ) -> Result<V::Value, Self::Error> {
-        self.deserialize_any(v)
-    }
-    fn deserialize_map<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
-        self.deserialize_any(v)
-    }
-    fn deserialize_ignored_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
-        v.visit_unit()
-    }
-}
-
-impl<'de> IntoDeserializer<'de, serde_json::Error> for Strict {
-    type Deserializer = Strict;
-
-    fn into_deserializer(self) -> Strict {
-        self
+    // Scalars go to the visitor as `Value` gives them; arrays and objects as above.
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+        byte_buf unit unit_struct seq tuple tuple_struct map identifier ignored_any
     }
 }
 

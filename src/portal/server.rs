@@ -215,7 +215,7 @@ fn refuse(p: &Params, client: IpAddr, online: IpAddr, token: &str) -> Response {
 
 /// The user an account name refers to: the name as given, else without `@domain`.
 fn account_name<'a>(state: &PortalState, username: &'a str) -> &'a str {
-    if state.auth.directory.user(username).is_some() {
+    if state.auth.directory().user(username).is_some() {
         return username;
     }
     split_domain(username).0
@@ -384,7 +384,7 @@ async fn rad_user_info(
     let (user, domain) = split_domain(&r.user);
     let balance = state
         .auth
-        .directory
+        .directory()
         .user(&r.user)
         .map_or(0, |u| u.profile.balance_fen / 100);
     let seconds = (now - r.started_at).max(r.session_time);

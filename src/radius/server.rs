@@ -23,7 +23,6 @@ use super::batch::{Received, Replies};
 use super::reply_cache::{Lookup, ReplyCache, RequestKey};
 use crate::auth::Service;
 use crate::config::Settings;
-use crate::directory::Directory;
 use crate::proto::radius::packet::HEADER_LEN;
 use crate::telemetry::RadiusMetrics;
 use crate::udp_socket::socket_stats;
@@ -41,8 +40,6 @@ const SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 pub struct AuthContext {
     /// Checks credentials and decides.
     pub service: Arc<Service>,
-    /// Users and NAS clients.
-    pub directory: Arc<Directory>,
     /// Replies of recent requests.
     pub cache: ReplyCache,
     /// Hot-path counters.
@@ -53,7 +50,6 @@ impl AuthContext {
     /// The listener's context for `service`, with the reply cache `settings` size.
     pub fn new(settings: &Settings, service: Arc<Service>) -> AuthContext {
         AuthContext {
-            directory: service.directory.clone(),
             service,
             cache: ReplyCache::for_settings(&settings.radius),
             metrics: RadiusMetrics::default(),
@@ -174,7 +170,7 @@ fn work(socket: &UdpSocket, ctx: &AuthContext, stop: &AtomicBool) {
 fn handle_datagram(ctx: &AuthContext, datagram: &[u8], source: SocketAddr) -> Option<Arc<[u8]>> {
     let received = Instant::now();
     ctx.metrics.received.increment(1);
-    let clients = ctx.directory.clients();
+    let clients = ctx.service.directory().clients();
     let Some(client) = clients.lookup(source.ip()) else {
         ctx.metrics.dropped("unknown_client");
         return None;

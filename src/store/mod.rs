@@ -248,42 +248,28 @@ pub async fn check_key(
 ) -> Result<Cipher, StoreError> {
     let path = cipher::key_path(data_dir);
     let recorded = store.key_fingerprint().await?;
+    // Without a fingerprint, a value sealed in the database is what the key must open.
+    let sealed = match recorded {
+        Some(_) => None,
+        None => store.any_sealed_value().await?,
+    };
     let cipher = match Cipher::load(data_dir)? {
         Some(cipher) => cipher,
-        None => match &recorded {
-            Some(expected) => {
-                return Err(CipherError::MissingKey {
-                    path,
-                    expected: expected.clone(),
-                }
-                .into())
-            }
-            None if store.any_sealed_value().await?.is_some() => {
-                return Err(CipherError::MissingKey {
-                    path,
-                    expected: "none recorded yet, the one that sealed its values".into(),
-                }
-                .into())
-            }
-            None => Cipher::create(data_dir)?,
-        },
+        // An empty database: this node's new key is the first, recorded below.
+        None if recorded.is_none() && sealed.is_none() => Cipher::create(data_dir)?,
+        None => {
+            let expected = recorded
+                .unwrap_or_else(|| "none recorded yet, the one that sealed its values".into());
+            return Err(CipherError::MissingKey { path, expected }.into());
+        }
     };
     let found = cipher.fingerprint().to_string();
-    let expected = match recorded {
-        Some(fingerprint) => fingerprint,
-        None => {
-            if let Some((context, sealed)) = store.any_sealed_value().await? {
-                if cipher.open(&context, &sealed).is_err() {
-                    return Err(CipherError::WrongKey {
-                        path,
-                        expected: format!("none recorded yet, the one that sealed {context}"),
-                        found,
-                    }
-                    .into());
-                }
-            }
-            store.record_key_fingerprint(&found).await?
+    let expected = match (recorded, sealed) {
+        (Some(fingerprint), _) => fingerprint,
+        (None, Some((context, value))) if cipher.open(&context, &value).is_err() => {
+            format!("none recorded yet, the one that sealed {context}")
         }
+        (None, _) => store.record_key_fingerprint(&found).await?,
     };
     if expected != found {
         return Err(CipherError::WrongKey {
