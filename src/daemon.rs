@@ -23,9 +23,9 @@ use crate::radius::reply_cache::ReplyCache;
 use crate::radius::server::{AuthContext, AuthServer};
 use crate::reload::Reloader;
 use crate::session::dynauth::DynAuthClient;
+use crate::session::journal::{Backing, Journal};
 use crate::session::kick::Kicker;
 use crate::session::online::OnlineTable;
-use crate::session::tracker::{Journal, SessionTracker};
 use crate::store::billing::SettleScope;
 use crate::store::{Backend, StoreError};
 use crate::telemetry;
@@ -160,15 +160,15 @@ pub async fn serve(
     };
     let online = Arc::new(OnlineTable::default());
     let meter = Arc::new(Meter::default());
-    let (tracker, journal) = SessionTracker::restore(Journal {
+    let (journal, journal_task) = Journal::restore(Backing {
         store: directory.store(),
         online: online.clone(),
         meter: meter.clone(),
         directory: directory.clone(),
     })
     .await?;
-    let split_tracker = tracker.clone();
-    let kick_tracker = tracker.clone();
+    let split_journal = journal.clone();
+    let kick_journal = journal.clone();
     tracing::info!(sessions = online.len(), "online table restored");
     let store = directory.store();
     let restored_locks = store.lockouts(crate::clock::now()).await?;
@@ -215,7 +215,7 @@ pub async fn serve(
         Arc::new(AcctContext {
             directory: directory.clone(),
             cache: ReplyCache::for_settings(&settings.radius),
-            tracker,
+            journal,
             auth_backlog: auth_backlog.clone(),
             yield_per_sec: settings.radius.overload_accounting_per_sec,
         }),
@@ -230,7 +230,7 @@ pub async fn serve(
     .map_err(bind_error("DM/CoA client", settings.radius.listen))?;
     let kicker = Arc::new(Kicker {
         online: online.clone(),
-        tracker: kick_tracker,
+        journal: kick_journal,
         directory: directory.clone(),
         dynauth,
         activation: settings.portal.activation.clone(),
@@ -275,7 +275,7 @@ pub async fn serve(
     let splitter = tokio::spawn(split_settled(
         settled_rx,
         online.clone(),
-        split_tracker,
+        split_journal,
         directory.clone(),
     ));
     // Settings::load checked settle_at already.
@@ -382,9 +382,9 @@ pub async fn serve(
     // The settler's channel closes with the last settler (the API's went with it).
     drop(settler);
     let _ = tokio::time::timeout(Duration::from_secs(5), splitter).await;
-    // With the accounting server, the sweeper and the API gone, no tracker is left: the
+    // With the accounting server, the sweeper and the API gone, no journal handle is left: the
     // journal finishes its batch and ends.
-    let _ = tokio::time::timeout(Duration::from_secs(5), journal).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), journal_task).await;
     let _ = follower.await;
     let _ = lease.await;
     // The writer stores the lockouts still queued; a store slow under load gets time.
@@ -436,7 +436,7 @@ async fn settle_daily(
 async fn split_settled(
     mut settled: tokio::sync::mpsc::UnboundedReceiver<(String, String)>,
     online: Arc<OnlineTable>,
-    tracker: SessionTracker,
+    journal: Journal,
     directory: Arc<Directory>,
 ) {
     while let Some((user, product)) = settled.recv().await {
@@ -450,7 +450,7 @@ async fn split_settled(
                 continue;
             }
             let cause = ECode::SettlementVirtualOffline;
-            match tracker
+            match journal
                 .split(&key, cause, None, None, crate::clock::now())
                 .await
             {

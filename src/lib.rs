@@ -46,13 +46,13 @@
 //!
 //! ```text
 //! NAS ─UDP─▶ radius::acct_server ─▶ reply_cache ─▶ radius::accounting::parse ─▶
-//!            session::tracker (journal: one transaction for everything queued — the
+//!            session::journal (one transaction for everything queued — the
 //!            sessions read as stored, each one's usage since its last counters added
 //!            to its product instance, other nodes notified ─▶ online table and
 //!            billing::meter in memory) ─▶ Accounting-Response
-//! other nodes' notices ─▶ session::tracker reads those sessions again into memory
+//! other nodes' notices ─▶ session::journal reads those sessions again into memory
 //! sweeper (billing::standing: quota E3001, money E3004) / admin API ─▶ session::kick ─▶
-//!            session::dynauth (proto::radius::dynauth) ─▶ NAS:3799 ─▶ ACK ─▶ tracker
+//!            session::dynauth (proto::radius::dynauth) ─▶ NAS:3799 ─▶ ACK ─▶ journal
 //! ```
 //!
 //! # How settlement flows
@@ -62,7 +62,7 @@
 //!            store::BillingStore::settle_batch (one serialized transaction per 1,000
 //!            due instances: read ─▶ billing::settle::plan (pure) ─▶ settlement record
 //!            with its unique key, balances, usage reset, next cycle, ledger, log) ─▶
-//!            meter ─▶ online sessions split (E4011) through the tracker
+//!            meter ─▶ online sessions split (E4011) through the journal
 //! ```
 //!
 //! # How a portal login flows
@@ -72,10 +72,10 @@
 //!            srun_portal?action=login: rate limit, challenge taken, info decoded and
 //!            chksum checked (proto::srun) ─▶ portal::login (no HTTP in it):
 //!            auth::Service (interface "portal") ─▶ [CoA activation on the ac_id's NAS:
-//!            session::kick] ─▶ session::tracker (a session::event, NAS "portal") ─▶
+//!            session::kick] ─▶ session::journal (a session::event, NAS "portal") ─▶
 //!            JSONP reply (proto::jsonp)
 //! logout / rad_user_dm ─▶ portal::login::log_out ─▶ session::kick::Kicker::end_portal ─▶
-//!            tracker
+//!            journal
 //! ```
 //!
 //! # How an operator's change flows

@@ -11,7 +11,7 @@ use turnstile::radius::accounting::parse;
 use turnstile::directory::clients::NasClient;
 use turnstile::proto::radius::crypto::SharedSecret;
 use turnstile::proto::radius::packet::PacketBuilder;
-use turnstile::session::tracker::fuzzing::{Step, Store};
+use turnstile::session::journal::fuzzing::{Step, Store};
 use turnstile::store::{OnlineChange, OnlineRecord};
 use turnstile::vendor::Vendor;
 

@@ -20,7 +20,7 @@ use turnstile::portal::server::{router, PortalState};
 use turnstile::proto::srun::client_login;
 use turnstile::session::dynauth::DynAuthClient;
 use turnstile::session::kick::Kicker;
-use turnstile::session::tracker::{Journal, SessionTracker};
+use turnstile::session::journal::{Backing, Journal};
 
 #[path = "../fixture/mod.rs"]
 mod fixture;
@@ -47,7 +47,7 @@ fn portal() -> &'static Portal {
         let fixture = fixture::fixture("portal");
         let settings = &fixture.settings;
         let app = fixture.runtime.block_on(async {
-            let (tracker, journal) = SessionTracker::restore(Journal {
+            let (journal, journal_task) = Journal::restore(Backing {
                 store: fixture.directory.store(),
                 online: fixture.online.clone(),
                 meter: fixture.meter.clone(),
@@ -55,15 +55,15 @@ fn portal() -> &'static Portal {
             })
             .await
             .expect("the journal");
-            // It runs as long as the tracker lives: for the whole process.
-            drop(journal);
+            // It runs as long as the journal handle lives: for the whole process.
+            drop(journal_task);
             let dynauth =
                 DynAuthClient::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), 1 << 16, settings.dynauth)
                     .await
                     .expect("a DM/CoA socket");
             let kicker = Arc::new(Kicker {
                 online: fixture.online.clone(),
-                tracker,
+                journal,
                 directory: fixture.directory.clone(),
                 dynauth,
                 activation: settings.portal.activation.clone(),

@@ -10,7 +10,7 @@
 //! | [`payment`] | payments (E6001/E6002): to the wallet or a product, arrears first |
 //! | [`package`] | packages (套餐): buying (E5040–E5042), reserving, taking back |
 //!
-//! Usage flows in from the accounting journal (`session::tracker`), which adds each
+//! Usage flows in from the accounting journal (`session::journal`), which adds each
 //! session's delta since its last counters to the store and the meter in its own
 //! transaction. Money moves only in store transactions that read, plan and write at once
 //! (`store::billing`), every movement a ledger entry that is never edited.

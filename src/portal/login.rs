@@ -93,7 +93,7 @@ pub async fn login(
         class_product: None,
     };
     if let Err(e) = kicker
-        .tracker
+        .journal
         .apply(PORTAL_NAS, start, ip, clock::now())
         .await
     {

@@ -1,5 +1,5 @@
 //! Accounting-Request (RFC 2866) on the wire: validate the packet and its authenticator,
-//! read it as the [`AccountingEvent`] the session tracker takes, and build the
+//! read it as the [`AccountingEvent`] the session journal takes, and build the
 //! Accounting-Response.
 
 use radius::core::code::Code;

@@ -21,7 +21,7 @@ use crate::directory::clients::NasClient;
 use crate::directory::Directory;
 use crate::proto::radius::packet::HEADER_LEN;
 use crate::session::event::AcctStatus;
-use crate::session::tracker::{Queued, SessionTracker, TrackerError};
+use crate::session::journal::{Journal, JournalError, Queued};
 
 /// Requests handled concurrently.
 pub const MAX_IN_FLIGHT: usize = 256;
@@ -33,7 +33,7 @@ pub struct AcctContext {
     /// Replies of recent requests: a retransmitted Stop is answered, never applied twice.
     pub cache: ReplyCache,
     /// The online table and its store.
-    pub tracker: SessionTracker,
+    pub journal: Journal,
     /// Whether authentication is behind.
     pub auth_backlog: Arc<AuthBacklog>,
     /// Requests read per second while it is (`[radius] overload_accounting_per_sec`).
@@ -197,7 +197,7 @@ async fn admit(ctx: &AcctContext, datagram: &[u8], source: SocketAddr) -> Admiss
     let status = request.status;
     let now = crate::clock::now();
     match ctx
-        .tracker
+        .journal
         .queue(&client.name, request, source.ip(), now)
         .await
     {
@@ -215,7 +215,7 @@ async fn admit(ctx: &AcctContext, datagram: &[u8], source: SocketAddr) -> Admiss
     }
 }
 
-fn not_stored(e: &TrackerError, client: &NasClient) {
+fn not_stored(e: &JournalError, client: &NasClient) {
     tracing::error!(error = %e, nas = %client.name, "accounting record not stored; no response, the NAS will retransmit");
 }
 

@@ -1,4 +1,4 @@
-//! What the session tracker takes: accounting events, whether a NAS sent them as
+//! What the session journal takes: accounting events, whether a NAS sent them as
 //! Accounting-Requests (`radius::accounting` reads those) or the portal made them.
 
 use std::net::Ipv4Addr;
@@ -46,7 +46,7 @@ impl AcctStatus {
     }
 }
 
-/// Something that happened to a session: an Accounting-Request as the tracker needs
+/// Something that happened to a session: an Accounting-Request as the journal needs
 /// it, or a portal login or logout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountingEvent {

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::dynauth::DynAuthClient;
+use super::journal::Journal;
 use super::online::{OnlineTable, SessionKey};
-use super::tracker::SessionTracker;
 use super::PORTAL_NAS;
 use crate::clock;
 use crate::codes::ECode;
@@ -94,7 +94,7 @@ pub struct Kicker {
     /// Sessions online.
     pub online: Arc<OnlineTable>,
     /// Where ends are recorded.
-    pub tracker: SessionTracker,
+    pub journal: Journal,
     /// NAS clients: secret and CoA port.
     pub directory: Arc<Directory>,
     /// Sends Disconnect and CoA requests.
@@ -175,7 +175,7 @@ impl Kicker {
         via: Option<ECode>,
         detail: String,
     ) -> KickResult {
-        let ended = match self.tracker.end(key, cause, via, clock::now()).await {
+        let ended = match self.journal.end(key, cause, via, clock::now()).await {
             Ok(()) => {
                 tracing::info!(user = ?user, nas = %key.nas, session = ?key.id, cause = %cause, via = ?via.map(|v| v.to_string()), "session ended");
                 true

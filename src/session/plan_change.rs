@@ -248,7 +248,7 @@ async fn apply(kicker: &Kicker, key: &SessionKey, plan: Replan) {
                 metrics::counter!("turnstile_policy_changes_total", "cause" => cause.to_string())
                     .increment(1);
                 if let Err(e) = kicker
-                    .tracker
+                    .journal
                     .split(key, cause, via, Some(product), clock::now())
                     .await
                 {

@@ -163,7 +163,7 @@ pub async fn run(
                 if d.cause == ECode::HeartbeatLost {
                     // The NAS stopped reporting: there is nobody to send a DM to.
                     if let Err(e) = kicker
-                        .tracker
+                        .journal
                         .end(&d.key, d.cause, None, clock::now())
                         .await
                     {

@@ -1,369 +1,20 @@
-//! Applies accounting to the online table through a journal: requests queue up, the
-//! journal writes everything queued in one transaction (group commit: one fsync for many
-//! requests), then applies the same changes to memory in the same order, and only then
-//! releases the requests, whose Accounting-Responses may go out. What a NAS was told is
-//! recorded survives a crash, and memory never runs ahead of the store.
-//!
-//! Rating rides along: each Start, Interim-Update and Stop adds the session's usage since
-//! its last stored counters (the watermark) to its product instance, in the same
-//! transaction, then to the meter. Counters only move forward, so a retransmitted or
-//! reordered Interim adds nothing, and a session split for settlement (E4011) or a policy
-//! change keeps its counters: its later Stop adds only what is new.
+//! The journal's planner, pure: from a batch of changes and the sessions as the store
+//! holds them, the store's changes in order and the usage they add to product
+//! instances. Counters only move forward, and 32-bit counters that wrap are placed in
+//! the round the stored total is in.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::Arc;
-use thiserror::Error;
-use tokio::sync::{mpsc, oneshot};
-use tokio::time::{Duration, Instant};
 
-use super::online::{OnlineTable, Session, SessionKey};
+use super::{Change, Op};
 use crate::account::Usage;
-use crate::billing::meter::Meter;
 use crate::codes::ECode;
-use crate::directory::Directory;
 use crate::session::event::{AccountingEvent, AcctStatus};
+use crate::session::online::SessionKey;
 use crate::store::billing::UsageDelta;
 use crate::store::{
-    HistoryRecord, OnlineChange, OnlinePlan, OnlineRecord, SessionRef, SessionsTouched, Store,
-    StoreError, StoredSessions,
+    HistoryRecord, OnlineChange, OnlinePlan, OnlineRecord, SessionRef, StoredSessions,
 };
-
-/// Most requests written in one transaction.
-const MAX_BATCH: usize = 1024;
-/// An Interim-Update or Stop for a session that ended this recently (and is not online)
-/// is a late copy of one already recorded, say a Stop retransmitted to another node: it
-/// changes nothing.
-const RECENT_END_SECS: i64 = 600;
-/// Requests waiting for the journal; senders wait beyond this.
-const QUEUE: usize = 4096;
-/// The shortest time between two readings of what other nodes changed: their notices
-/// come once per batch, and reading them together costs the journal (which waits for
-/// it) and the database one look-up instead of one per batch.
-const REFRESH_GAP: Duration = Duration::from_millis(50);
-
-/// Why a request was not recorded.
-#[derive(Debug, Error)]
-pub enum TrackerError {
-    /// The store failed; nothing of the batch was recorded.
-    #[error("store: {0}")]
-    Store(String),
-    /// The journal has stopped (shutdown).
-    #[error("the session journal has stopped")]
-    Stopped,
-}
-
-/// What a queued change is.
-enum Op {
-    /// An Accounting-Request from `source`.
-    Accounting {
-        request: AccountingEvent,
-        source: IpAddr,
-    },
-    /// The server ends a session (DM acknowledged, local offline…) with `cause`,
-    /// reached `via` a DM or offline code when that differs.
-    End {
-        session_id: String,
-        cause: ECode,
-        via: Option<ECode>,
-    },
-    /// The session's part so far goes to the history with `cause` (`via`); it stays
-    /// online, charged to `product` from now on when that is given.
-    Split {
-        session_id: String,
-        cause: ECode,
-        via: Option<ECode>,
-        product: Option<String>,
-    },
-}
-
-struct Pending {
-    nas: Box<str>,
-    op: Op,
-    now: i64,
-    done: oneshot::Sender<Result<(), TrackerError>>,
-}
-
-impl Op {
-    /// True for an Accounting-Request Start.
-    fn is_start(&self) -> bool {
-        matches!(self, Op::Accounting { request, .. } if request.status == AcctStatus::Start)
-    }
-
-    /// The Acct-Session-Id of the session the change is about.
-    fn session_id(&self) -> &str {
-        match self {
-            Op::Accounting { request, .. } => &request.session_id,
-            Op::End { session_id, .. } | Op::Split { session_id, .. } => session_id,
-        }
-    }
-}
-
-/// The online table and the journal that keeps it durable.
-#[derive(Clone)]
-pub struct SessionTracker {
-    pending: mpsc::Sender<Pending>,
-}
-
-/// What the journal writes to and reads from.
-pub struct Journal {
-    /// Where records are made durable.
-    pub store: Arc<dyn Store>,
-    /// Sessions online.
-    pub online: Arc<OnlineTable>,
-    /// Usage of product instances.
-    pub meter: Arc<Meter>,
-    /// Users, for the product of a session that names none.
-    pub directory: Arc<Directory>,
-}
-
-impl SessionTracker {
-    /// Restores the online table and the meter from the store and starts the journal,
-    /// which ends when every tracker clone is dropped.
-    pub async fn restore(
-        journal: Journal,
-    ) -> Result<(SessionTracker, tokio::task::JoinHandle<()>), StoreError> {
-        for r in journal.store.online_sessions().await? {
-            let (key, session) = Session::from_record(r);
-            journal.online.insert(key, session);
-        }
-        for (user, product, usage) in journal.store.instance_usage(None).await? {
-            journal.meter.set(&user, &product, usage);
-        }
-        metrics::gauge!("turnstile_online_sessions").set(journal.online.len() as f64);
-        let (pending, rx) = mpsc::channel(QUEUE);
-        let task = tokio::spawn(run(journal, rx));
-        Ok((SessionTracker { pending }, task))
-    }
-
-    /// Records one Accounting-Request from `nas` (sent from `source`) at unix second
-    /// `now`; returns once the change is durable and applied to the online table.
-    pub async fn apply(
-        &self,
-        nas: &str,
-        request: AccountingEvent,
-        source: IpAddr,
-        now: i64,
-    ) -> Result<(), TrackerError> {
-        self.queue(nas, request, source, now).await?.durable().await
-    }
-
-    /// Queues one Accounting-Request, as [`apply`](Self::apply) does, and returns once
-    /// it is queued: requests queued one after the other are applied in that order
-    /// (a Stop right behind its Start ends the session). Waits only for room in the
-    /// queue.
-    pub async fn queue(
-        &self,
-        nas: &str,
-        request: AccountingEvent,
-        source: IpAddr,
-        now: i64,
-    ) -> Result<Queued, TrackerError> {
-        self.enqueue(nas, Op::Accounting { request, source }, now)
-            .await
-    }
-
-    /// Ends a session on the server's side with `cause` (reached `via` a DM or offline
-    /// code, when that is not the cause itself): it moves to the history. A session
-    /// already gone is left alone.
-    pub async fn end(
-        &self,
-        key: &SessionKey,
-        cause: ECode,
-        via: Option<ECode>,
-        now: i64,
-    ) -> Result<(), TrackerError> {
-        let op = Op::End {
-            session_id: key.id.to_string(),
-            cause,
-            via,
-        };
-        self.submit(&key.nas, op, now).await
-    }
-
-    /// Splits a session: its part so far goes to the history with `cause` (reached
-    /// `via`), and it stays online — charged to `product` from now on when given. A
-    /// session already gone is left alone.
-    pub async fn split(
-        &self,
-        key: &SessionKey,
-        cause: ECode,
-        via: Option<ECode>,
-        product: Option<String>,
-        now: i64,
-    ) -> Result<(), TrackerError> {
-        let op = Op::Split {
-            session_id: key.id.to_string(),
-            cause,
-            via,
-            product,
-        };
-        self.submit(&key.nas, op, now).await
-    }
-
-    async fn submit(&self, nas: &str, op: Op, now: i64) -> Result<(), TrackerError> {
-        self.enqueue(nas, op, now).await?.durable().await
-    }
-
-    async fn enqueue(&self, nas: &str, op: Op, now: i64) -> Result<Queued, TrackerError> {
-        let (done, result) = oneshot::channel();
-        self.pending
-            .send(Pending {
-                nas: nas.into(),
-                op,
-                now,
-                done,
-            })
-            .await
-            .map_err(|_| TrackerError::Stopped)?;
-        Ok(Queued(result))
-    }
-}
-
-/// A change in the journal's queue.
-pub struct Queued(oneshot::Receiver<Result<(), TrackerError>>);
-
-impl Queued {
-    /// Waits until the change is durable and applied to the online table.
-    pub async fn durable(self) -> Result<(), TrackerError> {
-        self.0.await.unwrap_or(Err(TrackerError::Stopped))
-    }
-}
-
-async fn run(journal: Journal, mut rx: mpsc::Receiver<Pending>) {
-    let batches = metrics::histogram!("turnstile_accounting_batch_size");
-    // Sessions other nodes changed, not read yet: read together once `next_read` comes.
-    let mut unread = SessionsTouched::default();
-    let mut next_read = Instant::now();
-    loop {
-        let first = tokio::select! {
-            first = rx.recv() => match first {
-                Some(p) => p,
-                None => return,
-            },
-            touched = journal.store.changed_elsewhere() => {
-                unread.merge(touched);
-                continue;
-            }
-            _ = tokio::time::sleep_until(next_read), if !unread.is_empty() => {
-                refresh(&journal, &mut unread).await;
-                // What could not be read is tried again a second later.
-                let gap = if unread.is_empty() { REFRESH_GAP } else { Duration::from_secs(1) };
-                next_read = Instant::now() + gap;
-                continue;
-            }
-        };
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(p) => batch.push(p),
-                Err(_) => break,
-            }
-        }
-        batches.record(batch.len() as f64);
-        let key = |p: &Pending| (p.nas.to_string(), p.op.session_id().to_string());
-        let keys: Vec<SessionRef> = batch.iter().map(key).collect();
-        // A Start may reuse an ended session's id: only the others can be late copies,
-        // and not those of a session the batch itself starts first.
-        let mut started = HashSet::new();
-        let late: Vec<SessionRef> = batch
-            .iter()
-            .filter_map(|p| {
-                let k = key(p);
-                if p.op.is_start() {
-                    started.insert(k);
-                    None
-                } else {
-                    (!started.contains(&k)).then_some(k)
-                }
-            })
-            .collect();
-        let ended_since = batch.iter().map(|p| p.now).min().unwrap_or(0) - RECENT_END_SECS;
-        let outcome = journal
-            .store
-            .apply_online(&keys, &late, ended_since, &mut |stored| {
-                plan(
-                    &|user| journal.directory.product_of(user),
-                    &batch,
-                    &keys,
-                    stored,
-                )
-            })
-            .await;
-        if let Ok(planned) = &outcome {
-            for change in &planned.changes {
-                count(change, apply(&journal.online, change));
-            }
-            for d in &planned.usage {
-                journal.meter.add(&d.user, &d.product, d.usage);
-            }
-        }
-        for p in batch {
-            let result = match &outcome {
-                Ok(_) => Ok(()),
-                Err(e) => Err(TrackerError::Store(e.to_string())),
-            };
-            // The requester may have given up; nothing to do then.
-            let _ = p.done.send(result);
-        }
-    }
-}
-
-/// Reads again the sessions other nodes changed, and the usage of their users' product
-/// instances; memory follows the store. What cannot be read stays in `unread`.
-async fn refresh(journal: &Journal, unread: &mut SessionsTouched) {
-    let touched = std::mem::take(unread);
-    let records = match journal.store.online_of(&touched).await {
-        Ok(records) => records,
-        Err(e) => {
-            tracing::warn!(error = %e, "sessions changed on another node cannot be read; retrying");
-            *unread = touched;
-            return;
-        }
-    };
-    let online = &journal.online;
-    let mut users: HashSet<String> = HashSet::new();
-    let present: HashSet<SessionKey> = records.iter().map(SessionKey::of).collect();
-    // Gone from the store: ended elsewhere.
-    let mut gone: Vec<SessionKey> = touched
-        .sessions
-        .iter()
-        .map(|(nas, id)| SessionKey::new(nas, id))
-        .filter(|k| !present.contains(k))
-        .collect();
-    if touched.all || !touched.nases.is_empty() {
-        let nases: HashSet<&str> = touched.nases.iter().map(String::as_str).collect();
-        gone.extend(online.scan(|k, _| {
-            let swept = touched.all || nases.contains(&*k.nas);
-            (swept && !present.contains(k)).then(|| k.clone())
-        }));
-    }
-    for key in gone {
-        if let Some(s) = online.remove(&key) {
-            users.insert(s.user.to_string());
-        }
-    }
-    for record in records {
-        users.insert(record.user.clone());
-        apply(online, &OnlineChange::Put(record));
-    }
-    metrics::gauge!("turnstile_online_sessions").set(online.len() as f64);
-    users.extend(touched.users);
-    let users: Vec<String> = users.into_iter().collect();
-    let read = journal
-        .store
-        .instance_usage((!touched.all).then_some(users.as_slice()))
-        .await;
-    match read {
-        Ok(rows) if touched.all => journal.meter.reset(rows),
-        Ok(rows) => {
-            for (user, product, usage) in rows {
-                journal.meter.set(&user, &product, usage);
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "usage changed on another node cannot be read"),
-    }
-}
 
 /// What a session used between two of its records: the watermark is the earlier one.
 /// A session seen for the first time counts a login and everything it reports.
@@ -390,9 +41,9 @@ pub fn delta(prior: Option<&OnlineRecord>, next: &OnlineRecord) -> Usage {
 /// it), or as the earlier requests of the same batch left it: what an update does not
 /// say (the start, the address) is kept.
 /// `keys` are the batch's sessions as stored, request by request.
-fn plan(
+pub(super) fn plan(
     product_of: &dyn Fn(&str) -> Option<String>,
-    batch: &[Pending],
+    batch: &[Change],
     keys: &[SessionRef],
     stored: &StoredSessions,
 ) -> OnlinePlan {
@@ -597,65 +248,6 @@ fn merge(
     }
 }
 
-/// Sessions that came online and left it through one change.
-#[derive(Debug, Default)]
-struct Moved {
-    began: bool,
-    ended: usize,
-}
-
-/// Applies a stored change to memory.
-fn apply(online: &OnlineTable, change: &OnlineChange) -> Moved {
-    let mut moved = Moved::default();
-    match change {
-        OnlineChange::Put(r) => {
-            let (key, mut session) = Session::from_record(r.clone());
-            match online.get(&key) {
-                Some(prior) => {
-                    session.pending_end = prior.pending_end;
-                    let traffic = (prior.record.input_octets, prior.record.output_octets)
-                        != (r.input_octets, r.output_octets);
-                    if !traffic {
-                        session.traffic_at = prior.traffic_at;
-                    }
-                }
-                None => moved.began = true,
-            }
-            online.insert(key, session);
-        }
-        OnlineChange::Split { session, .. } => {
-            online.update(&SessionKey::of(session), |s| s.record = session.clone());
-        }
-        OnlineChange::End(h) => {
-            let gone = online.remove(&SessionKey::of(&h.session));
-            moved.ended = usize::from(gone.is_some());
-        }
-        OnlineChange::EndNas { nas, .. } => {
-            moved.ended = online.remove_nas(nas);
-            tracing::info!(nas = %nas, sessions = moved.ended, "NAS sessions closed (Accounting-On/Off)");
-        }
-    }
-    metrics::gauge!("turnstile_online_sessions").set(online.len() as f64);
-    moved
-}
-
-/// Counts what this node's journal changed: sessions begun, and ended by cause.
-fn count(change: &OnlineChange, moved: Moved) {
-    if moved.began {
-        metrics::counter!("turnstile_sessions_started_total").increment(1);
-    }
-    if moved.ended > 0 {
-        let cause = match change {
-            OnlineChange::End(h) => h.cause.map(ECode::name_of),
-            OnlineChange::EndNas { cause, .. } => Some(ECode::name_of(*cause)),
-            _ => None,
-        };
-        let cause = cause.unwrap_or_else(|| "none".into());
-        metrics::counter!("turnstile_sessions_ended_total", "cause" => cause)
-            .increment(moved.ended as u64);
-    }
-}
-
 /// The journal's planning for the fuzz target `journal_plan` (cargo-fuzz builds with
 /// `--cfg fuzzing`): batches planned over a stored state that follows their changes.
 #[cfg(fuzzing)]
@@ -683,9 +275,9 @@ pub mod fuzzing {
         /// Plans `steps` from `nas` at `now` as one batch, as the journal does, and keeps
         /// its changes; returns the plan.
         pub fn plan(&mut self, nas: &str, now: i64, steps: Vec<Step>) -> OnlinePlan {
-            let batch: Vec<Pending> = steps
+            let batch: Vec<Change> = steps
                 .into_iter()
-                .map(|step| Pending {
+                .map(|step| Change {
                     nas: nas.into(),
                     op: match step {
                         Step::Accounting(request) => Op::Accounting {
@@ -705,7 +297,6 @@ pub mod fuzzing {
                         },
                     },
                     now,
-                    done: oneshot::channel().0,
                 })
                 .collect();
             let keys: Vec<SessionRef> = batch
