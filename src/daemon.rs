@@ -152,11 +152,13 @@ pub async fn serve(
     let (stop, shutdown) = watch::channel(false);
     let metrics_local = match listen_address("metrics", &settings.telemetry.metrics_listen)? {
         None => None,
-        Some(addr) => Some(
-            telemetry::serve_metrics(prometheus, addr, settings.http, shutdown.clone())
+        Some(addr) => Some({
+            let store = directory.store();
+            let sample = move || store.record_gauges();
+            telemetry::serve_metrics(prometheus, addr, settings.http, sample, shutdown.clone())
                 .await
-                .map_err(bind_error("metrics", addr))?,
-        ),
+                .map_err(bind_error("metrics", addr))?
+        }),
     };
     let online = Arc::new(OnlineTable::default());
     let meter = Arc::new(Meter::default());

@@ -90,10 +90,13 @@ pub fn install_metrics() -> Result<PrometheusHandle, metrics_exporter_prometheus
 }
 
 /// Serves `/metrics` on `addr` within `limits` until `shutdown`; returns the bound address.
+/// Every 5 s it sets the resident memory and calls `sample`, which sets the gauges of
+/// parts that report themselves (the store).
 pub async fn serve_metrics(
     handle: PrometheusHandle,
     addr: SocketAddr,
     limits: crate::config::HttpSettings,
+    sample: impl Fn() + Send + 'static,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
@@ -107,8 +110,7 @@ pub async fn serve_metrics(
             if let Some(bytes) = resident_bytes() {
                 metrics::gauge!("turnstile_process_resident_bytes").set(bytes as f64);
             }
-            metrics::gauge!("turnstile_sqlite_memory_bytes")
-                .set(crate::store::sqlite::memory_used() as f64);
+            sample();
         }
     });
     let app = axum::Router::new().route(

@@ -5,6 +5,7 @@ mod common;
 use common::{Daemon, Nas};
 use radius::core::code::Code;
 use radius::core::rfc2869::MESSAGE_AUTHENTICATOR_TYPE;
+use std::time::Duration;
 
 const DROPPED: &str = "turnstile_radius_dropped_total{reason=";
 
@@ -306,5 +307,22 @@ fn random_garbage_never_stops_the_daemon() {
     d.wait_metric(
         "turnstile_radius_replies_total{type=\"access_accept\",code=\"E0000\"}",
         1.0,
+    );
+}
+
+#[test]
+fn the_store_reports_its_connections_and_sqlite_its_heap() {
+    let d = Daemon::start();
+    // Sampled as the metrics listener starts, then every 5 s.
+    common::wait_until(
+        Duration::from_secs(6),
+        || d.metrics_text(),
+        || {
+            let connections = d.metric("turnstile_store_connections{state=\"idle\"}")
+                + d.metric("turnstile_store_connections{state=\"busy\"}");
+            let heap = common::postgres_server().is_some()
+                || d.metric("turnstile_sqlite_memory_bytes") > 0.0;
+            (connections >= 1.0 && heap).then_some(())
+        },
     );
 }

@@ -33,17 +33,6 @@ pub enum DirectoryError {
     Store(#[from] StoreError),
 }
 
-/// Returns memory freed after a bulk load to the system, so that resident size reflects
-/// what is kept rather than the peak of the load.
-#[allow(unsafe_code)]
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free heap pages to the kernel.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 /// A password held in memory for PAP and CHAP checks. Never printed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(Box<[u8]>);
@@ -260,7 +249,6 @@ impl Directory {
             })
             .await?;
         self.users.retain(|name, _| present.contains(name));
-        release_freed_memory();
         Ok(())
     }
 

@@ -98,6 +98,7 @@ pub trait Store:
     + AccessStore
     + LeaseStore
     + SealStore
+    + StoreGauges
 {
 }
 
@@ -111,7 +112,23 @@ impl<T> Store for T where
         + AccessStore
         + LeaseStore
         + SealStore
+        + StoreGauges
 {
+}
+
+/// What a backend tells the metrics of itself.
+pub trait StoreGauges {
+    /// Sets the backend's gauges to their values now: its connections busy and idle,
+    /// and what else it can tell (SQLite: the heap it holds).
+    fn record_gauges(&self);
+}
+
+/// Sets `turnstile_store_connections` from a pool's size and idle count.
+fn record_pool_gauges(size: u32, idle: usize) {
+    let idle = idle as f64;
+    metrics::gauge!("turnstile_store_connections", "state" => "idle").set(idle);
+    metrics::gauge!("turnstile_store_connections", "state" => "busy")
+        .set((f64::from(size) - idle).max(0.0));
 }
 
 /// Where the store and its key are.

@@ -139,6 +139,12 @@ pub struct PgStore {
     node: u64,
 }
 
+impl super::StoreGauges for PgStore {
+    fn record_gauges(&self) {
+        super::record_pool_gauges(self.pool.size(), self.pool.num_idle());
+    }
+}
+
 impl PgStore {
     /// Connects to `url` (`postgres://user:password@host:port/database`) and migrates.
     pub async fn open(url: &str) -> Result<PgStore, StoreError> {

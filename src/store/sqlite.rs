@@ -78,9 +78,16 @@ impl SqliteStore {
     }
 }
 
+impl super::StoreGauges for SqliteStore {
+    fn record_gauges(&self) {
+        super::record_pool_gauges(self.pool.size(), self.pool.num_idle());
+        metrics::gauge!("turnstile_sqlite_memory_bytes").set(memory_used() as f64);
+    }
+}
+
 /// Bytes of heap SQLite holds in this process now: page caches, prepared statements.
 #[allow(unsafe_code)]
-pub fn memory_used() -> i64 {
+fn memory_used() -> i64 {
     // SAFETY: reads a counter; SQLite allows it from any thread at any time.
     unsafe { libsqlite3_sys::sqlite3_memory_used() }
 }
