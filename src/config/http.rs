@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{ConfigError, DynAuthSettings};
+use super::{check_range, ConfigError, DynAuthSettings};
 
 /// `[http]`: limits every HTTP listener (portal, operator API, metrics) applies, so that
 /// slow, idle or half-open clients cannot exhaust it.
@@ -49,12 +49,12 @@ impl HttpSettings {
                 "must be at least 1",
             ));
         }
-        if !(1..=300).contains(&h.header_timeout_secs) {
-            return Err(ConfigError::key(
-                "http.header_timeout_secs",
-                "must be between 1 and 300 seconds",
-            ));
-        }
+        check_range(
+            "http.header_timeout_secs",
+            h.header_timeout_secs,
+            1..=300,
+            " seconds",
+        )?;
         let login_wait = dynauth.total_ms.div_ceil(1000);
         if h.request_timeout_secs <= login_wait || h.request_timeout_secs > 3600 {
             return Err(ConfigError::key(

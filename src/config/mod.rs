@@ -106,6 +106,27 @@ pub struct Settings {
     pub bootstrap: Bootstrap,
 }
 
+/// Refuses `value` of `key` outside `range`: "must be between LOW and HIGH", then `unit`
+/// (" seconds", or why the bounds are what they are).
+fn check_range<T: PartialOrd + fmt::Display>(
+    key: &str,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+    unit: &str,
+) -> Result<(), ConfigError> {
+    if range.contains(&value) {
+        return Ok(());
+    }
+    Err(ConfigError::key(
+        key,
+        format!(
+            "must be between {} and {}{unit}",
+            range.start(),
+            range.end()
+        ),
+    ))
+}
+
 /// A secret string (shared secret, password) that is never printed.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::ConfigError;
+use super::{check_range, ConfigError};
 
 /// `[portal]`
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -60,12 +60,12 @@ impl PortalSettings {
                 ));
             }
         }
-        if !(1..=3600).contains(&p.challenge_secs) {
-            return Err(ConfigError::key(
-                "portal.challenge_secs",
-                "must be between 1 and 3600 seconds",
-            ));
-        }
+        check_range(
+            "portal.challenge_secs",
+            p.challenge_secs,
+            1..=3600,
+            " seconds",
+        )?;
         for (i, a) in p.activation.iter().enumerate() {
             let key = |field: &str| format!("portal.activation[{i}].{field}");
             if !p.ac_ids.contains(&a.ac_id) {

@@ -4,7 +4,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::{ConfigError, Secret};
+use super::{check_range, ConfigError, Secret};
 use crate::vendor::Vendor;
 
 /// The port RFC 5176 assigns to Dynamic Authorization (a NAS's Disconnect and CoA).
@@ -95,18 +95,18 @@ impl RadiusSettings {
                 "must be at least 65536",
             ));
         }
-        if r.reply_cache_secs == 0 || r.reply_cache_secs > 300 {
-            return Err(ConfigError::key(
-                "radius.reply_cache_secs",
-                "must be between 1 and 300 seconds",
-            ));
-        }
-        if !(1..=1_000_000).contains(&r.overload_accounting_per_sec) {
-            return Err(ConfigError::key(
-                "radius.overload_accounting_per_sec",
-                "must be between 1 and 1000000",
-            ));
-        }
+        check_range(
+            "radius.reply_cache_secs",
+            r.reply_cache_secs,
+            1..=300,
+            " seconds",
+        )?;
+        check_range(
+            "radius.overload_accounting_per_sec",
+            r.overload_accounting_per_sec,
+            1..=1_000_000,
+            "",
+        )?;
         let mut names = std::collections::HashSet::new();
         for (i, c) in r.clients.iter().enumerate() {
             let key = |field: &str| format!("radius.clients[{i}].{field}");

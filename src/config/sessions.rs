@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::ConfigError;
+use super::{check_range, ConfigError};
 
 /// `[sessions]`: the sweeper that ends sessions on the server's side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -30,12 +30,12 @@ impl Default for SessionSettings {
 impl SessionSettings {
     /// Checks the section's values, naming the key at fault.
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        if !(10..=86_400).contains(&self.default_interim_secs) {
-            return Err(ConfigError::key(
-                "sessions.default_interim_secs",
-                "must be between 10 and 86400 seconds",
-            ));
-        }
+        check_range(
+            "sessions.default_interim_secs",
+            self.default_interim_secs,
+            10..=86_400,
+            " seconds",
+        )?;
         Ok(())
     }
 }

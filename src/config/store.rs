@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::ConfigError;
+use super::{check_range, ConfigError};
 
 /// `[store]`
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -32,18 +32,13 @@ impl Default for StoreSettings {
 impl StoreSettings {
     /// Checks the section's values, naming the key at fault.
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        if !(2..=300).contains(&self.lease_secs) {
-            return Err(ConfigError::key(
-                "store.lease_secs",
-                "must be between 2 and 300 seconds",
-            ));
-        }
-        if self.sync_interval_ms == 0 || self.sync_interval_ms > 2000 {
-            return Err(ConfigError::key(
-                "store.sync_interval_ms",
-                "must be between 1 and 2000 (changes must reach the daemon within 2 s)",
-            ));
-        }
+        check_range("store.lease_secs", self.lease_secs, 2..=300, " seconds")?;
+        check_range(
+            "store.sync_interval_ms",
+            self.sync_interval_ms,
+            1..=2000,
+            " (changes must reach the daemon within 2 s)",
+        )?;
         Ok(())
     }
 }
