@@ -1,14 +1,22 @@
-//! `turnstile serve`: opens the store, loads the directory, binds the listeners and runs
-//! until SIGINT or SIGTERM.
+//! `turnstile serve`: the composition root. [`serve`] builds the daemon (opens the store,
+//! loads the directory, binds every socket: anything that fails is a start-up error)
+//! and then runs it until SIGINT or SIGTERM, when one [`CancellationToken`] stops every
+//! listener and timer and the daemon drains what they fed, in order.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use thiserror::Error;
-use tokio::sync::watch;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::admin::AdminState;
+use crate::auth::service::store_lockouts;
 use crate::auth::Service;
 use crate::billing::meter::Meter;
 use crate::billing::settle::Settler;
@@ -20,7 +28,7 @@ use crate::duty::Duty;
 use crate::radius::acct_server::{self, AcctContext};
 use crate::radius::backlog::AuthBacklog;
 use crate::radius::reply_cache::ReplyCache;
-use crate::radius::server::{AuthContext, AuthServer};
+use crate::radius::server::{AuthContext, AuthServer, AuthWorkers};
 use crate::reload::Reloader;
 use crate::session::dynauth::DynAuthClient;
 use crate::session::journal::{Backing, Journal};
@@ -108,6 +116,11 @@ async fn adopt_file_token(backend: &Backend, secret: &str) -> Result<(), DaemonE
     Ok(())
 }
 
+/// How long the drain after the shutdown signal may take in all: listeners finishing
+/// their requests, then the queues they fed. Past it the process exits with what is
+/// left unstored logged.
+const DRAIN_GRACE: Duration = Duration::from_secs(15);
+
 /// Runs the daemon on `settings`, read from `config` (which `SIGHUP` reloads, changing the
 /// log through `log_filter`). Prints `turnstile ready auth=ADDR acct=ADDR api=ADDR
 /// portal=ADDR metrics=ADDR` on stdout once every listener is bound (tests and scripts
@@ -117,218 +130,239 @@ pub async fn serve(
     config: PathBuf,
     log_filter: Option<LogFilter>,
 ) -> Result<(), DaemonError> {
-    let started = Instant::now();
     let signals = Signals::register()?;
-    crate::clock::set_offset(settings.general.clock_offset_secs);
-    let prometheus =
-        telemetry::install_metrics().map_err(|e| DaemonError::Metrics(e.to_string()))?;
-    let backend = Backend::open(&crate::store::OpenOptions::for_settings(&settings)?).await?;
-    seed(&backend, &settings).await?;
-    let directory = Arc::new(Directory::load(backend, settings.radius.clients.clone()).await?);
-    tracing::info!(
-        users = directory.user_count(),
-        nas_clients = directory.clients().len(),
-        ms = started.elapsed().as_millis() as u64,
-        "directory loaded"
-    );
+    let daemon = Daemon::build(settings, config, log_filter).await?;
+    daemon.run(signals).await;
+    Ok(())
+}
 
-    let auth_addr = SocketAddr::new(settings.radius.listen, settings.radius.auth_port);
-    let server = AuthServer::bind(
-        auth_addr,
-        settings.worker_count(),
-        settings.radius.recv_buffer_bytes,
-    )
-    .map_err(bind_error("RADIUS auth", auth_addr))?;
-    let auth_local = server
-        .local_addr()
-        .map_err(bind_error("RADIUS auth", auth_addr))?;
+/// A task that serves from the ready line until the shutdown signal.
+type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-    let acct_addr = SocketAddr::new(settings.radius.listen, settings.radius.acct_port);
-    let acct_bind_error = bind_error("RADIUS accounting", acct_addr);
-    let acct_socket = crate::udp_socket::bind(acct_addr, settings.radius.recv_buffer_bytes)
-        .map_err(&acct_bind_error)?;
-    let acct_local = acct_socket.local_addr().map_err(&acct_bind_error)?;
+/// The daemon built: the store open, the directory and the online table loaded, every
+/// socket bound. What runs already is what a listener needs under it (the journal's
+/// writer, the lockout writer, the settlement splitter) and the authentication workers.
+struct Daemon {
+    /// Cancelled once, at SIGINT or SIGTERM; every task watches it.
+    shutdown: CancellationToken,
+    /// What serves until the signal: listeners, timers, followers.
+    tasks: Vec<Task>,
+    /// The RADIUS authentication threads.
+    auth_workers: AuthWorkers,
+    /// Queues that end once everything feeding them has stopped, in the order they drain:
+    /// settlement splits (fed by the settlement timer and the API) write to the journal,
+    /// and the lockouts come from every login.
+    queues: Vec<(&'static str, JoinHandle<()>)>,
+    /// Rereads the configuration at SIGHUP.
+    reloader: Reloader,
+    /// `auth=ADDR acct=ADDR …`, for the ready line.
+    bound: String,
+}
 
-    let (stop, shutdown) = watch::channel(false);
-    let metrics_local = match listen_address("metrics", &settings.telemetry.metrics_listen)? {
-        None => None,
-        Some(addr) => Some({
-            let store = directory.store();
-            let sample = move || store.record_gauges();
-            telemetry::serve_metrics(prometheus, addr, settings.http, sample, shutdown.clone())
-                .await
-                .map_err(bind_error("metrics", addr))?
-        }),
-    };
-    let online = Arc::new(OnlineTable::default());
-    let meter = Arc::new(Meter::default());
-    let (journal, journal_task) = Journal::restore(Backing {
-        store: directory.store(),
-        online: online.clone(),
-        meter: meter.clone(),
-        directory: directory.clone(),
-    })
-    .await?;
-    let split_journal = journal.clone();
-    let kick_journal = journal.clone();
-    tracing::info!(sessions = online.len(), "online table restored");
-    let store = directory.store();
-    let restored_locks = store.lockouts(crate::clock::now()).await?;
-    let (lockouts, mut new_lockouts) = tokio::sync::mpsc::unbounded_channel::<(Box<str>, i64)>();
-    // Told once everything that locks accounts has stopped.
-    let (writer_stop, mut writer_shutdown) = watch::channel(false);
-    let lockout_writer = tokio::spawn(async move {
-        let write = |(user, until): (Box<str>, i64)| {
-            let store = store.clone();
-            async move {
-                if let Err(e) = store.set_lockout(&user, until).await {
-                    tracing::error!(user = ?user, error = %e, "lockout not stored; it ends at a restart");
-                }
-            }
-        };
-        loop {
-            tokio::select! {
-                next = new_lockouts.recv() => match next {
-                    Some(lock) => write(lock).await,
-                    None => return,
-                },
-                _ = writer_shutdown.changed() => break,
-            }
-        }
-        // Everything that locks has stopped: what it locked is queued.
-        while let Ok(lock) = new_lockouts.try_recv() {
-            write(lock).await;
-        }
-    });
-    let service = Arc::new(Service::new(
-        &settings,
-        directory.clone(),
-        online.clone(),
-        meter.clone(),
-        lockouts,
-    ));
-    for (user, until) in restored_locks {
-        service.authenticator.throttle.restore_lock(&user, until);
-    }
-    let ctx = Arc::new(AuthContext::new(&settings, service.clone()));
-    let auth_backlog = Arc::new(AuthBacklog::new(server.receive_capacity()));
-    let acct = tokio::spawn(acct_server::serve(
-        acct_socket,
-        Arc::new(AcctContext {
-            directory: directory.clone(),
-            cache: ReplyCache::for_settings(&settings.radius),
-            journal,
-            auth_backlog: auth_backlog.clone(),
-            yield_per_sec: settings.radius.overload_accounting_per_sec,
-        }),
-        shutdown.clone(),
-    ));
-    let dynauth = DynAuthClient::bind(
-        settings.radius.listen,
-        settings.radius.recv_buffer_bytes,
-        settings.dynauth,
-    )
-    .await
-    .map_err(bind_error("DM/CoA client", settings.radius.listen))?;
-    let kicker = Arc::new(Kicker {
-        online: online.clone(),
-        journal: kick_journal,
-        directory: directory.clone(),
-        dynauth,
-        activation: settings.portal.activation.clone(),
-    });
-    for a in kicker.unreachable_activations() {
-        tracing::warn!(
-            ac_id = %a.ac_id,
-            nas = %a.nas,
-            "portal.activation names no single-address NAS client: its logins are refused until one exists"
+impl Daemon {
+    /// Opens, loads and binds everything `settings` ask for; the first failure is the
+    /// daemon's error.
+    async fn build(
+        settings: Settings,
+        config: PathBuf,
+        log_filter: Option<LogFilter>,
+    ) -> Result<Daemon, DaemonError> {
+        let started = Instant::now();
+        crate::clock::set_offset(settings.general.clock_offset_secs);
+        let prometheus =
+            telemetry::install_metrics().map_err(|e| DaemonError::Metrics(e.to_string()))?;
+        let backend = Backend::open(&crate::store::OpenOptions::for_settings(&settings)?).await?;
+        seed(&backend, &settings).await?;
+        let directory = Arc::new(Directory::load(backend, settings.radius.clients.clone()).await?);
+        tracing::info!(
+            users = directory.user_count(),
+            nas_clients = directory.clients().len(),
+            ms = started.elapsed().as_millis() as u64,
+            "directory loaded"
         );
-    }
-    let (duty, lease) = crate::duty::hold(
-        directory.store(),
-        settings.node_name(),
-        Duration::from_secs(settings.store.lease_secs),
-        shutdown.clone(),
-    )
-    .await;
-    let plan_changes = directory.watch().map(|changes| {
-        tokio::spawn(crate::session::plan_change::follow(
+        let store = directory.store();
+        let shutdown = CancellationToken::new();
+        let mut tasks: Vec<Task> = Vec::new();
+
+        let auth_addr = SocketAddr::new(settings.radius.listen, settings.radius.auth_port);
+        let auth_server = AuthServer::bind(
+            auth_addr,
+            settings.worker_count(),
+            settings.radius.recv_buffer_bytes,
+        )
+        .map_err(bind_error("RADIUS auth", auth_addr))?;
+        let auth_local = auth_server
+            .local_addr()
+            .map_err(bind_error("RADIUS auth", auth_addr))?;
+        let acct_addr = SocketAddr::new(settings.radius.listen, settings.radius.acct_port);
+        let acct_socket = crate::udp_socket::bind(acct_addr, settings.radius.recv_buffer_bytes)
+            .map_err(bind_error("RADIUS accounting", acct_addr))?;
+        let acct_local = acct_socket
+            .local_addr()
+            .map_err(bind_error("RADIUS accounting", acct_addr))?;
+        let dynauth = DynAuthClient::bind(
+            settings.radius.listen,
+            settings.radius.recv_buffer_bytes,
+            settings.dynauth,
+        )
+        .await
+        .map_err(bind_error("DM/CoA client", settings.radius.listen))?;
+        let metrics_listener = bind_tcp("metrics", &settings.telemetry.metrics_listen).await?;
+        let api_listener = bind_tcp("operator API", &settings.api.listen).await?;
+        let portal_listener = bind_tcp("portal", &settings.portal.listen).await?;
+        let bound = format!(
+            "auth={auth_local} acct={acct_local} api={} portal={} metrics={}",
+            shown(&api_listener),
+            shown(&portal_listener),
+            shown(&metrics_listener)
+        );
+
+        let online = Arc::new(OnlineTable::default());
+        let meter = Arc::new(Meter::default());
+        let (journal, journal_task) = Journal::restore(Backing {
+            store: store.clone(),
+            online: online.clone(),
+            meter: meter.clone(),
+            directory: directory.clone(),
+        })
+        .await?;
+        tracing::info!(sessions = online.len(), "online table restored");
+        let restored_locks = store.lockouts(crate::clock::now()).await?;
+        let (lockouts, new_lockouts) = tokio::sync::mpsc::unbounded_channel();
+        let lockout_writer = tokio::spawn(store_lockouts(store.clone(), new_lockouts));
+        let service = Arc::new(Service::new(
+            &settings,
+            directory.clone(),
+            online.clone(),
+            meter.clone(),
+            lockouts,
+        ));
+        for (user, until) in restored_locks {
+            service.authenticator.throttle.restore_lock(&user, until);
+        }
+        let kicker = Arc::new(Kicker {
+            online: online.clone(),
+            journal: journal.clone(),
+            directory: directory.clone(),
+            dynauth,
+            activation: settings.portal.activation.clone(),
+        });
+        for a in kicker.unreachable_activations() {
+            tracing::warn!(
+                ac_id = %a.ac_id,
+                nas = %a.nas,
+                "portal.activation names no single-address NAS client: its logins are refused until one exists"
+            );
+        }
+        let (settled_tx, settled_rx) = tokio::sync::mpsc::unbounded_channel();
+        let settler = Arc::new(Settler {
+            store: store.clone(),
+            meter: meter.clone(),
+            zone: settings.billing.time_zone,
+            settled: Some(settled_tx),
+        });
+        let splitter = tokio::spawn(split_settled(
+            settled_rx,
+            online.clone(),
+            journal.clone(),
+            directory.clone(),
+        ));
+        let (duty, lease) = crate::duty::hold(
+            store.clone(),
+            settings.node_name(),
+            Duration::from_secs(settings.store.lease_secs),
+            shutdown.clone(),
+        )
+        .await;
+        tasks.push(Box::pin(lease));
+
+        let auth_backlog = Arc::new(AuthBacklog::new(auth_server.receive_capacity()));
+        tasks.push(Box::pin(acct_server::serve(
+            acct_socket,
+            Arc::new(AcctContext {
+                directory: directory.clone(),
+                cache: ReplyCache::for_settings(&settings.radius),
+                journal,
+                auth_backlog: auth_backlog.clone(),
+                yield_per_sec: settings.radius.overload_accounting_per_sec,
+            }),
+            shutdown.clone(),
+        )));
+        if let Some(changes) = directory.watch() {
+            tasks.push(Box::pin(crate::session::plan_change::follow(
+                kicker.clone(),
+                meter.clone(),
+                duty.clone(),
+                changes,
+                shutdown.clone(),
+            )));
+        }
+        tasks.push(Box::pin(crate::session::sweeper::run(
             kicker.clone(),
             meter.clone(),
+            settings.sessions,
             duty.clone(),
-            changes,
             shutdown.clone(),
-        ))
-    });
-    let sweeper = tokio::spawn(crate::session::sweeper::run(
-        kicker.clone(),
-        meter.clone(),
-        settings.sessions,
-        duty.clone(),
-        shutdown.clone(),
-    ));
-    let (settled_tx, settled_rx) = tokio::sync::mpsc::unbounded_channel();
-    let settler = Arc::new(Settler {
-        store: directory.store(),
-        meter: meter.clone(),
-        zone: settings.billing.time_zone,
-        settled: Some(settled_tx),
-    });
-    let splitter = tokio::spawn(split_settled(
-        settled_rx,
-        online.clone(),
-        split_journal,
-        directory.clone(),
-    ));
-    // Settings::load checked settle_at already.
-    let settle_minute = settings.billing.settle_minute().ok().flatten();
-    let timer = settle_minute.map(|minute| {
-        tokio::spawn(settle_daily(
-            settler.clone(),
-            minute,
-            settings.billing.time_zone,
-            duty,
-            shutdown.clone(),
-        ))
-    });
-    let api_local = match listen_address("operator API", &settings.api.listen)? {
-        None => None,
-        Some(addr) => {
-            let token = crate::admin::token_file::load_or_create(&settings.general.data_dir)
-                .map_err(bind_error(
-                    "operator API token",
-                    crate::admin::token_file::path(&settings.general.data_dir).display(),
-                ))?;
+        )));
+        // Settings::load checked settle_at already.
+        if let Some(minute) = settings.billing.settle_minute().ok().flatten() {
+            tasks.push(Box::pin(settle_daily(
+                settler.clone(),
+                minute,
+                settings.billing.time_zone,
+                duty,
+                shutdown.clone(),
+            )));
+        }
+        if let Some(listener) = metrics_listener {
+            let store = store.clone();
+            let sample = move || store.record_gauges();
+            tasks.push(Box::pin(telemetry::serve_metrics(
+                prometheus,
+                listener,
+                settings.http,
+                sample,
+                shutdown.clone(),
+            )));
+        }
+        if let Some(listener) = api_listener {
+            let data_dir = &settings.general.data_dir;
+            let token = crate::admin::token_file::load_or_create(data_dir).map_err(bind_error(
+                "operator API token",
+                crate::admin::token_file::path(data_dir).display(),
+            ))?;
             adopt_file_token(directory.backend(), &token).await?;
-            let state = Arc::new(AdminState {
-                lang: settings.general.language,
-                backend: directory.backend().clone(),
-                kicker: kicker.clone(),
-                settler: settler.clone(),
-                pay_to: settings.billing.pay_to,
-                audit: crate::admin::audit::AuditLog::start(directory.store()),
-                tokens: Default::default(),
-            });
             let tls = match settings.api.tls() {
                 None => None,
                 Some((cert, key)) => Some(crate::admin::tls::acceptor(cert, key)?),
             };
-            let bound = crate::admin::serve(addr, tls, state, settings.http, shutdown.clone())
-                .await
-                .map_err(bind_error("operator API", addr))?;
-            let file = crate::admin::token_file::address_path(&settings.general.data_dir);
-            if let Err(e) = std::fs::write(&file, bound.to_string()) {
-                tracing::warn!(file = %file.display(), error = %e, "API address not written; the CLI will use the configured one");
+            let state = Arc::new(AdminState {
+                lang: settings.general.language,
+                backend: directory.backend().clone(),
+                kicker: kicker.clone(),
+                settler,
+                pay_to: settings.billing.pay_to,
+                audit: crate::admin::audit::AuditLog::start(store.clone()),
+                tokens: Default::default(),
+            });
+            let file = crate::admin::token_file::address_path(data_dir);
+            if let Ok(local) = listener.local_addr() {
+                if let Err(e) = std::fs::write(&file, local.to_string()) {
+                    tracing::warn!(file = %file.display(), error = %e, "API address not written; the CLI will use the configured one");
+                }
             }
-            Some(bound)
+            tasks.push(Box::pin(crate::admin::serve(
+                listener,
+                tls,
+                state,
+                settings.http,
+                shutdown.clone(),
+            )));
         }
-    };
-    let portal_local = match listen_address("portal", &settings.portal.listen)? {
-        None => None,
-        Some(addr) => {
+        if let Some(listener) = portal_listener {
             let state = Arc::new(crate::portal::server::PortalState {
                 auth: service.clone(),
-                kicker: kicker.clone(),
+                kicker,
                 challenges: crate::portal::challenge::Challenges::new(Duration::from_secs(
                     settings.portal.challenge_secs,
                 )),
@@ -336,64 +370,72 @@ pub async fn serve(
                 rate: crate::portal::rate::LoginRate::new(settings.portal.logins_per_minute),
                 logins: Default::default(),
             });
-            Some(
-                crate::portal::server::serve(addr, state, settings.http, shutdown.clone())
-                    .await
-                    .map_err(bind_error("portal", addr))?,
-            )
+            tasks.push(Box::pin(crate::portal::server::serve(
+                listener,
+                state,
+                settings.http,
+                shutdown.clone(),
+            )));
         }
-    };
-    drop(kicker);
-    let follower = tokio::spawn(directory.clone().follow(
-        Duration::from_millis(settings.store.sync_interval_ms),
-        shutdown.clone(),
-    ));
-    let reloader = Reloader::new(
-        config,
-        settings.clone(),
-        directory.clone(),
-        service.clone(),
-        log_filter,
-    );
-    let ctx_keep = ctx.clone();
-    let workers = server
-        .start(ctx, auth_backlog)
-        .map_err(bind_error("RADIUS auth workers", auth_addr))?;
-
-    let shown = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_string(), |a| a.to_string());
-    let (metrics_text, api_text) = (shown(metrics_local), shown(api_local));
-    let portal_text = shown(portal_local);
-    tracing::info!(auth = %auth_local, acct = %acct_local, api = %api_text, portal = %portal_text, metrics = %metrics_text, "turnstile ready");
-    println!(
-        "turnstile ready auth={auth_local} acct={acct_local} api={api_text} portal={portal_text} metrics={metrics_text}"
-    );
-
-    signals.wait(&reloader).await;
-    drop(reloader);
-    tracing::info!("shutting down");
-    let _ = stop.send(true);
-    workers.stop().await;
-    let _ = acct.await;
-    let _ = sweeper.await;
-    if let Some(task) = plan_changes {
-        let _ = task.await;
+        tasks.push(Box::pin(directory.clone().follow(
+            Duration::from_millis(settings.store.sync_interval_ms),
+            shutdown.clone(),
+        )));
+        let auth_workers = auth_server
+            .start(
+                Arc::new(AuthContext::new(&settings, service.clone())),
+                auth_backlog,
+            )
+            .map_err(bind_error("RADIUS auth workers", auth_addr))?;
+        let reloader = Reloader::new(config, settings, directory, service, log_filter);
+        Ok(Daemon {
+            shutdown,
+            tasks,
+            auth_workers,
+            queues: vec![
+                ("settlement splits", splitter),
+                ("journal", journal_task),
+                ("lockouts", lockout_writer),
+            ],
+            reloader,
+            bound,
+        })
     }
-    if let Some(timer) = timer {
-        let _ = timer.await;
+
+    /// Serves until SIGINT or SIGTERM (reloading at each SIGHUP), then drains: the
+    /// listeners and timers stop taking work and finish what they hold, then each queue
+    /// they fed is emptied, all within [`DRAIN_GRACE`].
+    async fn run(self, signals: Signals) {
+        let running = TaskTracker::new();
+        for task in self.tasks {
+            running.spawn(task);
+        }
+        running.close();
+        tracing::info!(bound = %self.bound, "turnstile ready");
+        println!("turnstile ready {}", self.bound);
+
+        signals.wait(&self.reloader).await;
+        drop(self.reloader);
+        tracing::info!("shutting down");
+        let deadline = tokio::time::Instant::now() + DRAIN_GRACE;
+        self.shutdown.cancel();
+        self.auth_workers.stop().await;
+        if tokio::time::timeout_at(deadline, running.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                tasks = running.len(),
+                "listeners still busy at the drain deadline"
+            );
+        }
+        // Each queue's senders went with the tasks above (and the queue before it).
+        for (queue, task) in self.queues {
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                tracing::error!(queue, "not drained at the deadline; what it held is lost");
+            }
+        }
     }
-    // The settler's channel closes with the last settler (the API's went with it).
-    drop(settler);
-    let _ = tokio::time::timeout(Duration::from_secs(5), splitter).await;
-    // With the accounting server, the sweeper and the API gone, no journal handle is left: the
-    // journal finishes its batch and ends.
-    let _ = tokio::time::timeout(Duration::from_secs(5), journal_task).await;
-    let _ = follower.await;
-    let _ = lease.await;
-    // The writer stores the lockouts still queued; a store slow under load gets time.
-    drop(ctx_keep);
-    let _ = writer_stop.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(10), lockout_writer).await;
-    Ok(())
 }
 
 /// Settles every due instance at start (cycles missed while the daemon was down) and
@@ -403,7 +445,7 @@ async fn settle_daily(
     minute: u32,
     zone: Zone,
     mut duty: Duty,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
 ) {
     let mut next = crate::clock::now();
     loop {
@@ -412,7 +454,7 @@ async fn settle_daily(
             _ = tokio::time::sleep(Duration::from_secs(wait)) => true,
             // Whatever the node that had the duty left unsettled is settled now.
             _ = duty.taken_over() => false,
-            _ = shutdown.changed() => return,
+            _ = shutdown.cancelled() => return,
         };
         if duty.is_mine() {
             let scope = SettleScope::default();
@@ -465,14 +507,26 @@ async fn split_settled(
     }
 }
 
-/// A listen address from the config; None when it is "" (off).
-fn listen_address(what: &'static str, text: &str) -> Result<Option<SocketAddr>, DaemonError> {
+/// Binds the TCP listener `what` on `text` from the config; None when it is "" (off).
+async fn bind_tcp(what: &'static str, text: &str) -> Result<Option<TcpListener>, DaemonError> {
     if text.is_empty() {
         return Ok(None);
     }
-    text.parse()
+    let addr: SocketAddr = text
+        .parse()
+        .map_err(|_| bind_error(what, text)(std::io::ErrorKind::InvalidInput.into()))?;
+    TcpListener::bind(addr)
+        .await
         .map(Some)
-        .map_err(|_| bind_error(what, text)(std::io::ErrorKind::InvalidInput.into()))
+        .map_err(bind_error(what, addr))
+}
+
+/// A bound listener's address for the ready line, or `off`.
+fn shown(listener: &Option<TcpListener>) -> String {
+    listener
+        .as_ref()
+        .and_then(|l| l.local_addr().ok())
+        .map_or_else(|| "off".to_string(), |a| a.to_string())
 }
 
 /// The error of binding (or otherwise making ready) `what` on `addr`.

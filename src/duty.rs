@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::store::Store;
 
@@ -37,24 +38,25 @@ impl Duty {
 
 /// Holds the lease for `holder` (stable across restarts of the same node, so a restarted
 /// node takes its own lease back at once) with `length`, until `shutdown`, then gives it
-/// up. The first attempt is made before this returns.
+/// up. The first attempt is made before this returns; the renewals are the returned
+/// future's work, for the caller to run.
 pub async fn hold(
     store: Arc<dyn Store>,
     holder: String,
     length: Duration,
-    mut shutdown: watch::Receiver<bool>,
-) -> (Duty, tokio::task::JoinHandle<()>) {
+    shutdown: CancellationToken,
+) -> (Duty, impl std::future::Future<Output = ()> + Send) {
     let secs = i64::try_from(length.as_secs()).unwrap_or(i64::MAX).max(1);
     let (mine, mut valid_until) = attempt(&*store, &holder, secs, 0).await;
     let (set, held) = watch::channel(mine);
     announce(mine, &holder);
-    let task = tokio::spawn(async move {
+    let renew = async move {
         let mut tick = tokio::time::interval(length / 4);
         tick.tick().await;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                _ = shutdown.changed() => break,
+                _ = shutdown.cancelled() => break,
             }
             let (mine, until) = attempt(&*store, &holder, secs, valid_until).await;
             valid_until = until;
@@ -67,8 +69,8 @@ pub async fn hold(
                 tracing::warn!(error = %e, "the duties lease was not given up; it expires");
             }
         }
-    });
-    (Duty { held }, task)
+    };
+    (Duty { held }, renew)
 }
 
 /// Takes or renews the lease for `secs`; whether this node holds it, and until when it

@@ -29,8 +29,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::config::HttpSettings;
 
@@ -71,17 +73,20 @@ impl Drop for AddressSlot {
 }
 
 /// Serves `app` on `listener` (over TLS with `tls`) within `limits` until `shutdown`
-/// turns true; `name` labels the metrics (`portal`, `api`, `metrics`).
+/// is cancelled, then lets each connection finish the request it is serving and waits for
+/// them (an idle kept-alive connection closes at once); `name` labels the metrics
+/// (`portal`, `api`, `metrics`).
 pub async fn serve(
     listener: TcpListener,
     app: axum::Router,
     tls: Option<TlsAcceptor>,
     limits: HttpSettings,
     name: &'static str,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let per_address = Arc::new(PerAddress::default());
+    let connections = TaskTracker::new();
     let refused = |reason: &'static str| {
         metrics::counter!("turnstile_http_refused_total", "listener" => name, "reason" => reason)
             .increment(1);
@@ -97,7 +102,7 @@ pub async fn serve(
                     continue;
                 }
             },
-            _ = shutdown.changed() => return,
+            _ = shutdown.cancelled() => break,
         };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             refused("max_connections");
@@ -108,14 +113,16 @@ pub async fn serve(
             refused("max_connections_per_address");
             continue;
         };
-        let (app, tls) = (app.clone(), tls.clone());
-        tokio::spawn(async move {
+        let (app, tls, shutdown) = (app.clone(), tls.clone(), shutdown.clone());
+        connections.spawn(async move {
             match tls {
-                None => serve_connection(tcp, app, peer, &limits, name).await,
+                None => serve_connection(tcp, app, peer, &limits, name, &shutdown).await,
                 Some(acceptor) => {
                     let header = Duration::from_secs(limits.header_timeout_secs);
                     match tokio::time::timeout(header, acceptor.accept(tcp)).await {
-                        Ok(Ok(stream)) => serve_connection(stream, app, peer, &limits, name).await,
+                        Ok(Ok(stream)) => {
+                            serve_connection(stream, app, peer, &limits, name, &shutdown).await
+                        }
                         _ => metrics::counter!("turnstile_api_tls_failures_total").increment(1),
                     }
                 }
@@ -123,14 +130,19 @@ pub async fn serve(
             drop((permit, address_slot));
         });
     }
+    connections.close();
+    connections.wait().await;
 }
 
+/// Serves HTTP/1.1 on `stream` until the client closes it, a limit ends it, or
+/// `shutdown` (after the request in progress).
 async fn serve_connection<S>(
     stream: S,
     app: axum::Router,
     peer: SocketAddr,
     limits: &HttpSettings,
     name: &'static str,
+    shutdown: &CancellationToken,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -152,12 +164,19 @@ async fn serve_connection<S>(
             },
         ));
     let stream = WriteStall::new(stream, header);
-    if let Err(e) = hyper::server::conn::http1::Builder::new()
+    let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(header)
-        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app))
-        .await
-    {
+        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
+    tokio::pin!(connection);
+    let ended = tokio::select! {
+        ended = connection.as_mut() => ended,
+        () = shutdown.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(e) = ended {
         tracing::debug!(listener = name, %peer, error = %e, "HTTP connection ended");
     }
 }

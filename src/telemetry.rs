@@ -16,9 +16,9 @@
 use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::codes::{ECode, Family};
 use crate::config::{LogFormat, TelemetrySettings};
@@ -89,20 +89,18 @@ pub fn install_metrics() -> Result<PrometheusHandle, metrics_exporter_prometheus
         .install_recorder()
 }
 
-/// Serves `/metrics` on `addr` within `limits` until `shutdown`; returns the bound address.
+/// Serves `/metrics` on `listener` within `limits` until `shutdown` is cancelled.
 /// Every 5 s it sets the resident memory and calls `sample`, which sets the gauges of
 /// parts that report themselves (the store).
 pub async fn serve_metrics(
     handle: PrometheusHandle,
-    addr: SocketAddr,
+    listener: TcpListener,
     limits: crate::config::HttpSettings,
     sample: impl Fn() + Send + 'static,
-    shutdown: tokio::sync::watch::Receiver<bool>,
-) -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind(addr).await?;
-    let local = listener.local_addr()?;
+    shutdown: CancellationToken,
+) {
     let upkeep = handle.clone();
-    tokio::spawn(async move {
+    let sampling = async move {
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         loop {
             tick.tick().await;
@@ -112,7 +110,7 @@ pub async fn serve_metrics(
             }
             sample();
         }
-    });
+    };
     let app = axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {
@@ -120,10 +118,10 @@ pub async fn serve_metrics(
             async move { handle.render() }
         }),
     );
-    tokio::spawn(crate::http_listener::serve(
-        listener, app, None, limits, "metrics", shutdown,
-    ));
-    Ok(local)
+    tokio::select! {
+        () = crate::http_listener::serve(listener, app, None, limits, "metrics", shutdown) => {}
+        () = sampling => {}
+    }
 }
 
 /// This process's resident memory, from `/proc/self/statm` (Linux).

@@ -10,6 +10,7 @@ use radius::core::rfc2865::{
     NAS_IDENTIFIER_TYPE, SESSION_TIMEOUT_TYPE, VENDOR_SPECIFIC_TYPE,
 };
 use radius::core::rfc2869::{ACCT_INTERIM_INTERVAL_TYPE, NAS_PORT_ID_TYPE};
+use std::time::Duration;
 
 /// What a request carries besides user and password.
 #[derive(Default, Clone, Copy)]
@@ -392,6 +393,41 @@ fn lockout_after_wrong_passwords_survives_a_restart() {
     assert_eq!(
         login(&mut nas, "alice", "wonderland", Via::default()).reply_message(),
         locked
+    );
+}
+
+#[test]
+fn a_shutdown_closes_idle_connections_at_once_and_stores_what_was_queued() {
+    use std::io::{Read, Write};
+    let mut d = Daemon::start();
+    // Kept-alive connections left idle, as browsers and API clients leave them: they
+    // hold the listeners' state, and once made shutdown wait out a timeout.
+    let idle: Vec<std::net::TcpStream> = [d.portal, d.api]
+        .into_iter()
+        .map(|address| {
+            let mut s = std::net::TcpStream::connect(address).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s.write_all(b"GET /metrics HTTP/1.1\r\nHost: turnstile\r\n\r\n")
+                .unwrap();
+            let mut head = [0u8; 12];
+            s.read_exact(&mut head).unwrap();
+            assert!(head.starts_with(b"HTTP/1.1 "), "{head:?}");
+            s
+        })
+        .collect();
+    let mut nas = Nas::new("127.0.0.1", &d);
+    for _ in 0..5 {
+        login(&mut nas, "alice", "guess", Via::default());
+    }
+    let took = d.terminate();
+    assert!(took < Duration::from_secs(3), "shutdown took {took:?}");
+    drop(idle);
+
+    d.restart();
+    let mut nas = Nas::new("127.0.0.1", &d);
+    assert_eq!(
+        login(&mut nas, "alice", "wonderland", Via::default()).reply_message(),
+        "E2533: 密码错误次数超过限制，请5分钟后再重试登录"
     );
 }
 

@@ -36,9 +36,9 @@ mod users;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::billing::settle::Settler;
 use crate::codes::Lang;
@@ -99,24 +99,14 @@ async fn document() -> axum::Json<utoipa::openapi::OpenApi> {
     axum::Json(openapi::ApiDoc::openapi())
 }
 
-/// Serves the API on `addr` (over TLS with `tls`) until `shutdown` turns true; returns
-/// the bound address.
+/// Serves the API on `listener` (over TLS with `tls`) until `shutdown` is cancelled and
+/// its connections have finished.
 pub async fn serve(
-    addr: SocketAddr,
+    listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     state: Arc<AdminState>,
     limits: crate::config::HttpSettings,
-    shutdown: tokio::sync::watch::Receiver<bool>,
-) -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind(addr).await?;
-    let local = listener.local_addr()?;
-    tokio::spawn(crate::http_listener::serve(
-        listener,
-        router(state),
-        tls,
-        limits,
-        "api",
-        shutdown,
-    ));
-    Ok(local)
+    shutdown: CancellationToken,
+) {
+    crate::http_listener::serve(listener, router(state), tls, limits, "api", shutdown).await
 }

@@ -3,7 +3,7 @@
 //! it reads and the language refusals are written in.
 
 use std::sync::Arc;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::authenticator::{Authenticator, Sessions};
 use super::throttle::Throttle;
@@ -11,6 +11,7 @@ use crate::billing::meter::Meter;
 use crate::codes::Lang;
 use crate::config::Settings;
 use crate::directory::Directory;
+use crate::store::Store;
 
 /// Checks credentials and decides, for every way in.
 pub struct Service {
@@ -46,5 +47,19 @@ impl Service {
     /// Users, NAS clients and the catalog, as the authenticator reads them.
     pub fn directory(&self) -> &Directory {
         &self.authenticator.directory
+    }
+}
+
+/// Stores each lockout the service sends, in order, until every sender is gone and the
+/// queue is empty, so that what was locked before a shutdown is stored. A failed write is
+/// logged: that lockout ends at a restart.
+pub async fn store_lockouts(
+    store: Arc<dyn Store>,
+    mut lockouts: UnboundedReceiver<(Box<str>, i64)>,
+) {
+    while let Some((user, until)) = lockouts.recv().await {
+        if let Err(e) = store.set_lockout(&user, until).await {
+            tracing::error!(user = ?user, error = %e, "lockout not stored; it ends at a restart");
+        }
     }
 }

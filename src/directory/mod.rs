@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::account::{Binding, Holding, Profile};
 use crate::address::parse_address_range;
@@ -385,9 +385,9 @@ impl Directory {
         Ok(changes.len())
     }
 
-    /// Keeps the directory in sync until `shutdown` turns true: every `interval`, and at
+    /// Keeps the directory in sync until `shutdown` is cancelled: every `interval`, and at
     /// once when the store says the log grew. Prunes old log entries every five minutes.
-    pub async fn follow(self: Arc<Self>, interval: Duration, mut shutdown: watch::Receiver<bool>) {
+    pub async fn follow(self: Arc<Self>, interval: Duration, shutdown: CancellationToken) {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut pruned = std::time::Instant::now();
@@ -395,7 +395,7 @@ impl Directory {
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = self.backend.store.changed() => {}
-                _ = shutdown.changed() => return,
+                _ = shutdown.cancelled() => return,
             }
             match self.sync().await {
                 Ok(0) => {}

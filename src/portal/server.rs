@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::challenge::Challenges;
 use super::login::{self, Attempt, Logout, Refusal};
@@ -68,32 +69,27 @@ pub fn router(state: Arc<PortalState>) -> Router {
         .with_state(state)
 }
 
-/// Serves the portal on `addr` until `shutdown`; returns the bound address.
+/// Serves the portal on `listener` until `shutdown` is cancelled and its connections
+/// have finished.
 pub async fn serve(
-    addr: SocketAddr,
+    listener: tokio::net::TcpListener,
     state: Arc<PortalState>,
     limits: crate::config::HttpSettings,
-    shutdown: tokio::sync::watch::Receiver<bool>,
-) -> std::io::Result<SocketAddr> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let local = listener.local_addr()?;
-    let app = router(state.clone());
-    // Weak, so that the portal's state goes when the server stops.
-    let weak = Arc::downgrade(&state);
+    shutdown: CancellationToken,
+) {
     let mut tick = tokio::time::interval(state.challenges.lifetime());
-    drop(state);
-    tokio::spawn(async move {
+    let prune = async {
         loop {
             tick.tick().await;
-            let Some(state) = weak.upgrade() else { return };
             state.challenges.prune(Instant::now());
             state.rate.prune(Instant::now());
         }
-    });
-    tokio::spawn(crate::http_listener::serve(
-        listener, app, None, limits, "portal", shutdown,
-    ));
-    Ok(local)
+    };
+    let app = router(state.clone());
+    tokio::select! {
+        () = crate::http_listener::serve(listener, app, None, limits, "portal", shutdown) => {}
+        () = prune => {}
+    }
 }
 
 type Params = HashMap<String, String>;

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 use super::access::Discard;
 use super::accounting;
@@ -40,8 +41,8 @@ pub struct AcctContext {
     pub yield_per_sec: u32,
 }
 
-/// Serves accounting on `socket` until `shutdown` turns true.
-pub async fn serve(socket: UdpSocket, ctx: Arc<AcctContext>, mut shutdown: watch::Receiver<bool>) {
+/// Serves accounting on `socket` until `shutdown` is cancelled.
+pub async fn serve(socket: UdpSocket, ctx: Arc<AcctContext>, shutdown: CancellationToken) {
     let socket = Arc::new(socket);
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut received = Received::default();
@@ -59,7 +60,7 @@ pub async fn serve(socket: UdpSocket, ctx: Arc<AcctContext>, mut shutdown: watch
                 let nap = (next_read - now).min(Duration::from_millis(10));
                 tokio::select! {
                     _ = tokio::time::sleep(nap) => continue,
-                    _ = shutdown.changed() => break,
+                    _ = shutdown.cancelled() => break,
                 }
             }
             next_read = now + yield_gap;
@@ -73,7 +74,7 @@ pub async fn serve(socket: UdpSocket, ctx: Arc<AcctContext>, mut shutdown: watch
                     continue;
                 }
             },
-            _ = shutdown.changed() => break,
+            _ = shutdown.cancelled() => break,
         };
         if rotated.elapsed() >= ctx.cache.lifetime() {
             rotated = Instant::now();
@@ -118,7 +119,7 @@ pub async fn serve(socket: UdpSocket, ctx: Arc<AcctContext>, mut shutdown: watch
 
 /// Exports the socket's kernel counters every second until `shutdown`: datagrams the
 /// kernel dropped because the receive buffer was full (a flood, or accounting yielding).
-async fn export_socket_stats(socket: Arc<UdpSocket>, mut shutdown: watch::Receiver<bool>) {
+async fn export_socket_stats(socket: Arc<UdpSocket>, shutdown: CancellationToken) {
     let Ok(port) = socket.local_addr().map(|a| a.port()) else {
         return;
     };
@@ -129,7 +130,7 @@ async fn export_socket_stats(socket: Arc<UdpSocket>, mut shutdown: watch::Receiv
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = shutdown.changed() => return,
+            _ = shutdown.cancelled() => return,
         }
         if let Some(stats) = crate::udp_socket::socket_stats(port) {
             overflow.absolute(stats.drops);

@@ -9,7 +9,8 @@
 //! one left with no product at all with E3002.
 
 use std::sync::Arc;
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
 
 use super::kick::{KickMode, KickSource, Kicker};
 use super::online::{Session, SessionKey};
@@ -146,12 +147,12 @@ pub async fn follow(
     meter: Arc<Meter>,
     duty: Duty,
     mut changes: mpsc::UnboundedReceiver<Reloaded>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
 ) {
     loop {
         let change = tokio::select! {
             c = changes.recv() => match c { Some(c) => c, None => return },
-            _ = shutdown.changed() => return,
+            _ = shutdown.cancelled() => return,
         };
         let catalog = kicker.directory.catalog();
         let now = clock::now();

@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use super::kick::{KickMode, KickSource, Kicker};
 use super::online::{OnlineTable, SessionKey};
@@ -120,7 +120,7 @@ pub async fn run(
     meter: Arc<Meter>,
     settings: SessionSettings,
     duty: Duty,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
 ) {
     let mut tick =
         tokio::time::interval(Duration::from_millis(settings.sweep_interval_ms.max(100)));
@@ -131,7 +131,7 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = shutdown.changed() => return,
+            _ = shutdown.cancelled() => return,
         }
         // In a cluster every node sees every session; one of them sweeps.
         if !duty.is_mine() {

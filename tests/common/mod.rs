@@ -319,13 +319,24 @@ impl Daemon {
         }
     }
 
-    /// Stops the daemon (SIGTERM, as systemd does) and starts it again on the same data.
-    pub fn restart(&mut self) {
+    /// Stops the daemon with SIGTERM, as systemd does (unless it has exited); how long it
+    /// took to exit.
+    pub fn terminate(&mut self) -> Duration {
+        let asked = std::time::Instant::now();
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return Duration::ZERO;
+        }
         // SAFETY: signalling our own child process.
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
         let _ = self.child.wait();
+        asked.elapsed()
+    }
+
+    /// Stops the daemon (SIGTERM) and starts it again on the same data.
+    pub fn restart(&mut self) {
+        self.terminate();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
         let fresh = Self::spawn(dir, self.config.clone(), self.env.clone());
         // The old value's Drop only kills a process that has already exited.
