@@ -25,10 +25,11 @@ use crate::codes::ECode;
 use crate::config::Settings;
 use crate::directory::{Directory, DirectoryError};
 use crate::duty::Duty;
+use crate::radius::access::AccessHandler;
 use crate::radius::acct_server::{self, AcctContext};
 use crate::radius::backlog::AuthBacklog;
 use crate::radius::reply_cache::ReplyCache;
-use crate::radius::server::{AuthContext, AuthServer, AuthWorkers};
+use crate::radius::server::{AuthServer, AuthWorkers};
 use crate::reload::Reloader;
 use crate::session::dynauth::DynAuthClient;
 use crate::session::journal::{Backing, Journal};
@@ -383,7 +384,7 @@ impl Daemon {
         )));
         let auth_workers = auth_server
             .start(
-                Arc::new(AuthContext::new(&settings, service.clone())),
+                Arc::new(AccessHandler::new(&settings, service.clone())),
                 auth_backlog,
             )
             .map_err(bind_error("RADIUS auth workers", auth_addr))?;

@@ -31,11 +31,11 @@
 //!
 //! ```text
 //! NAS ─UDP─▶ radius::server (a worker thread per SO_REUSEPORT socket, datagrams in
-//!              batches: radius::batch) ─▶ directory:
-//!              │ client table ─▶ reply_cache   (unknown source: drop;
+//!              batches: radius::batch) ─▶ its RequestHandler, radius::access::AccessHandler:
+//!              │ directory's client table ─▶ reply_cache   (unknown source: drop;
 //!              ▼                                 retransmission: resend cached reply)
-//!            radius::access ─ proto::radius::packet::Packet::parse,
-//!              Message-Authenticator check ─▶ policy::Request view ─▶
+//!            proto::radius::packet::Packet::parse ─▶ AccessRequest view ─▶ access::answer:
+//!              Message-Authenticator check ─▶ policy::Request view ─▶ auth::Service:
 //!              auth::authenticator ─▶ auth::policy::evaluate(request, user, catalog,
 //!              online counts, history, clock) ─▶ Decision::Accept(Grant) | Reject(ECode) ─▶ reply
 //!              (Message-Authenticator first; Accept: timeouts, Class, vendor bandwidth;
@@ -85,6 +85,16 @@
 //! HTTP ─▶ admin: token ─▶ role ─▶ audit log ─▶ handler ┴▶ ops (rules, E5xxx) ─▶ store
 //!            (one transaction, with its change-log entry) ─▶ directory::Directory::follow
 //!            applies it to memory within one sync interval
+//! ```
+//!
+//! # How the daemon starts and stops
+//!
+//! ```text
+//! daemon::serve ─▶ build (fallible: store opened, directory and online table loaded,
+//!            every socket bound) ─▶ run: every listener and timer spawned, watching one
+//!            CancellationToken ─▶ SIGTERM/SIGINT: token cancelled ─▶ they finish what
+//!            they hold (HTTP: the request in progress) ─▶ queues drained in order:
+//!            settlement splits ─▶ session journal ─▶ lockouts (one deadline for all)
 //! ```
 //!
 //! # Layers

@@ -5,9 +5,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::OnceLock;
-use turnstile::radius::access::handle;
+use turnstile::proto::radius::packet::Packet;
+use turnstile::radius::access::{answer, AccessRequest};
 use turnstile::proto::radius::crypto::verify_response;
 
 #[path = "../fixture/mod.rs"]
@@ -23,7 +24,16 @@ fuzz_target!(|data: &[u8]| {
     let clients = service.directory().clients();
     let source = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let client = clients.lookup(source).expect("the fuzz NAS").clone();
-    if let Ok(reply) = handle(data, &client, source, service) {
+    let Ok(packet) = Packet::parse(data) else {
+        return;
+    };
+    let request = AccessRequest {
+        packet,
+        client: &client,
+        source: SocketAddr::new(source, 1812),
+        received: std::time::Instant::now(),
+    };
+    if let Ok(reply) = answer(&request, service) {
         let authenticator: [u8; 16] = data[4..20].try_into().expect("a parsed header");
         assert!(verify_response(
             &reply.bytes,

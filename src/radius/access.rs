@@ -1,6 +1,8 @@
-//! Handling of one Access-Request or Status-Server: check the packet's integrity, hand
-//! a narrow [`Request`] view to [`crate::auth::policy::evaluate`], take note of the
-//! outcome, and build the signed reply with the grant's attributes.
+//! The authentication port's handler ([`AccessHandler`]): the NAS client of each
+//! datagram, the reply cache, the counters and the log line around [`answer`], which
+//! checks one Access-Request or Status-Server ([`AccessRequest`]), hands a narrow
+//! [`Request`] view to [`crate::auth::policy::evaluate`] through the login service, and
+//! builds the signed reply with the grant's attributes.
 
 use radius::core::code::Code;
 use radius::core::rfc2865::{
@@ -9,18 +11,27 @@ use radius::core::rfc2865::{
     PROXY_STATE_TYPE, REPLY_MESSAGE_TYPE, SESSION_TIMEOUT_TYPE, USER_NAME_TYPE, USER_PASSWORD_TYPE,
 };
 use radius::core::rfc2869::{ACCT_INTERIM_INTERVAL_TYPE, EAP_MESSAGE_TYPE, NAS_PORT_ID_TYPE};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use super::reply_cache::{Lookup, ReplyCache, RequestKey};
+use super::server::{Datagram, RequestHandler};
 
 use crate::account::Interface;
 use crate::auth::nas_port::Vlans;
 use crate::auth::policy::{Grant, NasIdentity, Request};
 use crate::auth::{Credentials, Decision, Service};
 use crate::codes::ECode;
+use crate::config::Settings;
 use crate::directory::clients::NasClient;
 use crate::mac::MacAddr;
 use crate::proto::radius::class::SessionClass;
 use crate::proto::radius::crypto::{unhide_password, verify_message_authenticator};
-use crate::proto::radius::packet::{MalformedPacket, Packet, PacketBuilder, PacketTooLarge};
+use crate::proto::radius::packet::{
+    MalformedPacket, Packet, PacketBuilder, PacketTooLarge, HEADER_LEN,
+};
+use crate::telemetry::RadiusMetrics;
 
 /// Why a request is dropped without an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,14 +86,163 @@ pub struct Reply {
     pub status: bool,
 }
 
-/// Handles a datagram from `client` (sent from `source`) on the authentication port.
-pub fn handle(
-    datagram: &[u8],
-    client: &NasClient,
-    source: IpAddr,
-    service: &Service,
-) -> Result<Reply, Discard> {
-    let packet = Packet::parse(datagram).map_err(Discard::Malformed)?;
+/// What the authentication workers share: the login service they hand each request to,
+/// and the port's reply cache and counters.
+pub struct AccessHandler {
+    /// Checks credentials and decides.
+    pub service: Arc<Service>,
+    /// Replies of recent requests.
+    pub cache: ReplyCache,
+    /// Hot-path counters.
+    pub metrics: RadiusMetrics,
+    /// When the reply cache last rotated.
+    rotated: Mutex<Instant>,
+}
+
+/// One Access-Request or Status-Server from a known NAS, as [`answer`] sees it.
+pub struct AccessRequest<'a> {
+    /// The parsed packet.
+    pub packet: Packet<'a>,
+    /// The NAS client it came from.
+    pub client: &'a NasClient,
+    /// Where it came from.
+    pub source: SocketAddr,
+    /// When it was read.
+    pub received: Instant,
+}
+
+impl AccessHandler {
+    /// The handler for `service`, with the reply cache `settings` size.
+    pub fn new(settings: &Settings, service: Arc<Service>) -> AccessHandler {
+        AccessHandler {
+            service,
+            cache: ReplyCache::for_settings(&settings.radius),
+            metrics: RadiusMetrics::default(),
+            rotated: Mutex::new(Instant::now()),
+        }
+    }
+}
+
+impl RequestHandler for AccessHandler {
+    fn handle(&self, datagram: &Datagram<'_>) -> Option<Arc<[u8]>> {
+        let (bytes, source, received) = (datagram.bytes, datagram.source, datagram.received);
+        self.metrics.received.increment(1);
+        let clients = self.service.directory().clients();
+        let Some(client) = clients.lookup(source.ip()) else {
+            self.metrics.dropped("unknown_client");
+            return None;
+        };
+        // Status-Server is never cached (RFC 5997 §3); a header too short for a key is
+        // dropped by the parser below.
+        let key = match (bytes.first(), bytes.get(4..HEADER_LEN)) {
+            (Some(&code), Some(authenticator)) if code == Code::AccessRequest as u8 => {
+                authenticator
+                    .try_into()
+                    .ok()
+                    .map(|authenticator| RequestKey {
+                        source,
+                        identifier: bytes[1],
+                        authenticator,
+                    })
+            }
+            _ => None,
+        };
+        if let Some(key) = key {
+            match self.cache.begin(key, received) {
+                Lookup::New | Lookup::Untracked => {}
+                Lookup::InProgress => {
+                    self.metrics.in_progress.increment(1);
+                    return None;
+                }
+                Lookup::Cached(reply) => {
+                    self.metrics.resent.increment(1);
+                    return Some(reply);
+                }
+            }
+        }
+        let answered = Packet::parse(bytes)
+            .map_err(Discard::Malformed)
+            .and_then(|packet| {
+                let request = AccessRequest {
+                    packet,
+                    client,
+                    source,
+                    received,
+                };
+                answer(&request, &self.service)
+            });
+        match answered {
+            Ok(reply) => {
+                let bytes: Arc<[u8]> = reply.bytes.into();
+                if let Some(key) = &key {
+                    self.cache.complete(key, bytes.clone(), Instant::now());
+                }
+                // Measured to the decision: the reply leaves with the rest of its batch,
+                // tens of microseconds later.
+                let elapsed = received.elapsed();
+                self.metrics.latency.record(elapsed.as_secs_f64());
+                if reply.status {
+                    self.metrics.status_server.increment(1);
+                    self.metrics.status_reply();
+                } else {
+                    self.metrics.access_requests.increment(1);
+                    let code = reply.code;
+                    self.metrics.access_reply(code);
+                    tracing::info!(
+                        // Debug quoting: a crafted User-Name cannot forge log lines.
+                        user = ?reply.user,
+                        nas = %client.name,
+                        code = %code,
+                        us = elapsed.as_micros() as u64,
+                        "access decision"
+                    );
+                }
+                Some(bytes)
+            }
+            Err(reason) => {
+                if let Some(key) = &key {
+                    self.cache.abandon(key);
+                }
+                self.metrics.dropped(reason.reason());
+                if reason == Discard::MissingMessageAuthenticator && client.should_warn() {
+                    tracing::warn!(
+                        nas = %client.name,
+                        from = %source,
+                        "dropping Access-Request without Message-Authenticator (required for this NAS; warned once a minute)"
+                    );
+                } else {
+                    tracing::debug!(nas = %client.name, from = %source, reason = reason.reason(), "request dropped");
+                }
+                None
+            }
+        }
+    }
+
+    /// Rotates the reply cache once per lifetime and forgets stale login history.
+    fn upkeep(&self) {
+        let mut rotated = self.rotated.lock().unwrap_or_else(PoisonError::into_inner);
+        if rotated.elapsed() >= self.cache.lifetime() {
+            *rotated = Instant::now();
+            // Freed on a blocking thread, not on a packet path.
+            let old = self.cache.rotate();
+            tokio::task::spawn_blocking(move || drop(old));
+            self.service
+                .authenticator
+                .throttle
+                .prune(crate::clock::now());
+        }
+        metrics::gauge!("turnstile_reply_cache_entries").set(self.cache.len() as f64);
+    }
+}
+
+/// The reply to `request`, or why it is dropped.
+pub fn answer(request: &AccessRequest<'_>, service: &Service) -> Result<Reply, Discard> {
+    let AccessRequest {
+        packet,
+        client,
+        source,
+        ..
+    } = request;
     let code = packet.code();
     if !matches!(code, Code::AccessRequest | Code::StatusServer) {
         return Err(Discard::UnexpectedCode);
@@ -97,7 +257,7 @@ pub fn handle(
         None => {}
     }
     if code == Code::StatusServer {
-        let bytes = reply(&packet, Code::AccessAccept, client, Ok)?;
+        let bytes = reply(packet, Code::AccessAccept, client, Ok)?;
         return Ok(Reply {
             bytes,
             code: ECode::LoginSuccess,
@@ -111,14 +271,14 @@ pub fn handle(
         .map(String::from_utf8_lossy)
         .unwrap_or_default()
         .into_owned();
-    let decision = decide(&packet, client, source, service, &user)?;
+    let decision = decide(packet, client, source.ip(), service, &user)?;
     let bytes = match &decision {
-        Decision::Accept(grant) => reply(&packet, Code::AccessAccept, client, |b| {
+        Decision::Accept(grant) => reply(packet, Code::AccessAccept, client, |b| {
             grant_attributes(b, grant, &user, client)
         })?,
         Decision::Reject(code) => {
             let message = code.wire(service.lang);
-            reply(&packet, Code::AccessReject, client, |mut b| {
+            reply(packet, Code::AccessReject, client, |mut b| {
                 for part in split_utf8(message.as_bytes(), 253) {
                     b = b.attribute(REPLY_MESSAGE_TYPE, part)?;
                 }

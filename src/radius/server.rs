@@ -1,10 +1,12 @@
 //! The RADIUS authentication listener: a fixed pool of worker threads, each owning one
-//! socket on the shared port (SO_REUSEPORT).
+//! socket on the shared port (SO_REUSEPORT), handing every datagram to its
+//! [`RequestHandler`].
 //!
-//! Authentication is pure CPU work on in-memory data, so each worker reads the datagrams
-//! waiting on its socket ([`super::batch`]: up to 32 per system call) and answers them in
-//! place, sending the replies together: no hand-off between threads, no allocation per
-//! queue slot.
+//! Authentication is CPU work on in-memory data, so each worker reads the datagrams
+//! waiting on its socket ([`super::batch`]: up to 32 per system call) and has them
+//! answered in place, sending the replies together: no hand-off between threads, no
+//! allocation per queue slot. Work too slow for that (a TLS handshake) can be answered
+//! later, from another thread, through [`Datagram::responder`].
 //! The bounded queue is each socket's kernel receive buffer (`recv_buffer_bytes`); when
 //! it is full the kernel drops the datagram, and that count is exported as
 //! `turnstile_radius_dropped_total{reason="socket_overflow"}`. Memory cannot grow with
@@ -17,44 +19,60 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::access::{self, Discard};
 use super::backlog::AuthBacklog;
 use super::batch::{Received, Replies};
-use super::reply_cache::{Lookup, ReplyCache, RequestKey};
-use crate::auth::Service;
-use crate::config::Settings;
-use crate::proto::radius::packet::HEADER_LEN;
-use crate::telemetry::RadiusMetrics;
 use crate::udp_socket::socket_stats;
-use radius::core::code::Code;
 
 /// How often an idle worker looks at the stop flag.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
-/// How often the sockets' kernel queues are sampled: how soon accounting yields to a
-/// surge of logins, and resumes after it.
+/// How often the sockets' kernel queues are sampled (how soon accounting yields to a
+/// surge of logins, and resumes after it) and the handler's upkeep runs.
 const SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 
-/// What the workers share: the login service they hand each request to, and the
-/// listener's own reply cache and counters.
-pub struct AuthContext {
-    /// Checks credentials and decides.
-    pub service: Arc<Service>,
-    /// Replies of recent requests.
-    pub cache: ReplyCache,
-    /// Hot-path counters.
-    pub metrics: RadiusMetrics,
+/// One datagram as a worker read it.
+pub struct Datagram<'a> {
+    /// Its bytes.
+    pub bytes: &'a [u8],
+    /// Where it came from.
+    pub source: SocketAddr,
+    /// When the worker read it.
+    pub received: Instant,
+    socket: &'a Arc<UdpSocket>,
 }
 
-impl AuthContext {
-    /// The listener's context for `service`, with the reply cache `settings` size.
-    pub fn new(settings: &Settings, service: Arc<Service>) -> AuthContext {
-        AuthContext {
-            service,
-            cache: ReplyCache::for_settings(&settings.radius),
-            metrics: RadiusMetrics::default(),
+impl Datagram<'_> {
+    /// A way to answer this datagram later, from any thread.
+    pub fn responder(&self) -> Responder {
+        Responder {
+            socket: self.socket.clone(),
+            to: self.source,
         }
     }
+}
+
+/// Sends one deferred reply from the socket its request came in on.
+pub struct Responder {
+    socket: Arc<UdpSocket>,
+    to: SocketAddr,
+}
+
+impl Responder {
+    /// Sends `reply` to the request's source.
+    pub fn send(self, reply: &[u8]) -> io::Result<()> {
+        self.socket.send_to(reply, self.to).map(drop)
+    }
+}
+
+/// What the listener hands each datagram to: the listener owns the sockets, the batches
+/// and the upkeep; the handler decides what, if anything, to answer.
+pub trait RequestHandler: Send + Sync + 'static {
+    /// The reply to send now, if any (none: dropped, or answered later through
+    /// [`Datagram::responder`]).
+    fn handle(&self, datagram: &Datagram<'_>) -> Option<Arc<[u8]>>;
+
+    /// Periodic upkeep of what the handler keeps (expiry, pruning), on the runtime.
+    fn upkeep(&self) {}
 }
 
 /// Bound authentication sockets, one per worker.
@@ -66,7 +84,7 @@ pub struct AuthServer {
 pub struct AuthWorkers {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
-    expiry: tokio::task::JoinHandle<()>,
+    upkeep: tokio::task::JoinHandle<()>,
 }
 
 fn reuseport_socket(addr: SocketAddr, recv_buffer: usize) -> io::Result<UdpSocket> {
@@ -100,11 +118,11 @@ impl AuthServer {
             .sum()
     }
 
-    /// Starts the workers, and on the current tokio runtime the upkeep task: reply-cache
-    /// expiry, the sockets' counters and `backlog`.
-    pub fn start(
+    /// Starts the workers, each handing its datagrams to `handler`, and on the current
+    /// tokio runtime the upkeep task: the handler's, the sockets' counters and `backlog`.
+    pub fn start<H: RequestHandler>(
         self,
-        ctx: Arc<AuthContext>,
+        handler: Arc<H>,
         backlog: Arc<AuthBacklog>,
     ) -> io::Result<AuthWorkers> {
         let port = self.local_addr()?.port();
@@ -114,17 +132,17 @@ impl AuthServer {
             .into_iter()
             .enumerate()
             .map(|(i, socket)| {
-                let (ctx, stop) = (ctx.clone(), stop.clone());
+                let (handler, stop) = (handler.clone(), stop.clone());
                 std::thread::Builder::new()
                     .name(format!("radius-auth-{i}"))
-                    .spawn(move || work(&socket, &ctx, &stop))
+                    .spawn(move || work(&Arc::new(socket), &*handler, &stop))
             })
             .collect::<io::Result<_>>()?;
-        let expiry = tokio::spawn(upkeep(ctx, port, backlog, stop.clone()));
+        let upkeep = tokio::spawn(upkeep(handler, port, backlog, stop.clone()));
         Ok(AuthWorkers {
             stop,
             threads,
-            expiry,
+            upkeep,
         })
     }
 }
@@ -140,11 +158,11 @@ impl AuthWorkers {
             }
         })
         .await;
-        self.expiry.abort();
+        self.upkeep.abort();
     }
 }
 
-fn work(socket: &UdpSocket, ctx: &AuthContext, stop: &AtomicBool) {
+fn work(socket: &Arc<UdpSocket>, handler: &impl RequestHandler, stop: &AtomicBool) {
     let mut received = Received::default();
     let mut replies = Replies::default();
     while !stop.load(Ordering::Relaxed) {
@@ -157,122 +175,36 @@ fn work(socket: &UdpSocket, ctx: &AuthContext, stop: &AtomicBool) {
             }
             continue;
         }
-        for (datagram, source) in received.datagrams() {
-            if let Some(reply) = handle_datagram(ctx, datagram, source) {
+        let now = Instant::now();
+        for (bytes, source) in received.datagrams() {
+            let datagram = Datagram {
+                bytes,
+                source,
+                received: now,
+                socket,
+            };
+            if let Some(reply) = handler.handle(&datagram) {
                 replies.push(reply, source);
             }
         }
-        replies.flush(socket);
+        replies.flush(&**socket);
     }
 }
 
-/// Handles one datagram; returns the reply to send, if any.
-fn handle_datagram(ctx: &AuthContext, datagram: &[u8], source: SocketAddr) -> Option<Arc<[u8]>> {
-    let received = Instant::now();
-    ctx.metrics.received.increment(1);
-    let clients = ctx.service.directory().clients();
-    let Some(client) = clients.lookup(source.ip()) else {
-        ctx.metrics.dropped("unknown_client");
-        return None;
-    };
-    // Status-Server is never cached (RFC 5997 §3); a header too short for a key is
-    // dropped by the parser below.
-    let key = match (datagram.first(), datagram.get(4..HEADER_LEN)) {
-        (Some(&code), Some(authenticator)) if code == Code::AccessRequest as u8 => authenticator
-            .try_into()
-            .ok()
-            .map(|authenticator| RequestKey {
-                source,
-                identifier: datagram[1],
-                authenticator,
-            }),
-        _ => None,
-    };
-    if let Some(key) = key {
-        match ctx.cache.begin(key, received) {
-            Lookup::New | Lookup::Untracked => {}
-            Lookup::InProgress => {
-                ctx.metrics.in_progress.increment(1);
-                return None;
-            }
-            Lookup::Cached(reply) => {
-                ctx.metrics.resent.increment(1);
-                return Some(reply);
-            }
-        }
-    }
-    match access::handle(datagram, client, source.ip(), &ctx.service) {
-        Ok(reply) => {
-            let bytes: Arc<[u8]> = reply.bytes.into();
-            if let Some(key) = &key {
-                ctx.cache.complete(key, bytes.clone(), Instant::now());
-            }
-            // Measured to the decision: the reply leaves with the rest of its batch, tens
-            // of microseconds later.
-            let elapsed = received.elapsed();
-            ctx.metrics.latency.record(elapsed.as_secs_f64());
-            if reply.status {
-                ctx.metrics.status_server.increment(1);
-                ctx.metrics.status_reply();
-            } else {
-                ctx.metrics.access_requests.increment(1);
-                let code = reply.code;
-                ctx.metrics.access_reply(code);
-                tracing::info!(
-                    // Debug quoting: a crafted User-Name cannot forge log lines.
-                    user = ?reply.user,
-                    nas = %client.name,
-                    code = %code,
-                    us = elapsed.as_micros() as u64,
-                    "access decision"
-                );
-            }
-            Some(bytes)
-        }
-        Err(reason) => {
-            if let Some(key) = &key {
-                ctx.cache.abandon(key);
-            }
-            ctx.metrics.dropped(reason.reason());
-            if reason == Discard::MissingMessageAuthenticator && client.should_warn() {
-                tracing::warn!(
-                    nas = %client.name,
-                    from = %source,
-                    "dropping Access-Request without Message-Authenticator (required for this NAS; warned once a minute)"
-                );
-            } else {
-                tracing::debug!(nas = %client.name, from = %source, reason = reason.reason(), "request dropped");
-            }
-            None
-        }
-    }
-}
-
-/// Rotates the reply cache once per lifetime, forgets stale login history, and samples
-/// the sockets' kernel counters: exported, and fed to `backlog`.
+/// Runs the handler's upkeep and samples the sockets' kernel counters: exported, and fed
+/// to `backlog`.
 async fn upkeep(
-    ctx: Arc<AuthContext>,
+    handler: Arc<impl RequestHandler>,
     port: u16,
     backlog: Arc<AuthBacklog>,
     stop: Arc<AtomicBool>,
 ) {
     let mut tick = tokio::time::interval(SAMPLE_INTERVAL);
-    let mut rotated = Instant::now();
     let overflow =
         metrics::counter!("turnstile_radius_dropped_total", "reason" => "socket_overflow");
     while !stop.load(Ordering::Relaxed) {
         tick.tick().await;
-        if rotated.elapsed() >= ctx.cache.lifetime() {
-            rotated = Instant::now();
-            // Freed here, on a blocking thread, not on a packet path.
-            let old = ctx.cache.rotate();
-            tokio::task::spawn_blocking(move || drop(old));
-            ctx.service
-                .authenticator
-                .throttle
-                .prune(crate::clock::now());
-        }
-        metrics::gauge!("turnstile_reply_cache_entries").set(ctx.cache.len() as f64);
+        handler.upkeep();
         let Some(stats) = socket_stats(port) else {
             continue;
         };
@@ -294,5 +226,63 @@ async fn upkeep(
             }
             None => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// Answers a datagram starting with `n` at once, any other later from a thread of
+    /// its own, as a handler with slow work would.
+    #[derive(Default)]
+    struct Echo {
+        upkeeps: AtomicUsize,
+    }
+
+    impl RequestHandler for Echo {
+        fn handle(&self, datagram: &Datagram<'_>) -> Option<Arc<[u8]>> {
+            if datagram.bytes.first() == Some(&b'n') {
+                return Some([b"now:", datagram.bytes].concat().into());
+            }
+            let (responder, bytes) = (datagram.responder(), datagram.bytes.to_vec());
+            std::thread::spawn(move || responder.send(&[b"later:", &bytes[..]].concat()));
+            None
+        }
+
+        fn upkeep(&self) {
+            self.upkeeps.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_handler_answers_now_or_later_and_gets_its_upkeep() {
+        let server = AuthServer::bind("127.0.0.1:0".parse().unwrap(), 2, 1 << 16).unwrap();
+        let address = server.local_addr().unwrap();
+        let handler = Arc::new(Echo::default());
+        let backlog = Arc::new(AuthBacklog::new(server.receive_capacity()));
+        let workers = server.start(handler.clone(), backlog).unwrap();
+
+        let nas = UdpSocket::bind("127.0.0.1:0").unwrap();
+        nas.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        nas.send_to(b"n1", address).unwrap();
+        nas.send_to(b"l2", address).unwrap();
+        let mut replies = Vec::new();
+        let mut buf = [0u8; 64];
+        for _ in 0..2 {
+            let (n, from) = nas.recv_from(&mut buf).unwrap();
+            assert_eq!(from, address, "answered from the port it was sent to");
+            replies.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        replies.sort();
+        assert_eq!(replies, ["later:l2", "now:n1"]);
+
+        let waited = Instant::now();
+        while handler.upkeeps.load(Ordering::Relaxed) == 0 {
+            assert!(waited.elapsed() < Duration::from_secs(5), "no upkeep");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        workers.stop().await;
     }
 }
