@@ -1,7 +1,9 @@
-//! Password proofs: PAP (the password itself, RFC 2865 §5.2) and CHAP (RFC 1994).
+//! Password proofs: PAP (the password itself, RFC 2865 §5.2), CHAP (RFC 1994) and
+//! MS-CHAP version 1 (RFC 2433) and 2 (RFC 2759), and what a proof yields for the reply.
 
 use md5::{Digest, Md5};
 
+use crate::proto::mschap::{self, MppeKeys, ResponseV1, ResponseV2};
 use crate::proto::radius::crypto::constant_time_eq;
 
 /// How a request proves the password.
@@ -21,18 +23,84 @@ pub enum Credentials<'a> {
         /// CHAP-Challenge, or the request authenticator when there is none.
         challenge: &'a [u8],
     },
+    /// An MS-CHAP version 1 response (MS-CHAP-Challenge and MS-CHAP-Response).
+    MsChapV1 {
+        /// The 8-byte MS-CHAP-Challenge.
+        challenge: &'a [u8; 8],
+        /// MS-CHAP-Response.
+        response: ResponseV1<'a>,
+    },
+    /// An MS-CHAP version 2 response (MS-CHAP-Challenge and MS-CHAP2-Response).
+    MsChapV2 {
+        /// The 16-byte MS-CHAP-Challenge.
+        challenge: &'a [u8; 16],
+        /// MS-CHAP2-Response.
+        response: ResponseV2<'a>,
+        /// The User-Name the peer hashed.
+        user: &'a [u8],
+    },
+}
+
+/// What a proof that matched yields for the reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Proof {
+    /// Nothing more than the match (PAP, CHAP, MS-CHAP version 1).
+    Matched,
+    /// MS-CHAP version 2: the authenticator response that proves the server to the peer,
+    /// and the MPPE start keys.
+    MsChapV2 {
+        /// `S=` and 40 hex digits, for MS-CHAP2-Success.
+        authenticator_response: [u8; 42],
+        /// MS-MPPE-Send-Key and MS-MPPE-Recv-Key.
+        keys: MppeKeys,
+    },
 }
 
 impl Credentials<'_> {
-    /// True when the proof matches `password`.
-    pub fn verify(&self, password: &[u8]) -> bool {
+    /// What the proof yields when it matches `password`; `None` when it does not.
+    pub fn prove(&self, password: &[u8]) -> Option<Proof> {
+        let matched = |ok: bool| ok.then_some(Proof::Matched);
         match self {
-            Credentials::Pap { password: given } => constant_time_eq(given, password),
+            Credentials::Pap { password: given } => matched(constant_time_eq(given, password)),
             Credentials::Chap {
                 ident,
                 response,
                 challenge,
-            } => constant_time_eq(&chap_response(*ident, password, challenge), *response),
+            } => matched(constant_time_eq(
+                &chap_response(*ident, password, challenge),
+                *response,
+            )),
+            Credentials::MsChapV1 {
+                challenge,
+                response,
+            } => {
+                // The LM response is never accepted: its hash breaks in seconds.
+                let hash = mschap::nt_password_hash(std::str::from_utf8(password).ok()?);
+                let expected = mschap::challenge_response(challenge, &hash);
+                matched(response.use_nt && constant_time_eq(&expected, response.nt_response))
+            }
+            Credentials::MsChapV2 {
+                challenge,
+                response,
+                user,
+            } => {
+                let hash = mschap::nt_password_hash(std::str::from_utf8(password).ok()?);
+                let peer = response.peer_challenge;
+                let expected = mschap::nt_response_v2(challenge, peer, user, &hash);
+                if !constant_time_eq(&expected, response.nt_response) {
+                    return None;
+                }
+                Some(Proof::MsChapV2 {
+                    authenticator_response: mschap::authenticator_response(
+                        &hash,
+                        response.nt_response,
+                        peer,
+                        challenge,
+                        user,
+                    ),
+                    keys: MppeKeys::v2(&hash, response.nt_response),
+                })
+            }
         }
     }
 }
@@ -70,7 +138,40 @@ mod tests {
             response: &response,
             challenge: &challenge,
         };
-        assert!(c.verify(b"secret"));
-        assert!(!c.verify(b"secreT"));
+        assert_eq!(c.prove(b"secret"), Some(Proof::Matched));
+        assert_eq!(c.prove(b"secreT"), None);
+    }
+
+    #[test]
+    fn ms_chap_proofs_match_only_the_right_password() {
+        use crate::proto::mschap::{challenge_response, nt_password_hash, nt_response_v2};
+        let challenge8 = [3u8; 8];
+        let nt = challenge_response(&challenge8, &nt_password_hash("pässword"));
+        let v1 = |use_nt| Credentials::MsChapV1 {
+            challenge: &challenge8,
+            response: ResponseV1 {
+                ident: 1,
+                use_nt,
+                nt_response: &nt,
+            },
+        };
+        assert_eq!(v1(true).prove("pässword".as_bytes()), Some(Proof::Matched));
+        assert_eq!(v1(true).prove(b"password"), None);
+        assert_eq!(v1(false).prove("pässword".as_bytes()), None, "LM only");
+
+        let (challenge, peer) = ([5u8; 16], [6u8; 16]);
+        let nt = nt_response_v2(&challenge, &peer, b"bob", &nt_password_hash("hello"));
+        let v2 = Credentials::MsChapV2 {
+            challenge: &challenge,
+            response: ResponseV2 {
+                ident: 1,
+                peer_challenge: &peer,
+                nt_response: &nt,
+            },
+            user: b"bob",
+        };
+        assert!(matches!(v2.prove(b"hello"), Some(Proof::MsChapV2 { .. })));
+        assert_eq!(v2.prove(b"hellO"), None);
+        assert_eq!(v2.prove(&[0xff, 0xfe]), None, "not UTF-8");
     }
 }

@@ -13,6 +13,6 @@ pub mod policy;
 pub mod service;
 pub mod throttle;
 
-pub use credentials::Credentials;
+pub use credentials::{Credentials, Proof};
 pub use policy::{evaluate, Decision, Grant};
 pub use service::Service;

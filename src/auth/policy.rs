@@ -7,7 +7,7 @@
 
 use std::net::IpAddr;
 
-use super::credentials::Credentials;
+use super::credentials::{Credentials, Proof};
 use super::nas_port::Vlans;
 use crate::account::{Binding, Interface};
 use crate::billing::meter::Meter;
@@ -131,6 +131,8 @@ pub struct Grant {
     /// The user is at the session limit and the control policy says to disconnect the
     /// oldest session (cause E3008).
     pub kick_oldest: bool,
+    /// What the password proof yields for the reply (MS-CHAP2-Success, MPPE keys).
+    pub proof: Proof,
 }
 
 /// The outcome.
@@ -177,9 +179,10 @@ fn check(
     if after(s.history.locked_until) {
         return Err(ECode::TooManyWrongPasswords);
     }
-    if !request.credentials.verify(user.password.as_bytes()) {
-        return Err(ECode::WrongPassword);
-    }
+    let proof = request
+        .credentials
+        .prove(user.password.as_bytes())
+        .ok_or(ECode::WrongPassword)?;
     let profile = &user.profile;
     if !user.enabled {
         return Err(ECode::UserDisabled);
@@ -261,6 +264,7 @@ fn check(
         up_bps: control.up_bps,
         down_bps: control.down_bps,
         kick_oldest,
+        proof,
     })
 }
 

@@ -21,16 +21,22 @@ use super::server::{Datagram, RequestHandler};
 use crate::account::Interface;
 use crate::auth::nas_port::Vlans;
 use crate::auth::policy::{Grant, NasIdentity, Request};
-use crate::auth::{Credentials, Decision, Service};
+use crate::auth::{Credentials, Decision, Proof, Service};
 use crate::codes::ECode;
 use crate::config::Settings;
 use crate::directory::clients::NasClient;
 use crate::mac::MacAddr;
+use crate::proto::mschap::{
+    self, ResponseV1, ResponseV2, MICROSOFT, MS_CHAP2_RESPONSE, MS_CHAP2_SUCCESS,
+    MS_CHAP_CHALLENGE, MS_CHAP_ERROR, MS_CHAP_RESPONSE, MS_MPPE_ENCRYPTION_POLICY,
+    MS_MPPE_ENCRYPTION_TYPES, MS_MPPE_RECV_KEY, MS_MPPE_SEND_KEY,
+};
 use crate::proto::radius::class::SessionClass;
 use crate::proto::radius::crypto::{unhide_password, verify_message_authenticator};
 use crate::proto::radius::packet::{
     MalformedPacket, Packet, PacketBuilder, PacketTooLarge, HEADER_LEN,
 };
+use crate::proto::radius::vendor::VendorSpecific;
 use crate::telemetry::RadiusMetrics;
 
 /// Why a request is dropped without an answer.
@@ -271,14 +277,20 @@ pub fn answer(request: &AccessRequest<'_>, service: &Service) -> Result<Reply, D
         .map(String::from_utf8_lossy)
         .unwrap_or_default()
         .into_owned();
-    let decision = decide(packet, client, source.ip(), service, &user)?;
+    let (decision, ms_chap) = decide(packet, client, source.ip(), service, &user)?;
     let bytes = match &decision {
-        Decision::Accept(grant) => reply(packet, Code::AccessAccept, client, |b| {
+        Decision::Accept(grant) => reply(packet, Code::AccessAccept, client, |mut b| {
+            if let Some(ms_chap) = ms_chap {
+                b = ms_chap_success(b, ms_chap, &grant.proof, packet, client)?;
+            }
             grant_attributes(b, grant, &user, client)
         })?,
         Decision::Reject(code) => {
             let message = code.wire(service.lang);
             reply(packet, Code::AccessReject, client, |mut b| {
+                if let Some(ms_chap) = ms_chap {
+                    b = ms_chap_error(b, ms_chap, *code, &message)?;
+                }
                 for part in split_utf8(message.as_bytes(), 253) {
                     b = b.attribute(REPLY_MESSAGE_TYPE, part)?;
                 }
@@ -321,15 +333,25 @@ fn grant_attributes(
         })
 }
 
+/// Which MS-CHAP a request used, for the attributes of its reply.
+#[derive(Debug, Clone, Copy)]
+struct MsChap {
+    /// The identifier the reply echoes.
+    ident: u8,
+    /// Version 2 (else 1).
+    v2: bool,
+}
+
 fn decide(
     packet: &Packet<'_>,
     client: &NasClient,
     source: IpAddr,
     service: &Service,
     user: &str,
-) -> Result<Decision, Discard> {
+) -> Result<(Decision, Option<MsChap>), Discard> {
     let authenticator = packet.authenticator();
     let plain;
+    let mut ms_chap = None;
     let credentials = if let Some(hidden) = packet.first(USER_PASSWORD_TYPE) {
         plain = unhide_password(hidden, client.secret.as_bytes(), authenticator)
             .ok_or(Discard::BadPasswordAttribute)?;
@@ -345,11 +367,14 @@ fn decide(
             response,
             challenge,
         }
+    } else if let Some((credentials, used)) = ms_chap_credentials(packet)? {
+        ms_chap = Some(used);
+        credentials
     } else if packet.first(EAP_MESSAGE_TYPE).is_some() {
         // EAP is not offered yet: refuse clearly rather than leave the NAS retrying.
-        return Ok(Decision::Reject(ECode::EapCheckFailed));
+        return Ok((Decision::Reject(ECode::EapCheckFailed), None));
     } else {
-        return Ok(Decision::Reject(ECode::WrongPassword));
+        return Ok((Decision::Reject(ECode::WrongPassword), None));
     };
     let text = |typ| packet.first(typ).and_then(|v| std::str::from_utf8(v).ok());
     let ipv4 = |typ| {
@@ -374,7 +399,117 @@ fn decide(
         nas_port_id: text(NAS_PORT_ID_TYPE),
         vlans: nas_port_id.map(Vlans::from_nas_port_id).unwrap_or_default(),
     };
-    Ok(service.authenticator.authenticate(user, &request))
+    Ok((service.authenticator.authenticate(user, &request), ms_chap))
+}
+
+/// The MS-CHAP credentials of a request: MS-CHAP-Challenge with MS-CHAP2-Response
+/// (version 2) or MS-CHAP-Response (version 1); a value of the wrong size drops it.
+fn ms_chap_credentials<'a>(
+    packet: &Packet<'a>,
+) -> Result<Option<(Credentials<'a>, MsChap)>, Discard> {
+    let Some(challenge) = packet.first_vendor(MICROSOFT, MS_CHAP_CHALLENGE) else {
+        return Ok(None);
+    };
+    let bad = |_| Discard::BadPasswordAttribute;
+    if let Some(value) = packet.first_vendor(MICROSOFT, MS_CHAP2_RESPONSE) {
+        let response = ResponseV2::parse(value).ok_or(Discard::BadPasswordAttribute)?;
+        let used = MsChap {
+            ident: response.ident,
+            v2: true,
+        };
+        let credentials = Credentials::MsChapV2 {
+            challenge: challenge.try_into().map_err(bad)?,
+            response,
+            user: packet.first(USER_NAME_TYPE).unwrap_or_default(),
+        };
+        return Ok(Some((credentials, used)));
+    }
+    let Some(value) = packet.first_vendor(MICROSOFT, MS_CHAP_RESPONSE) else {
+        return Ok(None);
+    };
+    let response = ResponseV1::parse(value).ok_or(Discard::BadPasswordAttribute)?;
+    let used = MsChap {
+        ident: response.ident,
+        v2: false,
+    };
+    let credentials = Credentials::MsChapV1 {
+        challenge: challenge.try_into().map_err(bad)?,
+        response,
+    };
+    Ok(Some((credentials, used)))
+}
+
+/// MS-CHAP2-Success and the MPPE keys (hidden with the secret and the request
+/// authenticator) of an accepted version 2 login.
+fn ms_chap_success(
+    mut b: PacketBuilder,
+    ms_chap: MsChap,
+    proof: &Proof,
+    request: &Packet<'_>,
+    client: &NasClient,
+) -> Result<PacketBuilder, PacketTooLarge> {
+    let Proof::MsChapV2 {
+        authenticator_response,
+        keys,
+    } = proof
+    else {
+        return Ok(b);
+    };
+    fn microsoft(typ: u8, data: &[u8]) -> VendorSpecific<'_> {
+        VendorSpecific {
+            vendor_id: MICROSOFT,
+            typ,
+            data,
+        }
+    }
+    let success = [&[ms_chap.ident][..], authenticator_response].concat();
+    b = b.vendor_specific(&microsoft(MS_CHAP2_SUCCESS, &success))?;
+    // Salts differ within the packet (RFC 2548 §2.4.2).
+    let salt: u16 = rand::random();
+    let secret = client.secret.as_bytes();
+    for (typ, key, salt) in [
+        (MS_MPPE_RECV_KEY, &keys.recv, salt),
+        (MS_MPPE_SEND_KEY, &keys.send, salt ^ 1),
+    ] {
+        let hidden = mschap::hide_key(key, secret, request.authenticator(), salt);
+        b = b.vendor_specific(&microsoft(typ, &hidden))?;
+    }
+    // Encryption allowed, not required; 40- and 128-bit keys.
+    b = b.vendor_specific(&microsoft(MS_MPPE_ENCRYPTION_POLICY, &1u32.to_be_bytes()))?;
+    b.vendor_specific(&microsoft(MS_MPPE_ENCRYPTION_TYPES, &6u32.to_be_bytes()))
+}
+
+/// MS-CHAP-Error of a refused MS-CHAP login: the Windows error number and, as its
+/// message, the E-code's text, so that a dialer shows the operator's reason.
+fn ms_chap_error(
+    b: PacketBuilder,
+    ms_chap: MsChap,
+    code: ECode,
+    message: &str,
+) -> Result<PacketBuilder, PacketTooLarge> {
+    // RFC 2759 §6: 647 account disabled, 691 authentication failure.
+    let error = if code == ECode::UserDisabled {
+        647
+    } else {
+        691
+    };
+    let challenge: [u8; 16] = rand::random();
+    let challenge = if ms_chap.v2 {
+        &challenge[..]
+    } else {
+        &challenge[..8]
+    };
+    let mut value = mschap::error_value(ms_chap.ident, error, challenge, message);
+    // One vendor attribute holds 247 bytes of value; a longer text is cut at a character.
+    if value.len() > 247 {
+        let cut = split_utf8(&value, 247)[0].len();
+        value.truncate(cut);
+    }
+    b.vendor_specific(&VendorSpecific {
+        vendor_id: MICROSOFT,
+        typ: MS_CHAP_ERROR,
+        data: &value,
+    })
 }
 
 /// Builds a reply: Message-Authenticator first, then what `body` adds, then the request's

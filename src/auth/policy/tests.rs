@@ -154,6 +154,7 @@ fn accept_carries_the_control_policy() {
             up_bps: 2_000_000,
             down_bps: 10_000_000,
             kick_oldest: false,
+            proof: Proof::Matched,
         }
     );
 }

@@ -6,12 +6,14 @@
 //! with a matching response authenticator, so parsing and building live here.
 
 use radius::core::code::Code;
+use radius::core::rfc2865::VENDOR_SPECIFIC_TYPE;
 use radius::core::rfc2869::MESSAGE_AUTHENTICATOR_TYPE;
 use thiserror::Error;
 
 use super::attribute::{walk, BadFraming};
 pub use super::attribute::{Attribute, HEADER_LEN};
 use super::crypto::{self, SharedSecret};
+use super::vendor::VendorSpecific;
 /// Largest packet RFC 2865 allows.
 pub const MAX_PACKET_LEN: usize = 4096;
 /// Length of the Message-Authenticator attribute, header included.
@@ -119,6 +121,16 @@ impl<'a> Packet<'a> {
     /// The value of the first attribute of this type.
     pub fn first(&self, typ: u8) -> Option<&'a [u8]> {
         self.attributes().find(|a| a.typ == typ).map(|a| a.value)
+    }
+
+    /// The value of the first vendor attribute `typ` of `vendor_id` (inside
+    /// Vendor-Specific).
+    pub fn first_vendor(&self, vendor_id: u32, typ: u8) -> Option<&'a [u8]> {
+        self.attributes()
+            .filter(|a| a.typ == VENDOR_SPECIFIC_TYPE)
+            .flat_map(|a| VendorSpecific::parse(a.value))
+            .find(|v| v.vendor_id == vendor_id && v.typ == typ)
+            .map(|v| v.data)
     }
 }
 

@@ -25,6 +25,31 @@ impl VendorSpecific<'_> {
     }
 }
 
+impl<'a> VendorSpecific<'a> {
+    /// The sub-attributes in the value of a Vendor-Specific attribute (vendor id, then
+    /// type-length-value triples); stops at the first that is badly framed.
+    pub fn parse(value: &'a [u8]) -> impl Iterator<Item = VendorSpecific<'a>> + 'a {
+        let (vendor_id, mut rest) = match value.split_first_chunk::<4>() {
+            Some((id, rest)) => (u32::from_be_bytes(*id), rest),
+            None => (0, &[][..]),
+        };
+        std::iter::from_fn(move || {
+            let (&[typ, len], _) = rest.split_first_chunk::<2>()?;
+            let len = usize::from(len);
+            if len < 2 || len > rest.len() {
+                return None;
+            }
+            let (sub, next) = rest.split_at(len);
+            rest = next;
+            Some(VendorSpecific {
+                vendor_id,
+                typ,
+                data: &sub[2..],
+            })
+        })
+    }
+}
+
 /// SMI enterprise numbers.
 const HUAWEI: u32 = 2011;
 const H3C: u32 = 25506;
@@ -160,5 +185,21 @@ mod tests {
             encoded(Vendor::Huawei, u64::MAX, 0)[0][6..],
             [0xff, 0xff, 0xff, 0xff]
         );
+    }
+
+    #[test]
+    fn sub_attributes_are_read_until_one_is_badly_framed() {
+        let mut value = 311u32.to_be_bytes().to_vec();
+        value.extend([11, 4, 0xAA, 0xBB, 25, 3, 0xCC, 7, 9, 1]);
+        let subs: Vec<_> = VendorSpecific::parse(&value).collect();
+        let sub = |typ, data| VendorSpecific {
+            vendor_id: 311,
+            typ,
+            data,
+        };
+        assert_eq!(subs, [sub(11, &[0xAA, 0xBB][..]), sub(25, &[0xCC][..])]);
+        assert_eq!(VendorSpecific::parse(&[0, 0, 1]).count(), 0);
+        assert_eq!(VendorSpecific::parse(&[0, 0, 1, 55, 9, 1, 0]).count(), 0);
+        assert_eq!(VendorSpecific::parse(&[0, 0, 1, 55, 1, 1]).count(), 0);
     }
 }
