@@ -76,6 +76,11 @@ access = [
     request(1, 3, ra, [attr(1, "alice"), attr(3, b"\x01" + bytes(16)), attr(60, bytes(16))]),
     request(1, 4, ra, [attr(1, "nobody"), attr(2, hide("x", ra)), attr(32, "bras-1")]),
     request(12, 5, ra, [], True),
+    # MS-CHAP v2 and v1 (responses that do not match: the refusal path with MS-CHAP-Error).
+    request(1, 6, ra, [attr(1, "alice"), vsa(311, 11, bytes(range(16))),
+                       vsa(311, 25, bytes([0x42, 0]) + bytes(range(16)) + bytes(8) + bytes(24))], True),
+    request(1, 7, ra, [attr(1, "alice"), vsa(311, 11, bytes(8)),
+                       vsa(311, 1, bytes([1, 1]) + bytes(48))], True),
 ]
 session = [attr(1, "alice"), attr(44, "fuzz-session-1"), attr(4, bytes([127, 0, 0, 1])),
            attr(8, bytes([10, 0, 0, 5])), attr(31, "00:11:22:33:44:55"), attr(87, "vlanid=100;vlanid2=200;"),
@@ -132,6 +137,13 @@ seeds = {
     "csv_import": [b"alice,wonderland\nbob,pass,with,commas\n", b"# comment\n\ncarol,pw\r\n", b"dave\n"],
     "api_body": [b'{"name":"alice","password":"pw","bindings":[{"kind":"mac","value":"00:11:22:33:44:55"}]}',
                  b'{"name":"a","name":"b"}', b'["bad5","p"]', b'{"enabled":false,"bind":[["mac","x"]]}', b'7'],
+    # The value of a Vendor-Specific attribute: Microsoft's id, then sub-attributes.
+    "ms_chap": [
+        (311).to_bytes(4, "big") + bytes([11, 18]) + bytes(range(16))
+        + bytes([25, 52, 0x42, 0]) + bytes(range(15, -1, -1)) + bytes(8)
+        + bytes.fromhex("d2949707add1f3d9856cf52209b494938ddcd19011de8686"),
+        (311).to_bytes(4, "big") + bytes([1, 52, 1, 1]) + bytes(48),
+    ],
     "field_parsers": [b"00:11:22:33:44:55", b"0011.2233.4455", b"00-11-22-33-44-55", b"eth 0/1/0:100.200",
                       b"vlanid=100;vlanid2=200;", b"08:00-22:00", b"22:00-06:00", b"10.0.0.0/8",
                       b"10.0.0.1-10.0.0.9", b"+08:00", b"local"],
