@@ -137,6 +137,12 @@ seeds = {
     "csv_import": [b"alice,wonderland\nbob,pass,with,commas\n", b"# comment\n\ncarol,pw\r\n", b"dave\n"],
     "api_body": [b'{"name":"alice","password":"pw","bindings":[{"kind":"mac","value":"00:11:22:33:44:55"}]}',
                  b'{"name":"a","name":"b"}', b'["bad5","p"]', b'{"enabled":false,"bind":[["mac","x"]]}', b'7'],
+    # An EAP packet alone, or an Access-Request carrying one (split over two attributes).
+    "eap_message": [
+        b"\x02\x07\x00\x0a\x01alice", b"\x03\x07\x00\x04", b"\x01\x01\x00\x06\x04\x10",
+        request(1, 8, ra, [attr(1, "alice"), attr(79, b"\x02\x07\x00\x0a\x01"), attr(79, b"alice")], True),
+        request(1, 9, ra, [attr(1, "alice"), attr(79, b"")], True),
+    ],
     # The value of a Vendor-Specific attribute: Microsoft's id, then sub-attributes.
     "ms_chap": [
         (311).to_bytes(4, "big") + bytes([11, 18]) + bytes(range(16))
