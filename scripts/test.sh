@@ -2,7 +2,7 @@
 # Runs the whole test suite: formatting, lints, unit tests, and the end-to-end tests twice:
 # on the embedded SQLite store, then on a throwaway PostgreSQL cluster (scripts/pg-cluster.sh);
 # then each fuzz target for a few seconds when the nightly toolchain is there.
-# Installs what the tests need (FreeRADIUS's radclient; the zone database; Chromium,
+# Installs what the tests need (FreeRADIUS's radclient; wpa_supplicant's eapol_test; the zone database; Chromium,
 # chromedriver and a CJK font for the login page's browser test; PostgreSQL's server)
 # when it can (root + apt-get); otherwise it says exactly what is missing and stops.
 set -euo pipefail
@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v radclient >/dev/null 2>&1 || need_apt+=(freeradius-utils)
+command -v eapol_test >/dev/null 2>&1 || need_apt+=(eapoltest)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 # Without a CJK font the screenshots show the Chinese texts as boxes.

@@ -9,7 +9,7 @@
 //! | [`proto`] | wire formats, pure and fuzzable: the RADIUS packet view and builder, its MD5/HMAC cryptography, vendor attributes, Class, the DM/CoA codec; the Srun portal codec; JSONP |
 //! | [`radius`] | the RADIUS listeners: reply cache, the auth and accounting servers |
 //! | [`udp_socket`] | UDP sockets with their receive buffers, and the kernel's counters of them |
-//! | [`auth`] | [`auth::Service`], the one login service every front door holds, around the [`auth::authenticator::Authenticator`]: credential checks (PAP, CHAP, MS-CHAP v1 and v2), login history and [`auth::policy::evaluate`]: grant with limits, or refuse with a code |
+//! | [`auth`] | [`auth::Service`], the one login service every front door holds, around the [`auth::authenticator::Authenticator`]: credential checks (PAP, CHAP, MS-CHAP v1 and v2), EAP conversations (`auth::eap`), login history and [`auth::policy::evaluate`]: grant with limits, or refuse with a code |
 //! | [`account`] | what a user holds: profile, bindings, product instances |
 //! | [`catalog`] | groups, products, billing and control policies, blacklists, IP tables, system switches |
 //! | [`session`] | the online table, the accounting journal (group commit, rating), kicks and the DM/CoA client that sends them, the sweeper, policy changes on live sessions |

@@ -8,6 +8,7 @@
 
 pub mod authenticator;
 pub mod credentials;
+pub mod eap;
 pub mod nas_port;
 pub mod policy;
 pub mod service;

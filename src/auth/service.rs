@@ -3,9 +3,11 @@
 //! it reads and the language refusals are written in.
 
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::authenticator::{Authenticator, Sessions};
+use super::eap::Conversations;
 use super::throttle::Throttle;
 use crate::billing::meter::Meter;
 use crate::codes::Lang;
@@ -19,7 +21,14 @@ pub struct Service {
     pub lang: Lang,
     /// Credentials ─▶ policy ─▶ note.
     pub authenticator: Authenticator,
+    /// EAP conversations between rounds.
+    pub eap: Conversations,
 }
+
+/// EAP conversations open at once: a morning rush of Wi-Fi logins.
+const EAP_CONVERSATIONS: usize = 10_000;
+/// How long a conversation waits for the peer's next Response.
+const EAP_SILENCE: Duration = Duration::from_secs(60);
 
 impl Service {
     /// The service `settings` describe, over the daemon's `directory`, sessions online and
@@ -41,6 +50,7 @@ impl Service {
                 meter,
                 default_interim_secs: settings.sessions.default_interim_secs,
             },
+            eap: Conversations::new(EAP_CONVERSATIONS, EAP_SILENCE),
         }
     }
 

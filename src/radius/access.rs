@@ -8,9 +8,10 @@ use radius::core::code::Code;
 use radius::core::rfc2865::{
     CALLING_STATION_ID_TYPE, CHAP_CHALLENGE_TYPE, CHAP_PASSWORD_TYPE, CLASS_TYPE,
     FRAMED_IP_ADDRESS_TYPE, IDLE_TIMEOUT_TYPE, NAS_IDENTIFIER_TYPE, NAS_IP_ADDRESS_TYPE,
-    PROXY_STATE_TYPE, REPLY_MESSAGE_TYPE, SESSION_TIMEOUT_TYPE, USER_NAME_TYPE, USER_PASSWORD_TYPE,
+    PROXY_STATE_TYPE, REPLY_MESSAGE_TYPE, SESSION_TIMEOUT_TYPE, STATE_TYPE, USER_NAME_TYPE,
+    USER_PASSWORD_TYPE,
 };
-use radius::core::rfc2869::{ACCT_INTERIM_INTERVAL_TYPE, EAP_MESSAGE_TYPE, NAS_PORT_ID_TYPE};
+use radius::core::rfc2869::{ACCT_INTERIM_INTERVAL_TYPE, NAS_PORT_ID_TYPE};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -19,6 +20,7 @@ use super::reply_cache::{Lookup, ReplyCache, RequestKey};
 use super::server::{Datagram, RequestHandler};
 
 use crate::account::Interface;
+use crate::auth::eap::{self, Method, Step};
 use crate::auth::nas_port::Vlans;
 use crate::auth::policy::{Grant, NasIdentity, Request};
 use crate::auth::{Credentials, Decision, Proof, Service};
@@ -26,6 +28,8 @@ use crate::codes::ECode;
 use crate::config::Settings;
 use crate::directory::clients::NasClient;
 use crate::mac::MacAddr;
+use crate::proto::eap::carriage::{self, BadCarriage, Carried};
+use crate::proto::eap::EapPacket;
 use crate::proto::mschap::{
     self, ResponseV1, ResponseV2, MICROSOFT, MS_CHAP2_RESPONSE, MS_CHAP2_SUCCESS,
     MS_CHAP_CHALLENGE, MS_CHAP_ERROR, MS_CHAP_RESPONSE, MS_MPPE_ENCRYPTION_POLICY,
@@ -60,6 +64,8 @@ pub enum Discard {
     MissingAttribute,
     /// The record could not be stored; the NAS will retransmit.
     StoreFailed,
+    /// EAP-Message attributes that are not one EAP packet.
+    Eap(BadCarriage),
 }
 
 impl Discard {
@@ -75,6 +81,7 @@ impl Discard {
             Discard::BadAuthenticator => "bad_authenticator",
             Discard::MissingAttribute => "missing_attribute",
             Discard::StoreFailed => "store_failed",
+            Discard::Eap(bad) => bad.reason(),
         }
     }
 }
@@ -86,10 +93,21 @@ pub struct Reply {
     pub bytes: Vec<u8>,
     /// The code of the decision (E0000 for an Accept and for Status-Server).
     pub code: ECode,
-    /// The User-Name, for the log line (empty for Status-Server).
+    /// The User-Name, for the log line (empty for Status-Server and a Challenge).
     pub user: String,
-    /// True for a reply to Status-Server.
-    pub status: bool,
+    /// What kind of answer it is.
+    pub kind: Answered,
+}
+
+/// The kinds of reply the port sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answered {
+    /// Access-Accept or Access-Reject: a decision.
+    Decision,
+    /// Access-Challenge: another EAP round.
+    Challenge,
+    /// The reply to Status-Server.
+    Status,
 }
 
 /// What the authentication workers share: the login service they hand each request to,
@@ -187,9 +205,11 @@ impl RequestHandler for AccessHandler {
                 // tens of microseconds later.
                 let elapsed = received.elapsed();
                 self.metrics.latency.record(elapsed.as_secs_f64());
-                if reply.status {
+                if reply.kind == Answered::Status {
                     self.metrics.status_server.increment(1);
                     self.metrics.status_reply();
+                } else if reply.kind == Answered::Challenge {
+                    metrics::counter!("turnstile_eap_challenges_total").increment(1);
                 } else {
                     self.metrics.access_requests.increment(1);
                     let code = reply.code;
@@ -238,6 +258,7 @@ impl RequestHandler for AccessHandler {
                 .prune(crate::clock::now());
         }
         metrics::gauge!("turnstile_reply_cache_entries").set(self.cache.len() as f64);
+        self.service.eap.prune();
     }
 }
 
@@ -253,11 +274,14 @@ pub fn answer(request: &AccessRequest<'_>, service: &Service) -> Result<Reply, D
     if !matches!(code, Code::AccessRequest | Code::StatusServer) {
         return Err(Discard::UnexpectedCode);
     }
+    let carried = carriage::carried(packet).map_err(Discard::Eap)?;
+    let eap = carried != Carried::Nothing;
     match verify_message_authenticator(packet.bytes(), packet.authenticator(), &client.secret) {
         Some(true) => {}
         Some(false) => return Err(Discard::BadMessageAuthenticator),
-        // RFC 5997 requires it on Status-Server; the NAS entry decides for the rest.
-        None if code == Code::StatusServer || client.require_message_authenticator => {
+        // RFC 5997 requires it on Status-Server, RFC 3579 §3.2 with EAP; the NAS entry
+        // decides for the rest.
+        None if code == Code::StatusServer || eap || client.require_message_authenticator => {
             return Err(Discard::MissingMessageAuthenticator)
         }
         None => {}
@@ -268,10 +292,13 @@ pub fn answer(request: &AccessRequest<'_>, service: &Service) -> Result<Reply, D
             bytes,
             code: ECode::LoginSuccess,
             user: String::new(),
-            status: true,
+            kind: Answered::Status,
         });
     }
 
+    if eap {
+        return answer_eap(packet, client, source.ip(), service, &carried);
+    }
     let user = packet
         .first(USER_NAME_TYPE)
         .map(String::from_utf8_lossy)
@@ -302,7 +329,7 @@ pub fn answer(request: &AccessRequest<'_>, service: &Service) -> Result<Reply, D
         bytes,
         code: decision.code(),
         user,
-        status: false,
+        kind: Answered::Decision,
     })
 }
 
@@ -370,12 +397,20 @@ fn decide(
     } else if let Some((credentials, used)) = ms_chap_credentials(packet)? {
         ms_chap = Some(used);
         credentials
-    } else if packet.first(EAP_MESSAGE_TYPE).is_some() {
-        // EAP is not offered yet: refuse clearly rather than leave the NAS retrying.
-        return Ok((Decision::Reject(ECode::EapCheckFailed), None));
     } else {
         return Ok((Decision::Reject(ECode::WrongPassword), None));
     };
+    let request = policy_request(packet, client, source, credentials);
+    Ok((service.authenticator.authenticate(user, &request), ms_chap))
+}
+
+/// The policy's view of an Access-Request proving the password with `credentials`.
+fn policy_request<'a>(
+    packet: &Packet<'a>,
+    client: &'a NasClient,
+    source: IpAddr,
+    credentials: Credentials<'a>,
+) -> Request<'a> {
     let text = |typ| packet.first(typ).and_then(|v| std::str::from_utf8(v).ok());
     let ipv4 = |typ| {
         packet
@@ -385,7 +420,7 @@ fn decide(
     };
     let station = packet.first(CALLING_STATION_ID_TYPE);
     let nas_port_id = packet.first(NAS_PORT_ID_TYPE);
-    let request = Request {
+    Request {
         interface: Interface::Radius,
         credentials,
         mac: station.and_then(MacAddr::from_station_id),
@@ -398,8 +433,96 @@ fn decide(
         },
         nas_port_id: text(NAS_PORT_ID_TYPE),
         vlans: nas_port_id.map(Vlans::from_nas_port_id).unwrap_or_default(),
+    }
+}
+
+/// Answers a request carrying EAP (`carried`): an Access-Challenge for another round, or
+/// the decision with EAP Success or Failure and never a Reply-Message (RFC 3579 §2.6.5).
+fn answer_eap(
+    packet: &Packet<'_>,
+    client: &NasClient,
+    source: IpAddr,
+    service: &Service,
+    carried: &Carried<'_>,
+) -> Result<Reply, Discard> {
+    let eap = match carried {
+        Carried::Packet(bytes) => {
+            Some(EapPacket::parse(bytes).map_err(|e| Discard::Eap(BadCarriage::Malformed(e)))?)
+        }
+        _ => None,
     };
-    Ok((service.authenticator.authenticate(user, &request), ms_chap))
+    let state = packet.first(STATE_TYPE);
+    let outcome =
+        |success: bool, identifier: u8, user: &str, code: ECode, grant: Option<&Grant>| {
+            let reply_code = if success {
+                Code::AccessAccept
+            } else {
+                Code::AccessReject
+            };
+            let bytes = reply(packet, reply_code, client, |b| {
+                let mut b = carriage::add(b, &EapPacket::outcome(success, identifier).to_bytes())?;
+                if let Some(grant) = grant {
+                    // RFC 3579 §3: an Accept names the user the request named.
+                    b = b.attribute(USER_NAME_TYPE, user.as_bytes())?;
+                    b = grant_attributes(b, grant, user, client)?;
+                }
+                Ok(b)
+            })?;
+            Ok(Reply {
+                bytes,
+                code,
+                user: user.to_string(),
+                kind: Answered::Decision,
+            })
+        };
+    match eap::step(&service.eap, eap.as_ref(), state) {
+        Step::Challenge { eap, state } => {
+            let bytes = reply(packet, Code::AccessChallenge, client, |b| {
+                let b = carriage::add(b, &eap)?;
+                match state {
+                    Some(state) => b.attribute(STATE_TYPE, &state),
+                    None => Ok(b),
+                }
+            })?;
+            Ok(Reply {
+                bytes,
+                code: ECode::LoginSuccess,
+                user: String::new(),
+                kind: Answered::Challenge,
+            })
+        }
+        Step::Fail { identifier, reason } => {
+            metrics::counter!("turnstile_eap_failures_total", "reason" => reason).increment(1);
+            let user = packet
+                .first(USER_NAME_TYPE)
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
+            tracing::debug!(user = ?user, reason, "EAP conversation ended");
+            outcome(false, identifier, &user, ECode::EapCheckFailed, None)
+        }
+        Step::Prove {
+            conversation,
+            identifier,
+        } => {
+            let data = eap.as_ref().map_or(&[][..], |e| e.data);
+            let credentials = match &conversation.method {
+                Method::Md5(md5) => md5.credentials(identifier, data),
+            };
+            let user = &*conversation.user;
+            let Some(credentials) = credentials else {
+                metrics::counter!("turnstile_eap_failures_total", "reason" => "bad_response")
+                    .increment(1);
+                return outcome(false, identifier, user, ECode::EapCheckFailed, None);
+            };
+            let request = policy_request(packet, client, source, credentials);
+            match service.authenticator.authenticate(user, &request) {
+                Decision::Accept(grant) => {
+                    outcome(true, identifier, user, ECode::LoginSuccess, Some(&grant))
+                }
+                Decision::Reject(code) => outcome(false, identifier, user, code, None),
+            }
+        }
+    }
 }
 
 /// The MS-CHAP credentials of a request: MS-CHAP-Challenge with MS-CHAP2-Response
